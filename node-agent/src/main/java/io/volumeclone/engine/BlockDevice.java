@@ -1,0 +1,63 @@
+package io.volumeclone.engine;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A device the engine reads or writes by offset: a regular file, a block device, or (for sources) a
+ * remote NBD export.
+ *
+ * <p>Contract shared by every implementation:
+ *
+ * <ul>
+ *   <li>All methods may be called concurrently from many threads; positional I/O never moves a
+ *       shared file position.
+ *   <li>{@link #read} and {@link #write} transfer exactly {@code buffer.remaining()} bytes or
+ *       throw; a short transfer is an error, never silently accepted. The buffer's position
+ *       advances by the bytes transferred.
+ *   <li>Offsets and lengths outside {@code [0, size())} are refused with {@link BlockIoException}
+ *       ({@link BlockIoException.Kind#OUT_OF_RANGE}) before any I/O is issued.
+ *   <li>A read-only device refuses every mutating call with {@link
+ *       BlockIoException.Kind#READ_ONLY}; the source of a clone is always opened read-only.
+ *   <li>Every exception names the device, the operation and the offset.
+ *   <li>{@link #flush} returns only when every write that completed before it was called is on
+ *       stable storage.
+ * </ul>
+ */
+public interface BlockDevice extends Closeable {
+
+  /** The path or URI the device was opened from; used in every message about it. */
+  String name();
+
+  /** Size in bytes (BLKGETSIZE64 for block devices, the file length for files). */
+  long size();
+
+  /** The smallest unit of I/O the device handles without read-modify-write, in bytes. */
+  int logicalBlockSize();
+
+  boolean readOnly();
+
+  /**
+   * True when concurrent readers on separate connections or descriptors see the same data, so
+   * callers may spread reads over several threads (always true for local devices).
+   */
+  default boolean supportsParallelReads() {
+    return true;
+  }
+
+  void read(long offset, ByteBuffer dst) throws IOException;
+
+  void write(long offset, ByteBuffer src) throws IOException;
+
+  void flush() throws IOException;
+
+  /** Releases the range (BLKDISCARD on block devices, a punched hole in files). */
+  void discard(long offset, long length) throws IOException;
+
+  /** Makes the range read back as zeroes, allocating or not as the device prefers. */
+  void writeZeroes(long offset, long length) throws IOException;
+
+  @Override
+  void close() throws IOException;
+}
