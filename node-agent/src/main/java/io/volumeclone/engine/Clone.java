@@ -1,0 +1,1116 @@
+package io.volumeclone.engine;
+
+import io.volumeclone.engine.BlockIoException.Kind;
+import io.volumeclone.engine.CloneMetadata.Mode;
+import io.volumeclone.engine.CloneStatus.State;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The clone target: a block device whose reads of uncopied regions come from the source and whose
+ * writes land on the destination, while a {@link Copier} fills the destination in the background.
+ *
+ * <p>Design note. The I/O table of DESIGN.md, following dm-clone:
+ *
+ * <ul>
+ *   <li>Every request is split into an unaligned head (part of one region), a body of whole regions
+ *       and an unaligned tail, each handled explicitly. Partial regions that are not yet copied are
+ *       copied first; whole regions are overwritten, zeroed or discarded without reading the
+ *       source.
+ *   <li>A region's bit goes 0 -> 1 only under a claim in {@link InFlightRegions}, held by whoever
+ *       writes the region's data to the destination while its bit is 0 (the copier, an on-demand
+ *       copy, a whole-region write, zeroing or discard). Everyone else waits for the claim, then
+ *       re-checks the bit. So no region is copied twice at once and a background copy can never
+ *       overwrite a user write with stale source data.
+ *   <li>Data first, bit second: a region is marked copied only after its destination write
+ *       returned, and {@link CloneMetadata#commit} flushes the destination before it records the
+ *       bit, so a crash never exposes an uncopied region.
+ *   <li>Flush = flush the destination, then commit; FUA = the request, then a flush.
+ *   <li>When every region is copied the metadata is committed as complete; at cutover (automatic or
+ *       after {@link #approveCutover()}) requests wait on a gate while the clone turns into a
+ *       pass-through of the destination and closes the source and the metadata.
+ * </ul>
+ *
+ * <p>The clone owns the devices and the metadata passed to {@link #open}: it closes them.
+ */
+public final class Clone implements BlockTarget, AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Clone.class);
+
+  /** Largest single device transfer of a copy; bigger ranges are copied in steps. */
+  static final int COPY_CHUNK = 4 << 20;
+
+  private final BlockDevice source;
+  private final BlockDevice destination;
+  private final CloneMetadata metadata;
+  private final CloneGeometry geometry;
+  private final CloneOptions options;
+  private final String name;
+  private final long size;
+  private final int regionSize;
+  private final long regionCount;
+  private final long sourceBase;
+  private final long destinationBase;
+
+  private final InFlightRegions inFlight = new InFlightRegions();
+  private final BufferPool buffers;
+  private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
+  private final AtomicInteger userIo = new AtomicInteger();
+  private final AtomicBoolean completionScheduled = new AtomicBoolean();
+  private final CompletableFuture<Void> copied = new CompletableFuture<>();
+  private final CompletableFuture<Void> cutOver = new CompletableFuture<>();
+  private final List<Consumer<CloneStatus>> listeners = new CopyOnWriteArrayList<>();
+  private final ScheduledExecutorService maintenance;
+  private final Copier copier;
+
+  private volatile boolean passThrough;
+  private volatile boolean closed;
+  private volatile boolean cutoverApproved;
+  private volatile State state = State.COPYING;
+  private volatile String lastError;
+
+  private Clone(
+      BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options) {
+    this.source = source;
+    this.destination = destination;
+    this.metadata = metadata;
+    this.geometry = metadata.geometry();
+    this.options = options;
+    this.name = options.name();
+    this.size = geometry.size();
+    this.regionSize = geometry.regionSize();
+    this.regionCount = geometry.regionCount();
+    this.sourceBase = geometry.sourceOffset();
+    this.destinationBase = geometry.destinationOffset();
+    this.buffers = new BufferPool((int) Math.min(COPY_CHUNK, roundUp(size, 4096)), 64);
+    this.maintenance =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "clone-" + name + "-maintenance");
+              t.setDaemon(true);
+              return t;
+            });
+    this.copier = new Copier(this, options);
+  }
+
+  /**
+   * Opens a clone of {@code source} onto {@code destination} as recorded in {@code metadata}.
+   * Starts the periodic commit and (unless {@code noCopy}) the background copier. A clone whose
+   * metadata is already complete starts as a pass-through at once (with manual cutover: stays
+   * {@link State#COPIED} until {@link #approveCutover()}).
+   */
+  public static Clone open(
+      BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options)
+      throws IOException {
+    CloneGeometry g = metadata.geometry();
+    if (!metadata.isCutOver()) {
+      if (source.size() < g.sourceOffset() + g.size()) {
+        throw new BlockIoException(
+            Kind.OUT_OF_RANGE,
+            source.name(),
+            "open clone " + options.name(),
+            g.sourceOffset(),
+            "source has "
+                + source.size()
+                + " bytes but the clone range ends at byte "
+                + (g.sourceOffset() + g.size()));
+      }
+    }
+    if (destination.size() < g.destinationOffset() + g.size()) {
+      throw new BlockIoException(
+          Kind.OUT_OF_RANGE,
+          destination.name(),
+          "open clone " + options.name(),
+          g.destinationOffset(),
+          "destination too small: it has "
+              + destination.size()
+              + " bytes but the clone needs "
+              + (g.destinationOffset() + g.size()));
+    }
+    if (destination.readOnly()) {
+      throw new BlockIoException(
+          Kind.READ_ONLY,
+          destination.name(),
+          "open clone " + options.name(),
+          0,
+          "the destination must be writable");
+    }
+    Clone clone = new Clone(source, destination, metadata, options);
+    clone.start();
+    return clone;
+  }
+
+  private void start() throws IOException {
+    if (metadata.isCutOver()) {
+      log.info("clone {}: metadata {} says cut over; serving {} directly", name, mdName(), dst());
+      enterPassThrough();
+      return;
+    }
+    if (metadata.isComplete()) {
+      log.info("clone {}: metadata {} says complete", name, mdName());
+      state = State.COPIED;
+      copied.complete(null);
+      if (options.cutover() == CloneOptions.Cutover.AUTO) {
+        cutover();
+      }
+      return;
+    }
+    long period = options.commitPeriod().toNanos();
+    maintenance.scheduleWithFixedDelay(this::periodicCommit, period, period, TimeUnit.NANOSECONDS);
+    if (!options.noCopy()) {
+      copier.start();
+    }
+    if (metadata.hydratedCount() == regionCount) {
+      scheduleCompletion();
+    }
+  }
+
+  // ---------------------------------------------------------------- BlockTarget
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public int minimumBlockSize() {
+    return destination.logicalBlockSize();
+  }
+
+  @Override
+  public int preferredBlockSize() {
+    return regionSize;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return false;
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    int length = dst.remaining();
+    checkRange("read", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (passThrough) {
+      destination.read(destinationBase + offset, dst);
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        destination.read(destinationBase + offset, dst);
+        return;
+      }
+      checkNotFailed("read", offset);
+      readMapped(offset, dst);
+    } finally {
+      exit(lock);
+    }
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src, boolean fua) throws IOException {
+    int length = src.remaining();
+    checkRange("write", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (passThrough) {
+      destination.write(destinationBase + offset, src);
+      if (fua) {
+        destination.flush();
+      }
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        destination.write(destinationBase + offset, src);
+        if (fua) {
+          destination.flush();
+        }
+        return;
+      }
+      checkNotFailed("write", offset);
+      writeMapped(offset, src);
+      if (fua) {
+        commitAndFlush("FUA write", offset);
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  @Override
+  public void flush() throws IOException {
+    if (passThrough) {
+      destination.flush();
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        destination.flush();
+        return;
+      }
+      checkNotFailed("flush", 0);
+      commitAndFlush("flush", 0);
+    } finally {
+      exit(lock);
+    }
+  }
+
+  @Override
+  public void discard(long offset, long length, boolean fua) throws IOException {
+    checkRange("discard", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (passThrough) {
+      if (options.discardPassdown()) {
+        destination.discard(destinationBase + offset, length);
+      }
+      if (fua) {
+        destination.flush();
+      }
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        if (options.discardPassdown()) {
+          destination.discard(destinationBase + offset, length);
+        }
+        if (fua) {
+          destination.flush();
+        }
+        return;
+      }
+      checkNotFailed("discard", offset);
+      discardMapped(offset, length);
+      if (fua) {
+        commitAndFlush("FUA discard", offset);
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, boolean fua, boolean fastOnly)
+      throws IOException {
+    checkRange("write-zeroes", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (passThrough) {
+      destination.writeZeroes(destinationBase + offset, length);
+      if (fua) {
+        destination.flush();
+      }
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        destination.writeZeroes(destinationBase + offset, length);
+        if (fua) {
+          destination.flush();
+        }
+        return;
+      }
+      checkNotFailed("write-zeroes", offset);
+      writeZeroesMapped(offset, length, fastOnly);
+      if (fua) {
+        commitAndFlush("FUA write-zeroes", offset);
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  @Override
+  public void allocationExtents(long offset, long length, ExtentSink sink) throws IOException {
+    checkRange("block-status", offset, length);
+    if (length > 0) {
+      // The clone cannot see the source's or destination's allocation: everything is data.
+      sink.extent(offset, length, false, false);
+    }
+  }
+
+  @Override
+  public void copiedExtents(long offset, long length, ExtentSink sink) throws IOException {
+    checkRange("block-status", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (passThrough) {
+      sink.extent(offset, length, false, false);
+      return;
+    }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        sink.extent(offset, length, false, false);
+        return;
+      }
+      long end = offset + length;
+      long pos = offset;
+      while (pos < end) {
+        long region = geometry.regionOf(pos);
+        boolean copiedRegion = metadata.isHydrated(region);
+        long next = copiedRegion ? metadata.nextUnhydrated(region) : metadata.nextHydrated(region);
+        long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
+        if (!sink.extent(pos, runEnd - pos, !copiedRegion, false)) {
+          return;
+        }
+        pos = runEnd;
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  // ---------------------------------------------------------------- the mapped paths
+
+  private void readMapped(long offset, ByteBuffer dst) throws IOException {
+    long end = offset + dst.remaining();
+    long pos = offset;
+    while (pos < end) {
+      long first = geometry.regionOf(pos);
+      boolean copiedRun = metadata.isHydrated(first);
+      long runEndRegion = first + 1;
+      long lastRegion = geometry.regionOf(end - 1);
+      while (runEndRegion <= lastRegion && metadata.isHydrated(runEndRegion) == copiedRun) {
+        runEndRegion++;
+      }
+      long runEnd = Math.min(end, geometry.regionStart(runEndRegion));
+      int n = (int) (runEnd - pos);
+      ByteBuffer slice = dst.slice(dst.position(), n);
+      if (copiedRun) {
+        destination.read(destinationBase + pos, slice);
+      } else if (options.copyOnRead() && metadata.mode() == Mode.WRITE) {
+        for (long r = first; r < runEndRegion; r++) {
+          ensureCopied(r, "copy-on-read");
+        }
+        destination.read(destinationBase + pos, slice);
+      } else {
+        readSource(pos, slice);
+      }
+      dst.position(dst.position() + n);
+      pos = runEnd;
+    }
+  }
+
+  private void writeMapped(long offset, ByteBuffer src) throws IOException {
+    long base = offset;
+    int basePosition = src.position();
+    splitRequest(
+        offset,
+        src.remaining(),
+        (region, from, to) -> {
+          ensureCopied(region, "write");
+          destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
+        },
+        new WholeRegionAction() {
+          @Override
+          public void copied(long from, long to) throws IOException {
+            destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
+          }
+
+          @Override
+          public void uncopied(long from, long to) throws IOException {
+            destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
+          }
+        },
+        "write");
+    src.position(src.limit());
+  }
+
+  private void discardMapped(long offset, long length) throws IOException {
+    boolean passdown = options.discardPassdown();
+    splitRequest(
+        offset,
+        length,
+        (region, from, to) -> {
+          // A partial discard of an uncopied region would lose source data still needed: only
+          // regions already on the destination are passed down.
+          if (passdown && metadata.isHydrated(region)) {
+            destination.discard(destinationBase + from, to - from);
+          }
+        },
+        new WholeRegionAction() {
+          @Override
+          public void copied(long from, long to) throws IOException {
+            if (passdown) {
+              destination.discard(destinationBase + from, to - from);
+            }
+          }
+
+          @Override
+          public void uncopied(long from, long to) throws IOException {
+            if (passdown) {
+              destination.discard(destinationBase + from, to - from);
+            }
+          }
+
+          @Override
+          public boolean skipUncopiedWhenReadOnly() {
+            return true;
+          }
+        },
+        "discard");
+  }
+
+  private void writeZeroesMapped(long offset, long length, boolean fastOnly) throws IOException {
+    if (fastOnly) {
+      long end = offset + length;
+      long head = geometry.regionOf(offset);
+      long tail = geometry.regionOf(end - 1);
+      if ((!coversRegion(head, offset, end) && !metadata.isHydrated(head))
+          || (!coversRegion(tail, offset, end) && !metadata.isHydrated(tail))) {
+        throw new BlockIoException(
+            Kind.NOT_SUPPORTED,
+            name,
+            "fast write-zeroes",
+            offset,
+            "the range covers part of an uncopied region, which must be copied first");
+      }
+    }
+    splitRequest(
+        offset,
+        length,
+        (region, from, to) -> {
+          ensureCopied(region, "write-zeroes");
+          destination.writeZeroes(destinationBase + from, to - from);
+        },
+        new WholeRegionAction() {
+          @Override
+          public void copied(long from, long to) throws IOException {
+            destination.writeZeroes(destinationBase + from, to - from);
+          }
+
+          @Override
+          public void uncopied(long from, long to) throws IOException {
+            destination.writeZeroes(destinationBase + from, to - from);
+          }
+        },
+        "write-zeroes");
+  }
+
+  private boolean coversRegion(long region, long from, long to) {
+    long start = geometry.regionStart(region);
+    return from <= start && to >= start + geometry.regionLength(region);
+  }
+
+  private static ByteBuffer slice(
+      ByteBuffer src, int basePosition, long baseOffset, long from, long to) {
+    return src.slice(basePosition + (int) (from - baseOffset), (int) (to - from));
+  }
+
+  @FunctionalInterface
+  private interface PartialRegionAction {
+    void apply(long region, long from, long to) throws IOException;
+  }
+
+  private interface WholeRegionAction {
+    /** Whole regions {@code [from, to)} (clone offsets) that are already copied. */
+    void copied(long from, long to) throws IOException;
+
+    /** Whole uncopied regions, claimed by the caller; they are marked copied afterwards. */
+    void uncopied(long from, long to) throws IOException;
+
+    /** Discards may ignore uncopied regions when nothing can be recorded any more. */
+    default boolean skipUncopiedWhenReadOnly() {
+      return false;
+    }
+  }
+
+  /**
+   * Splits {@code [offset, offset + length)} into an unaligned head, a body of whole regions and an
+   * unaligned tail. The last region of the clone may be shorter than the region size; a request
+   * that reaches the end of the clone covers it whole.
+   */
+  private void splitRequest(
+      long offset,
+      long length,
+      PartialRegionAction partial,
+      WholeRegionAction whole,
+      String operation)
+      throws IOException {
+    long end = offset + length;
+    long pos = offset;
+    long headRegion = geometry.regionOf(pos);
+    if (!coversRegion(headRegion, pos, end)) {
+      long headEnd = Math.min(end, regionEnd(headRegion));
+      partial.apply(headRegion, pos, headEnd);
+      pos = headEnd;
+    }
+    if (pos < end) {
+      long bodyFirst = geometry.regionOf(pos);
+      long bodyEnd = end == size ? regionCount : geometry.regionOf(end);
+      if (bodyEnd > bodyFirst) {
+        wholeRegions(bodyFirst, bodyEnd, whole, operation);
+        pos = regionEnd(bodyEnd - 1);
+      }
+    }
+    if (pos < end) {
+      partial.apply(geometry.regionOf(pos), pos, end);
+    }
+  }
+
+  private long regionEnd(long region) {
+    return geometry.regionStart(region) + geometry.regionLength(region);
+  }
+
+  /**
+   * Applies {@code action} to whole regions {@code [first, end)} in runs: runs of copied regions
+   * directly; runs of uncopied regions under a claim, marking them copied once the action returned.
+   */
+  private void wholeRegions(long first, long end, WholeRegionAction action, String operation)
+      throws IOException {
+    long r = first;
+    while (r < end) {
+      if (metadata.isHydrated(r)) {
+        long runEnd = r + 1;
+        while (runEnd < end && metadata.isHydrated(runEnd)) {
+          runEnd++;
+        }
+        action.copied(geometry.regionStart(r), regionEnd(runEnd - 1));
+        r = runEnd;
+        continue;
+      }
+      if (metadata.mode() != Mode.WRITE) {
+        if (action.skipUncopiedWhenReadOnly()) {
+          r++;
+          continue;
+        }
+        throw readOnlyError(operation, geometry.regionStart(r));
+      }
+      var owner = inFlight.tryClaim(r);
+      if (owner != null) {
+        InFlightRegions.await(owner);
+        continue;
+      }
+      if (metadata.isHydrated(r)) {
+        inFlight.release(r);
+        continue;
+      }
+      long runEnd = r + 1;
+      while (runEnd < end && !metadata.isHydrated(runEnd)) {
+        if (inFlight.tryClaim(runEnd) != null) {
+          break;
+        }
+        if (metadata.isHydrated(runEnd)) {
+          inFlight.release(runEnd);
+          break;
+        }
+        runEnd++;
+      }
+      try {
+        action.uncopied(geometry.regionStart(r), regionEnd(runEnd - 1));
+        markCopied(r, runEnd - r, operation);
+      } finally {
+        inFlight.release(r, runEnd - r);
+      }
+      r = runEnd;
+    }
+  }
+
+  /** Copies {@code region} from the source unless it is copied already; waits for other copies. */
+  private void ensureCopied(long region, String operation) throws IOException {
+    while (!metadata.isHydrated(region)) {
+      if (metadata.mode() != Mode.WRITE) {
+        throw readOnlyError(operation, geometry.regionStart(region));
+      }
+      var owner = inFlight.tryClaim(region);
+      if (owner != null) {
+        InFlightRegions.await(owner);
+        continue;
+      }
+      try {
+        if (metadata.isHydrated(region)) {
+          return;
+        }
+        copyRegions(region, 1);
+        markCopied(region, 1, operation);
+      } finally {
+        inFlight.release(region);
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- shared with the Copier
+
+  CloneGeometry geometry() {
+    return geometry;
+  }
+
+  CloneMetadata metadata() {
+    return metadata;
+  }
+
+  InFlightRegions inFlight() {
+    return inFlight;
+  }
+
+  BufferPool buffers() {
+    return buffers;
+  }
+
+  /** User requests being served right now; the copier backs off while this is non-zero. */
+  int userIoInFlight() {
+    return userIo.get();
+  }
+
+  /**
+   * Copies regions {@code [first, first + count)} from the source to the destination. The caller
+   * holds their claims.
+   */
+  void copyRegions(long first, long count) throws IOException {
+    long from = geometry.regionStart(first);
+    long to = regionEnd(first + count - 1);
+    ByteBuffer buffer = buffers.take();
+    try {
+      for (long pos = from; pos < to; ) {
+        int n = (int) Math.min(buffer.capacity(), to - pos);
+        buffer.clear().limit(n);
+        readSource(pos, buffer);
+        buffer.flip();
+        destination.write(destinationBase + pos, buffer);
+        pos += n;
+      }
+    } finally {
+      buffers.give(buffer);
+    }
+  }
+
+  /** Records regions as copied; the caller holds their claims and their data is written. */
+  void markCopied(long first, long count, String operation) throws IOException {
+    try {
+      metadata.setHydrated(first, count);
+    } catch (BlockIoException e) {
+      throw readOnlyError(operation, geometry.regionStart(first));
+    }
+    if (metadata.hydratedCount() == regionCount) {
+      scheduleCompletion();
+    }
+  }
+
+  private void readSource(long cloneOffset, ByteBuffer dst) throws IOException {
+    try {
+      source.read(sourceBase + cloneOffset, dst);
+    } catch (BlockIoException e) {
+      throw e.kind() == Kind.IO
+          ? e
+          : new BlockIoException(
+              Kind.IO, source.name(), "read", sourceBase + cloneOffset, e.getMessage(), e);
+    } catch (IOException e) {
+      throw new BlockIoException(
+          Kind.IO, source.name(), "read", sourceBase + cloneOffset, String.valueOf(e), e);
+    }
+  }
+
+  // ---------------------------------------------------------------- commits and completion
+
+  /** Commits the metadata, flushing the destination first (or alone when nothing changed). */
+  private void commitAndFlush(String operation, long offset) throws IOException {
+    Mode mode = metadata.mode();
+    boolean[] destinationFlushed = {false};
+    if (mode == Mode.WRITE) {
+      try {
+        metadata.commit(
+            () -> {
+              destination.flush();
+              destinationFlushed[0] = true;
+            });
+      } catch (IOException e) {
+        lastError = e.getMessage();
+        throw new BlockIoException(
+            Kind.IO,
+            mdName(),
+            "commit for " + operation + " on clone " + name,
+            offset,
+            String.valueOf(e.getMessage()),
+            e);
+      }
+    } else if (mode == Mode.FAIL || metadata.hydratedCount() != metadata.committedCount()) {
+      throw readOnlyError(operation, offset);
+    }
+    if (!destinationFlushed[0]) {
+      destination.flush();
+    }
+  }
+
+  private void periodicCommit() {
+    if (passThrough || closed || metadata.mode() != Mode.WRITE) {
+      return;
+    }
+    Lock lock = gate.readLock();
+    lock.lock();
+    try {
+      if (!passThrough && !closed) {
+        metadata.commit(destination::flush);
+      }
+    } catch (IOException | RuntimeException e) {
+      lastError = e.getMessage();
+      log.error(
+          "clone {}: periodic commit of metadata {} failed, metadata is now {}: {}",
+          name,
+          mdName(),
+          metadata.mode(),
+          e.getMessage());
+      fireStatus();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Commits now (used on pause and by tools); a no-op after cutover. */
+  public void commit() throws IOException {
+    Lock lock = enter();
+    try {
+      if (!passThrough && metadata.mode() == Mode.WRITE) {
+        metadata.commit(destination::flush);
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  void scheduleCompletion() {
+    if (completionScheduled.compareAndSet(false, true) && !closed) {
+      try {
+        maintenance.execute(this::completeCopy);
+      } catch (java.util.concurrent.RejectedExecutionException e) {
+        completionScheduled.set(false);
+      }
+    }
+  }
+
+  private void completeCopy() {
+    if (state != State.COPYING || closed) {
+      return;
+    }
+    if (metadata.mode() != Mode.WRITE || metadata.hydratedCount() != regionCount) {
+      completionScheduled.set(false);
+      return;
+    }
+    try {
+      metadata.markComplete(destination::flush);
+    } catch (IOException | RuntimeException e) {
+      lastError = e.getMessage();
+      log.error(
+          "clone {}: recording completion in metadata {} failed: {}", name, mdName(), e.toString());
+      completionScheduled.set(false);
+      if (metadata.mode() == Mode.WRITE && !closed) {
+        maintenance.schedule(
+            this::scheduleCompletion, options.commitPeriod().toNanos(), TimeUnit.NANOSECONDS);
+      }
+      fireStatus();
+      return;
+    }
+    log.info("clone {}: every region copied and committed ({} regions)", name, regionCount);
+    state = State.COPIED;
+    copied.complete(null);
+    fireStatus();
+    if (options.cutover() == CloneOptions.Cutover.AUTO || cutoverApproved) {
+      try {
+        cutover();
+      } catch (IOException e) {
+        lastError = e.getMessage();
+        log.error("clone {}: cutover failed: {}", name, e.getMessage());
+        fireStatus();
+      }
+    }
+  }
+
+  /**
+   * Approves the cutover of a clone with manual cutover. Cuts over at once when the copy is
+   * complete, otherwise as soon as it is. Returns the future of the cutover.
+   */
+  public CompletableFuture<Void> approveCutover() {
+    cutoverApproved = true;
+    if (state == State.COPIED && !closed) {
+      maintenance.execute(
+          () -> {
+            try {
+              cutover();
+            } catch (IOException e) {
+              lastError = e.getMessage();
+              log.error("clone {}: cutover failed: {}", name, e.getMessage());
+              cutOver.completeExceptionally(e);
+            }
+          });
+    }
+    return cutOver;
+  }
+
+  private void cutover() throws IOException {
+    if (passThrough || closed) {
+      return;
+    }
+    copier.close();
+    Lock lock = gate.writeLock();
+    lock.lock();
+    try {
+      if (passThrough || closed) {
+        return;
+      }
+      metadata.markCutOver();
+      enterPassThrough();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void enterPassThrough() {
+    passThrough = true;
+    state = State.CUT_OVER;
+    closeQuietly(source, "source");
+    closeQuietly(metadata, "metadata");
+    log.info("clone {}: cut over; now a pass-through of {}", name, dst());
+    copied.complete(null);
+    cutOver.complete(null);
+    fireStatus();
+  }
+
+  // ---------------------------------------------------------------- control and status
+
+  /** Pauses the background copy and commits. */
+  public void pause() throws IOException {
+    copier.pause();
+    commit();
+    fireStatus();
+  }
+
+  public void resume() {
+    copier.resume();
+    fireStatus();
+  }
+
+  /** The background copier, for retuning bandwidth, batch size and regions in flight. */
+  public Copier copier() {
+    return copier;
+  }
+
+  /** Completes when every region is copied and the metadata says complete. */
+  public CompletableFuture<Void> copiedFuture() {
+    return copied;
+  }
+
+  /** Completes when the clone has become a pass-through of the destination. */
+  public CompletableFuture<Void> cutOverFuture() {
+    return cutOver;
+  }
+
+  /** Called with a fresh status on every state change, degradation and metadata error. */
+  public void addListener(Consumer<CloneStatus> listener) {
+    listeners.add(listener);
+  }
+
+  void fireStatus() {
+    if (listeners.isEmpty()) {
+      return;
+    }
+    CloneStatus status = status();
+    for (Consumer<CloneStatus> listener : listeners) {
+      try {
+        listener.accept(status);
+      } catch (RuntimeException e) {
+        log.warn("clone {}: status listener failed: {}", name, e.toString());
+      }
+    }
+  }
+
+  public State state() {
+    return state;
+  }
+
+  public CloneStatus status() {
+    State s = state;
+    boolean done = s == State.CUT_OVER || (s == State.CLOSED && passThrough);
+    long copiedRegions = done ? regionCount : metadata.hydratedCount();
+    long committed = done ? regionCount : metadata.committedCount();
+    Mode mode = done ? Mode.WRITE : metadata.mode();
+    long copiedBytes =
+        copiedRegions == regionCount ? size : Math.min(size, copiedRegions * (long) regionSize);
+    String error = copier.lastError() != null ? copier.lastError() : lastError;
+    return new CloneStatus(
+        name,
+        s,
+        regionSize,
+        regionCount,
+        copiedRegions,
+        committed,
+        size,
+        copiedBytes,
+        mode,
+        copier.isPaused(),
+        copier.isDegraded(),
+        copier.copyErrors(),
+        error,
+        done ? 0 : copier.bytesPerSecond());
+  }
+
+  public CloneOptions options() {
+    return options;
+  }
+
+  public CloneGeometry cloneGeometry() {
+    return geometry;
+  }
+
+  public boolean isPassThrough() {
+    return passThrough;
+  }
+
+  /** Stops the copier, commits, and closes the devices and the metadata. */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    copier.close();
+    maintenance.shutdown();
+    try {
+      maintenance.awaitTermination(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    IOException failure = null;
+    Lock lock = gate.writeLock();
+    lock.lock();
+    try {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      if (!passThrough) {
+        try {
+          if (metadata.mode() == Mode.WRITE) {
+            metadata.commit(destination::flush);
+          }
+        } catch (IOException e) {
+          failure = e;
+        }
+        closeQuietly(metadata, "metadata");
+        closeQuietly(source, "source");
+      } else {
+        try {
+          destination.flush();
+        } catch (IOException e) {
+          failure = e;
+        }
+      }
+      closeQuietly(destination, "destination");
+      state = State.CLOSED;
+    } finally {
+      lock.unlock();
+    }
+    copied.completeExceptionally(new IOException("clone " + name + " was closed"));
+    cutOver.completeExceptionally(new IOException("clone " + name + " was closed"));
+    if (failure != null) {
+      throw failure;
+    }
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private Lock enter() throws BlockIoException {
+    Lock lock = gate.readLock();
+    lock.lock();
+    if (closed) {
+      lock.unlock();
+      throw new BlockIoException(Kind.IO, name, "request", 0, "the clone is closed");
+    }
+    userIo.incrementAndGet();
+    return lock;
+  }
+
+  private void exit(Lock lock) {
+    userIo.decrementAndGet();
+    lock.unlock();
+  }
+
+  private void checkRange(String operation, long offset, long length) throws BlockIoException {
+    if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+      throw new BlockIoException(
+          Kind.OUT_OF_RANGE,
+          name,
+          operation,
+          offset,
+          "range of " + length + " bytes does not fit the clone's " + size + " bytes");
+    }
+  }
+
+  private void checkNotFailed(String operation, long offset) throws BlockIoException {
+    if (metadata.mode() == Mode.FAIL) {
+      throw new BlockIoException(
+          Kind.IO,
+          name,
+          operation,
+          offset,
+          "metadata device " + mdName() + " failed; the clone refuses all I/O");
+    }
+  }
+
+  private BlockIoException readOnlyError(String operation, long offset) {
+    return new BlockIoException(
+        Kind.IO,
+        name,
+        operation,
+        offset,
+        "metadata device "
+            + mdName()
+            + " is "
+            + metadata.mode()
+            + " after an error; cannot record copied regions");
+  }
+
+  private String mdName() {
+    return metadata.deviceName();
+  }
+
+  private String dst() {
+    return destination.name();
+  }
+
+  private void closeQuietly(java.io.Closeable closeable, String what) {
+    try {
+      closeable.close();
+    } catch (IOException | RuntimeException e) {
+      log.warn("clone {}: closing the {} failed: {}", name, what, e.toString());
+    }
+  }
+
+  private static long roundUp(long value, long unit) {
+    return (value + unit - 1) / unit * unit;
+  }
+
+  @Override
+  public String toString() {
+    return "Clone[" + name + "]";
+  }
+}

@@ -1,0 +1,179 @@
+package io.volumeclone.engine;
+
+import java.time.Duration;
+
+/**
+ * How a {@link Clone} behaves. Everything a user can tune; the copy settings can also be changed
+ * while the clone runs through {@link Copier}.
+ *
+ * @param name export name of the clone, used in messages
+ * @param copyOnRead a read of an uncopied region also copies the region
+ * @param discardPassdown discards are passed down to the destination
+ * @param commitPeriod how often the metadata is committed when nothing else commits it
+ * @param bandwidth copy bandwidth limit of this clone in bytes per second, 0 for unlimited
+ * @param regionsInFlight most regions the background copier copies at once
+ * @param batchRegions most contiguous regions one background copy covers
+ * @param cutover automatic cutover when the copy completes, or manual after approval
+ * @param noCopy do not copy in the background; only user I/O copies regions
+ * @param maxCopyRetries copy errors tolerated before the clone reports itself degraded
+ * @param retryBackoff wait after the first copy error; doubles with each further error in a row
+ * @param scheduler node-wide scheduler that shares bandwidth between clones, or null for a private
+ *     one
+ */
+public record CloneOptions(
+    String name,
+    boolean copyOnRead,
+    boolean discardPassdown,
+    Duration commitPeriod,
+    long bandwidth,
+    int regionsInFlight,
+    int batchRegions,
+    Cutover cutover,
+    boolean noCopy,
+    int maxCopyRetries,
+    Duration retryBackoff,
+    CopyScheduler scheduler) {
+
+  /** When the clone switches to a pass-through of the destination. */
+  public enum Cutover {
+    /** As soon as every region is copied and committed. */
+    AUTO,
+    /** After {@link Clone#approveCutover()}; until then the clone stays "copied". */
+    MANUAL
+  }
+
+  public CloneOptions {
+    if (name == null || name.isBlank()) {
+      throw new IllegalArgumentException("clone name must not be empty");
+    }
+    if (commitPeriod == null || commitPeriod.isNegative() || commitPeriod.isZero()) {
+      throw new IllegalArgumentException("commit period must be positive, got " + commitPeriod);
+    }
+    Copier.checkTuning(bandwidth, regionsInFlight, batchRegions);
+    if (cutover == null) {
+      throw new IllegalArgumentException("cutover mode must be auto or manual");
+    }
+    if (maxCopyRetries < 0) {
+      throw new IllegalArgumentException("copy error budget must be >= 0, got " + maxCopyRetries);
+    }
+    if (retryBackoff == null || retryBackoff.isNegative() || retryBackoff.isZero()) {
+      throw new IllegalArgumentException(
+          "copy retry backoff must be positive, got " + retryBackoff);
+    }
+  }
+
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  public Builder toBuilder() {
+    return new Builder(name)
+        .copyOnRead(copyOnRead)
+        .discardPassdown(discardPassdown)
+        .commitPeriod(commitPeriod)
+        .bandwidth(bandwidth)
+        .regionsInFlight(regionsInFlight)
+        .batchRegions(batchRegions)
+        .cutover(cutover)
+        .noCopy(noCopy)
+        .maxCopyRetries(maxCopyRetries)
+        .retryBackoff(retryBackoff)
+        .scheduler(scheduler);
+  }
+
+  /** Defaults: no copy-on-read, discards passed down, 1 s commits, unlimited bandwidth. */
+  public static final class Builder {
+    private String name;
+    private boolean copyOnRead;
+    private boolean discardPassdown = true;
+    private Duration commitPeriod = Duration.ofSeconds(1);
+    private long bandwidth;
+    private int regionsInFlight = 256;
+    private int batchRegions = 64;
+    private Cutover cutover = Cutover.AUTO;
+    private boolean noCopy;
+    private int maxCopyRetries = 16;
+    private Duration retryBackoff = Duration.ofMillis(50);
+    private CopyScheduler scheduler;
+
+    private Builder(String name) {
+      this.name = name;
+    }
+
+    public Builder name(String value) {
+      name = value;
+      return this;
+    }
+
+    public Builder copyOnRead(boolean value) {
+      copyOnRead = value;
+      return this;
+    }
+
+    public Builder discardPassdown(boolean value) {
+      discardPassdown = value;
+      return this;
+    }
+
+    public Builder commitPeriod(Duration value) {
+      commitPeriod = value;
+      return this;
+    }
+
+    public Builder bandwidth(long bytesPerSecond) {
+      bandwidth = bytesPerSecond;
+      return this;
+    }
+
+    public Builder regionsInFlight(int value) {
+      regionsInFlight = value;
+      return this;
+    }
+
+    public Builder batchRegions(int value) {
+      batchRegions = value;
+      return this;
+    }
+
+    public Builder cutover(Cutover value) {
+      cutover = value;
+      return this;
+    }
+
+    public Builder noCopy(boolean value) {
+      noCopy = value;
+      return this;
+    }
+
+    public Builder maxCopyRetries(int value) {
+      maxCopyRetries = value;
+      return this;
+    }
+
+    public Builder retryBackoff(Duration value) {
+      retryBackoff = value;
+      return this;
+    }
+
+    public Builder scheduler(CopyScheduler value) {
+      scheduler = value;
+      return this;
+    }
+
+    public CloneOptions build() {
+      return new CloneOptions(
+          name,
+          copyOnRead,
+          discardPassdown,
+          commitPeriod,
+          bandwidth,
+          regionsInFlight,
+          batchRegions,
+          cutover,
+          noCopy,
+          maxCopyRetries,
+          retryBackoff,
+          scheduler);
+    }
+  }
+}

@@ -1,0 +1,498 @@
+package io.volumeclone.engine;
+
+import io.volumeclone.engine.CloneMetadata.Mode;
+import java.io.IOException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.SynchronousQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The background copier of one {@link Clone} (dm-clone's background hydration).
+ *
+ * <p>Design note. One dispatcher thread walks a scan cursor over the bitmap ({@link
+ * CloneMetadata#nextUnhydrated}), wrapping around until nothing is left. Each step forms a batch of
+ * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at the node-wide
+ * {@link CopyScheduler} and this clone's token bucket, claims the regions in the clone's in-flight
+ * map (stopping at the first region someone else owns) and hands the batch to a worker, which reads
+ * it from the source and writes it to the destination in large aligned direct buffers. At most
+ * {@code regionsInFlight} regions are in flight; while user requests are being served only one
+ * batch is, so the copier yields to the consumer. A failed batch is released, counted and retried
+ * after an exponential backoff when the cursor comes round again; past the error budget the clone
+ * reports itself degraded and keeps trying. Bandwidth, batch size, regions in flight and pause can
+ * all be changed while it runs.
+ */
+public final class Copier implements AutoCloseable {
+
+  private static final Logger log = LoggerFactory.getLogger(Copier.class);
+  private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  private final Clone clone;
+  private final CloneMetadata metadata;
+  private final CloneGeometry geometry;
+  private final String name;
+  private final int errorBudget;
+  private final long baseBackoffNanos;
+  private final TokenBucket bandwidth;
+  private final CopyScheduler.Participant participant;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private long regionsInFlightNow;
+  private long maxRegionsInFlightSeen;
+  private volatile int regionsInFlight;
+  private volatile int batchRegions;
+  private volatile boolean paused;
+  private volatile boolean stopping;
+  private volatile boolean started;
+  private volatile long retryAtNanos;
+  private volatile boolean degraded;
+  private volatile String lastError;
+  private final AtomicInteger consecutiveFailures = new AtomicInteger();
+  private final AtomicLong copyErrors = new AtomicLong();
+  private final AtomicLong bytesCopied = new AtomicLong();
+  private final AtomicLong batches = new AtomicLong();
+  private final AtomicLong largestBatch = new AtomicLong();
+  private long rateSampleNanos = System.nanoTime();
+  private long rateSampleBytes;
+  private long rate;
+
+  private Thread dispatcher;
+  private final ExecutorService workers;
+
+  Copier(Clone clone, CloneOptions options) {
+    this.clone = clone;
+    this.metadata = clone.metadata();
+    this.geometry = clone.geometry();
+    this.name = options.name();
+    this.errorBudget = options.maxCopyRetries();
+    this.baseBackoffNanos = options.retryBackoff().toNanos();
+    this.bandwidth = new TokenBucket(options.bandwidth());
+    this.regionsInFlight = options.regionsInFlight();
+    this.batchRegions = options.batchRegions();
+    CopyScheduler scheduler =
+        options.scheduler() != null ? options.scheduler() : new CopyScheduler();
+    this.participant = scheduler.register(name);
+    AtomicInteger threadNumber = new AtomicInteger();
+    this.workers =
+        new ThreadPoolExecutor(
+            0,
+            Integer.MAX_VALUE,
+            30,
+            TimeUnit.SECONDS,
+            new SynchronousQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "copier-" + name + "-" + threadNumber.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  static void checkTuning(long bandwidth, int regionsInFlight, int batchRegions) {
+    if (bandwidth < 0) {
+      throw new IllegalArgumentException(
+          "bandwidth must be >= 0 (0 = unlimited), got " + bandwidth);
+    }
+    if (regionsInFlight < 1) {
+      throw new IllegalArgumentException("regions in flight must be >= 1, got " + regionsInFlight);
+    }
+    if (batchRegions < 1) {
+      throw new IllegalArgumentException("batch regions must be >= 1, got " + batchRegions);
+    }
+  }
+
+  synchronized void start() {
+    if (started || stopping) {
+      return;
+    }
+    started = true;
+    dispatcher = new Thread(this::dispatch, "copier-" + name);
+    dispatcher.setDaemon(true);
+    dispatcher.start();
+  }
+
+  // ---------------------------------------------------------------- tuning
+
+  /** Bytes per second for this clone, 0 for unlimited. */
+  public void setBandwidth(long bytesPerSecond) {
+    checkTuning(bytesPerSecond, 1, 1);
+    bandwidth.setRate(bytesPerSecond);
+  }
+
+  public long bandwidth() {
+    return bandwidth.rate();
+  }
+
+  public void setRegionsInFlight(int regions) {
+    checkTuning(0, regions, 1);
+    regionsInFlight = regions;
+    signal();
+  }
+
+  public int regionsInFlight() {
+    return regionsInFlight;
+  }
+
+  public void setBatchRegions(int regions) {
+    checkTuning(0, 1, regions);
+    batchRegions = regions;
+    signal();
+  }
+
+  public int batchRegions() {
+    return batchRegions;
+  }
+
+  /** Stops dispatching new batches and waits for the ones in flight. */
+  public void pause() {
+    paused = true;
+    lock.lock();
+    try {
+      while (regionsInFlightNow > 0) {
+        changed.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  public void resume() {
+    paused = false;
+    signal();
+  }
+
+  public boolean isPaused() {
+    return paused;
+  }
+
+  // ---------------------------------------------------------------- status
+
+  public boolean isDegraded() {
+    return degraded;
+  }
+
+  public long copyErrors() {
+    return copyErrors.get();
+  }
+
+  public String lastError() {
+    return lastError;
+  }
+
+  /** Bytes copied by the background copier since the clone was opened. */
+  public long bytesCopied() {
+    return bytesCopied.get();
+  }
+
+  public long batches() {
+    return batches.get();
+  }
+
+  public long largestBatchRegions() {
+    return largestBatch.get();
+  }
+
+  /** The most regions the copier had in flight at once. */
+  public long maxRegionsInFlightSeen() {
+    lock.lock();
+    try {
+      return maxRegionsInFlightSeen;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Background copy rate over the last second or more. */
+  public synchronized long bytesPerSecond() {
+    long now = System.nanoTime();
+    long elapsed = now - rateSampleNanos;
+    if (elapsed >= 1_000_000_000L) {
+      long bytes = bytesCopied.get();
+      rate = (long) ((bytes - rateSampleBytes) * 1e9 / elapsed);
+      rateSampleBytes = bytes;
+      rateSampleNanos = now;
+    }
+    return rate;
+  }
+
+  // ---------------------------------------------------------------- the dispatcher
+
+  private void dispatch() {
+    long regionCount = geometry.regionCount();
+    long cursor = 0;
+    boolean dispatchedSinceWrap = false;
+    try {
+      while (!stopping) {
+        waitForCapacity();
+        if (stopping) {
+          break;
+        }
+        if (metadata.mode() != Mode.WRITE) {
+          log.error(
+              "clone {}: background copy stopped: metadata {} is {}",
+              name,
+              metadata.deviceName(),
+              metadata.mode());
+          lastError = "metadata " + metadata.deviceName() + " is " + metadata.mode();
+          break;
+        }
+        long waitNanos = retryAtNanos - System.nanoTime();
+        if (waitNanos > 0) {
+          sleepInterruptibly(Math.min(waitNanos, 50_000_000L));
+          continue;
+        }
+        long first = metadata.nextUnhydrated(cursor);
+        if (first < 0) {
+          if (cursor == 0) {
+            waitForNoneInFlight();
+            if (metadata.nextUnhydrated(0) < 0) {
+              clone.scheduleCompletion();
+              break;
+            }
+          }
+          if (!dispatchedSinceWrap) {
+            // Only regions owned by user requests or our own failed-and-waiting batches are
+            // left: wait for something to change instead of spinning.
+            awaitChange(1_000_000L);
+          }
+          cursor = 0;
+          dispatchedSinceWrap = false;
+          continue;
+        }
+        if (clone.inFlight().isInFlight(first)) {
+          cursor = first + 1;
+          continue;
+        }
+        int limit = batchLimit();
+        long end = first + 1;
+        while (end < regionCount
+            && end - first < limit
+            && !metadata.isHydrated(end)
+            && !clone.inFlight().isInFlight(end)) {
+          end++;
+        }
+        long bytes =
+            geometry.regionStart(end - 1)
+                + geometry.regionLength(end - 1)
+                - geometry.regionStart(first);
+        participant.acquire(bytes);
+        bandwidth.acquire(bytes);
+        if (stopping) {
+          break;
+        }
+        long count = claim(first, end);
+        if (count == 0) {
+          cursor = first + 1;
+          continue;
+        }
+        cursor = first + count;
+        dispatchedSinceWrap = true;
+        submit(first, count);
+      }
+    } catch (InterruptedException e) {
+      // close() interrupts a dispatcher sleeping on bandwidth or backoff.
+    } catch (RuntimeException e) {
+      lastError = e.toString();
+      log.error("clone {}: background copy stopped by an unexpected error", name, e);
+    }
+  }
+
+  private int batchLimit() {
+    lock.lock();
+    try {
+      long room = regionsInFlight - regionsInFlightNow;
+      return (int) Math.max(1, Math.min(batchRegions, room));
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private long claim(long first, long end) {
+    InFlightRegions inFlight = clone.inFlight();
+    long count = 0;
+    for (long r = first; r < end; r++) {
+      if (inFlight.tryClaim(r) != null) {
+        break;
+      }
+      if (metadata.isHydrated(r)) {
+        // Copied between the scan and the claim (a user write or discard got there first).
+        inFlight.release(r);
+        break;
+      }
+      count++;
+    }
+    return count;
+  }
+
+  private void submit(long first, long count) {
+    lock.lock();
+    try {
+      regionsInFlightNow += count;
+      maxRegionsInFlightSeen = Math.max(maxRegionsInFlightSeen, regionsInFlightNow);
+    } finally {
+      lock.unlock();
+    }
+    largestBatch.accumulateAndGet(count, Math::max);
+    try {
+      workers.execute(() -> copyBatch(first, count));
+    } catch (RuntimeException e) {
+      finishBatch(first, count);
+      throw e;
+    }
+  }
+
+  private void copyBatch(long first, long count) {
+    try {
+      clone.copyRegions(first, count);
+      clone.markCopied(first, count, "background copy");
+      long bytes =
+          geometry.regionStart(first + count - 1)
+              + geometry.regionLength(first + count - 1)
+              - geometry.regionStart(first);
+      bytesCopied.addAndGet(bytes);
+      batches.incrementAndGet();
+      consecutiveFailures.set(0);
+    } catch (IOException | RuntimeException e) {
+      if (metadata.mode() != Mode.WRITE) {
+        lastError = e.getMessage();
+      } else {
+        recordFailure(first, count, e);
+      }
+    } finally {
+      finishBatch(first, count);
+    }
+  }
+
+  private void recordFailure(long first, long count, Exception e) {
+    long errors = copyErrors.incrementAndGet();
+    int inARow = consecutiveFailures.incrementAndGet();
+    long backoff = Math.min(MAX_BACKOFF_NANOS, baseBackoffNanos << Math.min(inARow - 1, 30));
+    retryAtNanos = System.nanoTime() + backoff;
+    lastError = e.getMessage();
+    log.warn(
+        "clone {}: copy of regions {}..{} (clone offset {}) failed (error {} of budget {}),"
+            + " retrying in {} ms: {}",
+        name,
+        first,
+        first + count - 1,
+        geometry.regionStart(first),
+        errors,
+        errorBudget,
+        backoff / 1_000_000,
+        e.getMessage());
+    if (errors > errorBudget && !degraded) {
+      degraded = true;
+      log.error(
+          "clone {}: {} copy errors, past the budget of {}: clone is degraded; still serving I/O"
+              + " and retrying",
+          name,
+          errors,
+          errorBudget);
+      clone.fireStatus();
+    }
+  }
+
+  private void finishBatch(long first, long count) {
+    clone.inFlight().release(first, count);
+    lock.lock();
+    try {
+      regionsInFlightNow -= count;
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void waitForCapacity() throws InterruptedException {
+    lock.lock();
+    try {
+      while (!stopping) {
+        if (paused) {
+          changed.await(100, TimeUnit.MILLISECONDS);
+        } else if (regionsInFlightNow >= regionsInFlight) {
+          changed.await(100, TimeUnit.MILLISECONDS);
+        } else if (regionsInFlightNow > 0 && clone.userIoInFlight() > 0) {
+          // Yield to the consumer: one batch at a time while user requests are served.
+          changed.await(1, TimeUnit.MILLISECONDS);
+        } else {
+          return;
+        }
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void waitForNoneInFlight() throws InterruptedException {
+    lock.lock();
+    try {
+      while (regionsInFlightNow > 0 && !stopping) {
+        changed.await(100, TimeUnit.MILLISECONDS);
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private void awaitChange(long nanos) throws InterruptedException {
+    lock.lock();
+    try {
+      changed.awaitNanos(nanos);
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private static void sleepInterruptibly(long nanos) throws InterruptedException {
+    Thread.sleep(nanos / 1_000_000, (int) (nanos % 1_000_000));
+  }
+
+  private void signal() {
+    lock.lock();
+    try {
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Stops the dispatcher and waits for batches in flight. Does not commit. */
+  @Override
+  public void close() {
+    Thread thread;
+    synchronized (this) {
+      stopping = true;
+      thread = dispatcher;
+    }
+    if (thread != null && thread != Thread.currentThread()) {
+      thread.interrupt();
+      boolean interrupted = false;
+      while (thread.isAlive()) {
+        try {
+          thread.join();
+        } catch (InterruptedException e) {
+          interrupted = true;
+        }
+      }
+      if (interrupted) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    lock.lock();
+    try {
+      while (regionsInFlightNow > 0) {
+        changed.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
+    }
+    workers.shutdown();
+    participant.close();
+  }
+}

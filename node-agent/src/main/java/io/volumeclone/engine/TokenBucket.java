@@ -1,0 +1,54 @@
+package io.volumeclone.engine;
+
+/**
+ * A bandwidth limit in bytes per second. Takes may run into debt (a batch larger than the burst is
+ * allowed) and the taker then sleeps the debt off, so the long-run rate holds without splitting
+ * batches. A rate of 0 means unlimited. The rate can be changed at any time.
+ */
+public final class TokenBucket {
+
+  private long bytesPerSecond;
+  private double tokens;
+  private long lastRefillNanos;
+
+  public TokenBucket(long bytesPerSecond) {
+    setRate(bytesPerSecond);
+  }
+
+  public synchronized void setRate(long bytesPerSecond) {
+    if (bytesPerSecond < 0) {
+      throw new IllegalArgumentException("bandwidth must be >= 0, got " + bytesPerSecond);
+    }
+    this.bytesPerSecond = bytesPerSecond;
+    this.tokens = 0;
+    this.lastRefillNanos = System.nanoTime();
+  }
+
+  public synchronized long rate() {
+    return bytesPerSecond;
+  }
+
+  /**
+   * Takes {@code bytes} and returns how long the caller must wait, in nanoseconds, before using
+   * them (0 when unlimited or within the burst).
+   */
+  public synchronized long take(long bytes) {
+    if (bytesPerSecond == 0) {
+      return 0;
+    }
+    long now = System.nanoTime();
+    double burst = Math.max(bytesPerSecond / 10.0, 1);
+    tokens = Math.min(burst, tokens + (now - lastRefillNanos) * (bytesPerSecond / 1e9));
+    lastRefillNanos = now;
+    tokens -= bytes;
+    return tokens >= 0 ? 0 : (long) (-tokens * 1e9 / bytesPerSecond);
+  }
+
+  /** Takes {@code bytes} and sleeps until they may be used. */
+  public void acquire(long bytes) throws InterruptedException {
+    long waitNanos = take(bytes);
+    if (waitNanos > 0) {
+      Thread.sleep(waitNanos / 1_000_000, (int) (waitNanos % 1_000_000));
+    }
+  }
+}
