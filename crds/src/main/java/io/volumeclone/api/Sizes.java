@@ -1,0 +1,152 @@
+package io.volumeclone.api;
+
+import java.math.BigDecimal;
+import java.math.BigInteger;
+import java.math.RoundingMode;
+import java.util.regex.Matcher;
+
+/**
+ * Byte sizes as users write them: Kubernetes quantities ({@code 64Ki}, {@code 10Gi}, {@code 1.5Gi},
+ * {@code 1k}, {@code 1e6}), plain bytes ({@code 65536}), and dedupv1's upper-case suffixes, which
+ * mean powers of two.
+ *
+ * <p>Where the two conventions collide, dedupv1 wins: {@code K M G T P E} are 2^10 .. 2^60
+ * (Kubernetes reads {@code M G T P E} as powers of ten), so {@code 64K} = {@code 64Ki} = 65536 and
+ * {@code 1G} = {@code 1Gi}. Lower-case {@code k} keeps its Kubernetes meaning, 1000, and a decimal
+ * exponent ({@code 1e6}, {@code 2E9}) is a power of ten; {@code E} alone is the exbi suffix. Milli
+ * ({@code m}) is rejected: bytes do not come in thousandths. A fraction is accepted when the result
+ * is a whole number of bytes ({@code 1.5Gi}, {@code 0.5Ki}), rejected otherwise ({@code 1.3Ki}).
+ * Everything else, negative values and values above {@link Long#MAX_VALUE} throw an {@link
+ * IllegalArgumentException} that quotes the value.
+ */
+public final class Sizes {
+
+  /**
+   * The format {@link #parse} accepts, as a regular expression for CRD {@code pattern}s (ECMA and
+   * RE2 compatible). It checks the form only; range and whole-byte checks are {@link #parse}'s.
+   */
+  public static final String QUANTITY_PATTERN =
+      "^\\+?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|K|M|G|T|P|E|k)?$";
+
+  private static final java.util.regex.Pattern FORM =
+      java.util.regex.Pattern.compile(QUANTITY_PATTERN);
+
+  private static final String[] BINARY_UNITS = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+  private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
+
+  private Sizes() {}
+
+  /**
+   * The number of bytes {@code value} stands for.
+   *
+   * @throws IllegalArgumentException naming the value and the reason when it is not a size
+   */
+  public static long parse(String value) {
+    if (value == null) {
+      throw new IllegalArgumentException(
+          "size is missing: expected bytes or a quantity such as" + " 64Ki");
+    }
+    if (value.startsWith("-")) {
+      throw invalid(value, "a size cannot be negative");
+    }
+    Matcher m = FORM.matcher(value);
+    if (!m.matches()) {
+      throw invalid(value, reasonForBadForm(value));
+    }
+    BigDecimal number = new BigDecimal(m.group(1).endsWith(".") ? m.group(1) + "0" : m.group(1));
+    String suffix = m.group(3);
+    BigDecimal bytes = number.multiply(multiplier(suffix, value));
+    BigInteger whole;
+    try {
+      whole = bytes.toBigIntegerExact();
+    } catch (ArithmeticException notWhole) {
+      throw invalid(value, "it is not a whole number of bytes (" + bytes.toPlainString() + ")");
+    }
+    if (whole.compareTo(LONG_MAX) > 0) {
+      throw invalid(value, "it is larger than the largest supported size, 8Ei - 1 bytes");
+    }
+    return whole.longValueExact();
+  }
+
+  private static BigDecimal multiplier(String suffix, String value) {
+    if (suffix == null) {
+      return BigDecimal.ONE;
+    }
+    switch (suffix) {
+      case "k":
+        return BigDecimal.valueOf(1000);
+      case "K", "Ki":
+        return BigDecimal.valueOf(1L << 10);
+      case "M", "Mi":
+        return BigDecimal.valueOf(1L << 20);
+      case "G", "Gi":
+        return BigDecimal.valueOf(1L << 30);
+      case "T", "Ti":
+        return BigDecimal.valueOf(1L << 40);
+      case "P", "Pi":
+        return BigDecimal.valueOf(1L << 50);
+      case "E", "Ei":
+        return BigDecimal.valueOf(1L << 60);
+      default:
+        // a decimal exponent, e.g. e6; capped so that 1e999999999 cannot exhaust memory
+        int exponent;
+        try {
+          exponent = Integer.parseInt(suffix.substring(1));
+        } catch (NumberFormatException tooLong) {
+          throw invalid(value, "its exponent is out of range");
+        }
+        if (exponent > 30 || exponent < -30) {
+          throw invalid(value, "its exponent is out of range (-30..30)");
+        }
+        return BigDecimal.ONE.scaleByPowerOfTen(exponent);
+    }
+  }
+
+  private static String reasonForBadForm(String value) {
+    String expected =
+        "expected bytes (65536) or a quantity such as 64Ki, 10Gi, 64K (= 64Ki) or 1.5Gi";
+    if (value.isEmpty()) {
+      return "it is empty; " + expected;
+    }
+    if (!value.equals(value.strip())) {
+      return "it has surrounding white space; " + expected;
+    }
+    if (value.matches(".*[0-9.](Ki|Mi|Gi|Ti|Pi|Ei|K|M|G|T|P|E|k)B")) {
+      return "write it without the trailing B (" + value.substring(0, value.length() - 1) + ")";
+    }
+    if (value.matches("[0-9.]+m")) {
+      return "milli (m) makes no sense for bytes; " + expected;
+    }
+    return "unknown form; " + expected;
+  }
+
+  private static IllegalArgumentException invalid(String value, String reason) {
+    return new IllegalArgumentException("invalid size \"" + value + "\": " + reason);
+  }
+
+  /**
+   * A short human form of {@code bytes} for logs and progress: plain bytes below 1Ki, otherwise the
+   * largest binary unit it reaches, exact ({@code 64Ki}) or with one decimal ({@code 1.5Gi},
+   * rounded half up). Exact forms parse back to the same value; one-decimal forms are approximate.
+   */
+  public static String format(long bytes) {
+    if (bytes < 0) {
+      throw new IllegalArgumentException("invalid size " + bytes + ": a size cannot be negative");
+    }
+    if (bytes < 1024) {
+      return Long.toString(bytes);
+    }
+    int unit = (63 - Long.numberOfLeadingZeros(bytes)) / 10; // 1 = Ki .. 6 = Ei
+    long unitBytes = 1L << (10 * unit);
+    if (bytes % unitBytes == 0) {
+      return (bytes / unitBytes) + BINARY_UNITS[unit - 1];
+    }
+    BigDecimal scaled =
+        BigDecimal.valueOf(bytes).divide(BigDecimal.valueOf(unitBytes), 1, RoundingMode.HALF_UP);
+    if (scaled.compareTo(BigDecimal.valueOf(1024)) >= 0 && unit < BINARY_UNITS.length) {
+      // 1023.96Ki rounds to 1024.0Ki: say 1.0Mi instead
+      return "1.0" + BINARY_UNITS[unit];
+    }
+    return scaled.toPlainString() + BINARY_UNITS[unit - 1];
+  }
+}

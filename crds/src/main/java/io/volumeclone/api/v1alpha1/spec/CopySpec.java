@@ -1,0 +1,174 @@
+package io.volumeclone.api.v1alpha1.spec;
+
+import com.fasterxml.jackson.annotation.JsonInclude;
+import com.fasterxml.jackson.annotation.JsonProperty;
+import com.fasterxml.jackson.annotation.JsonPropertyDescription;
+import io.fabric8.crd.generator.annotation.SchemaFrom;
+import io.fabric8.generator.annotation.Default;
+import io.fabric8.generator.annotation.Max;
+import io.fabric8.generator.annotation.Min;
+import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.kubernetes.api.model.IntOrString;
+import io.volumeclone.api.Sizes;
+import java.util.Objects;
+
+/**
+ * Tuning of the background copy. Every field may change while the clone runs (dm-clone's messages,
+ * as spec fields); the agent applies changes without restarting. When {@code spec.copy} is absent
+ * the agent uses the same defaults ({@code DEFAULT_*}).
+ */
+@JsonInclude(JsonInclude.Include.NON_NULL)
+public class CopySpec {
+
+  public static final int DEFAULT_REGIONS_IN_FLIGHT = 8;
+  public static final int DEFAULT_BATCH_REGIONS = 16;
+
+  @Default("false")
+  @JsonPropertyDescription(
+      "Pause the background copy. Reads and writes of consumers keep working; regions they"
+          + " touch are still copied on demand.")
+  private Boolean paused;
+
+  @SchemaFrom(type = IntOrString.class)
+  @Pattern(Sizes.QUANTITY_PATTERN)
+  @JsonPropertyDescription(
+      "Upper limit of the background copy in bytes per second, a quantity such as 200Mi."
+          + " Absent means unlimited.")
+  private String bandwidth;
+
+  @Default("8")
+  @Min(1)
+  @Max(1024)
+  @JsonPropertyDescription("How many regions may be copied at the same time (1..1024).")
+  private Integer regionsInFlight;
+
+  @Default("16")
+  @Min(1)
+  @Max(65536)
+  @JsonPropertyDescription(
+      "How many contiguous uncopied regions one copy operation may cover (1..65536).")
+  private Integer batchRegions;
+
+  @Default("false")
+  @JsonPropertyDescription(
+      "Also copy a region when a consumer reads it from the source, so it is read only once.")
+  private Boolean copyOnRead;
+
+  @Default("true")
+  @JsonProperty("yieldToUserIO")
+  @JsonPropertyDescription(
+      "Slow the background copy down while consumers are doing I/O, so they keep priority.")
+  private Boolean yieldToUserIO;
+
+  public CopySpec() {}
+
+  public Boolean getPaused() {
+    return paused;
+  }
+
+  public void setPaused(Boolean paused) {
+    this.paused = paused;
+  }
+
+  public String getBandwidth() {
+    return bandwidth;
+  }
+
+  public void setBandwidth(String bandwidth) {
+    this.bandwidth = bandwidth;
+  }
+
+  public Integer getRegionsInFlight() {
+    return regionsInFlight;
+  }
+
+  public void setRegionsInFlight(Integer regionsInFlight) {
+    this.regionsInFlight = regionsInFlight;
+  }
+
+  public Integer getBatchRegions() {
+    return batchRegions;
+  }
+
+  public void setBatchRegions(Integer batchRegions) {
+    this.batchRegions = batchRegions;
+  }
+
+  public Boolean getCopyOnRead() {
+    return copyOnRead;
+  }
+
+  public void setCopyOnRead(Boolean copyOnRead) {
+    this.copyOnRead = copyOnRead;
+  }
+
+  @JsonProperty("yieldToUserIO")
+  public Boolean getYieldToUserIO() {
+    return yieldToUserIO;
+  }
+
+  @JsonProperty("yieldToUserIO")
+  public void setYieldToUserIO(Boolean yieldToUserIO) {
+    this.yieldToUserIO = yieldToUserIO;
+  }
+
+  /** Whether the copy is paused, false when unset. */
+  public boolean pausedOrDefault() {
+    return paused != null && paused;
+  }
+
+  /** The bandwidth limit in bytes per second, or 0 for unlimited. */
+  public long bandwidthBytesPerSecond() {
+    return bandwidth == null ? 0 : Sizes.parse(bandwidth);
+  }
+
+  public int regionsInFlightOrDefault() {
+    return regionsInFlight == null ? DEFAULT_REGIONS_IN_FLIGHT : regionsInFlight;
+  }
+
+  public int batchRegionsOrDefault() {
+    return batchRegions == null ? DEFAULT_BATCH_REGIONS : batchRegions;
+  }
+
+  public boolean copyOnReadOrDefault() {
+    return copyOnRead != null && copyOnRead;
+  }
+
+  public boolean yieldToUserIOOrDefault() {
+    return yieldToUserIO == null || yieldToUserIO;
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof CopySpec other
+        && Objects.equals(paused, other.paused)
+        && Objects.equals(bandwidth, other.bandwidth)
+        && Objects.equals(regionsInFlight, other.regionsInFlight)
+        && Objects.equals(batchRegions, other.batchRegions)
+        && Objects.equals(copyOnRead, other.copyOnRead)
+        && Objects.equals(yieldToUserIO, other.yieldToUserIO);
+  }
+
+  @Override
+  public int hashCode() {
+    return Objects.hash(
+        paused, bandwidth, regionsInFlight, batchRegions, copyOnRead, yieldToUserIO);
+  }
+
+  @Override
+  public String toString() {
+    return "CopySpec{paused="
+        + paused
+        + ", bandwidth="
+        + bandwidth
+        + ", regionsInFlight="
+        + regionsInFlight
+        + ", batchRegions="
+        + batchRegions
+        + ", copyOnRead="
+        + copyOnRead
+        + ", yieldToUserIO="
+        + yieldToUserIO
+        + "}";
+  }
+}
