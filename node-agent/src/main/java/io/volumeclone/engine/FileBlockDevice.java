@@ -1,0 +1,573 @@
+package io.volumeclone.engine;
+
+import com.sun.nio.file.ExtendedOpenOption;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.ClosedChannelException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.OpenOption;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A regular file or a Linux block device as a {@link BlockDevice}.
+ *
+ * <p>Design note. Data moves through {@link FileChannel} positional I/O; the things FileChannel
+ * cannot do go through {@link LinuxIo} on a second descriptor of the same file, held for the
+ * device's lifetime:
+ *
+ * <ul>
+ *   <li>Exclusivity. {@link #openExclusive} opens a block device with {@code O_EXCL}: the kernel
+ *       then refuses a mount or another {@code O_EXCL} open (a second clone) with EBUSY for as long
+ *       as the descriptor lives, and we refuse to start if someone already holds it. Regular files
+ *       have no such kernel claim, so they get {@code flock(LOCK_EX|LOCK_NB)}, which every
+ *       volume-clone process takes (flock, unlike fcntl locks, is not dropped when some other
+ *       descriptor of the same file in this process is closed).
+ *   <li>Geometry. Block devices report their size with {@code BLKGETSIZE64} and their logical block
+ *       size with {@code BLKSSZGET}; a file's size is its length and its logical block size 512.
+ *   <li>Discard. {@code BLKDISCARD} on the aligned inner part of the range (discard is advisory, so
+ *       the unaligned head and tail are left alone) or {@code fallocate(PUNCH_HOLE|KEEP_SIZE)}. A
+ *       device without discard support ignores discards (logged once).
+ *   <li>Write zeroes. {@code BLKZEROOUT} on the aligned middle plus written zeroes for the
+ *       unaligned head and tail; for files {@code PUNCH_HOLE}, else {@code ZERO_RANGE}, else
+ *       written zeroes. Every path leaves the range reading as zeroes.
+ * </ul>
+ *
+ * <p>Direct I/O. With {@code direct = true} a third descriptor is opened with {@code O_DIRECT} (the
+ * JDK's {@link ExtendedOpenOption#DIRECT}). A read or write takes the direct path only when it pays
+ * and is legal: a direct (off-heap) buffer whose address, the offset and the length are all
+ * multiples of {@link #directAlignment()} (the larger of the logical block size and the file
+ * system's block size, which is what the JDK checks). The copier's 4 KiB-aligned pool buffers and
+ * region-aligned offsets meet that, so bulk copies bypass the page cache like {@code dd
+ * oflag=direct}; everything else (small, unaligned or heap-buffered user I/O) uses the buffered
+ * descriptor. Linux keeps the two coherent: an O_DIRECT write writes back and invalidates cached
+ * pages of its range, and an O_DIRECT read writes back dirty pages first; the clone never issues
+ * concurrent overlapping I/O to one region, which is the one case the kernel leaves undefined. When
+ * the file system refuses O_DIRECT (tmpfs) the device silently stays buffered; {@link #directIo()}
+ * says which it got.
+ *
+ * <p>Errors. Every failure is a {@link BlockIoException} naming the device, the operation and the
+ * offset; a missing path is a {@link NoSuchDeviceException} ("no such device or file: PATH").
+ */
+public final class FileBlockDevice implements BlockDevice {
+
+  private static final Logger LOG = LoggerFactory.getLogger(FileBlockDevice.class);
+
+  private static final int S_IFMT = 0170000;
+  private static final int S_IFBLK = 0060000;
+  private static final int S_IFREG = 0100000;
+  private static final int FILE_LOGICAL_BLOCK_SIZE = 512;
+  private static final int ZERO_CHUNK = 1 << 20;
+
+  /** The path names nothing: "no such device or file: PATH". */
+  public static final class NoSuchDeviceException extends NoSuchFileException {
+    public NoSuchDeviceException(String path) {
+      super(path);
+    }
+
+    @Override
+    public String getMessage() {
+      return "no such device or file: " + getFile();
+    }
+  }
+
+  private final String name;
+  private final boolean blockDevice;
+  private final boolean readOnly;
+  private final long size;
+  private final int logicalBlockSize;
+  private final FileChannel channel;
+  private final FileChannel directChannel;
+  private final int directAlignment;
+  private final int fd;
+  private volatile boolean closed;
+  private volatile boolean discardUnsupported;
+  private volatile boolean zeroOffloadUnsupported;
+  private volatile boolean punchHoleUnsupported;
+  private volatile boolean zeroRangeUnsupported;
+
+  private FileBlockDevice(
+      String name,
+      boolean blockDevice,
+      boolean readOnly,
+      long size,
+      int logicalBlockSize,
+      FileChannel channel,
+      FileChannel directChannel,
+      int directAlignment,
+      int fd) {
+    this.name = name;
+    this.blockDevice = blockDevice;
+    this.readOnly = readOnly;
+    this.size = size;
+    this.logicalBlockSize = logicalBlockSize;
+    this.channel = channel;
+    this.directChannel = directChannel;
+    this.directAlignment = directAlignment;
+    this.fd = fd;
+  }
+
+  /** Opens a source: read-only ({@code O_RDONLY}), never writable, not claimed. */
+  public static FileBlockDevice openReadOnly(Path path) throws IOException {
+    return open(path, false, false);
+  }
+
+  /** Opens a source read-only, with O_DIRECT reads for aligned bulk copies when {@code direct}. */
+  public static FileBlockDevice openReadOnly(Path path, boolean direct) throws IOException {
+    return open(path, false, direct);
+  }
+
+  /**
+   * Opens a destination or metadata device read-write and claims it: {@code O_EXCL} on a block
+   * device (a mount or a second clone cannot open it), an exclusive {@code flock} on a file.
+   */
+  public static FileBlockDevice openExclusive(Path path) throws IOException {
+    return open(path, true, false);
+  }
+
+  /** {@link #openExclusive(Path)}, with O_DIRECT for aligned bulk I/O when {@code direct}. */
+  public static FileBlockDevice openExclusive(Path path, boolean direct) throws IOException {
+    return open(path, true, direct);
+  }
+
+  private static FileBlockDevice open(Path path, boolean writable, boolean direct)
+      throws IOException {
+    String name = path.toString();
+    String operation = writable ? "open exclusively" : "open read-only";
+    int mode;
+    try {
+      mode = (Integer) Files.getAttribute(path, "unix:mode");
+    } catch (NoSuchFileException e) {
+      throw new NoSuchDeviceException(name);
+    } catch (IOException e) {
+      throw new BlockIoException(BlockIoException.Kind.IO, name, operation, 0, describe(e), e);
+    }
+    boolean blockDevice = (mode & S_IFMT) == S_IFBLK;
+    if (!blockDevice && (mode & S_IFMT) != S_IFREG) {
+      throw new BlockIoException(
+          BlockIoException.Kind.IO, name, operation, 0, "not a regular file or block device");
+    }
+
+    List<AutoCloseable> opened = new ArrayList<>();
+    try {
+      int flags = writable ? LinuxIo.O_RDWR : LinuxIo.O_RDONLY;
+      if (writable && blockDevice) {
+        flags |= LinuxIo.O_EXCL;
+      }
+      int fd;
+      try {
+        fd = LinuxIo.open(name, flags);
+      } catch (LinuxIo.NativeException e) {
+        throw openFailure(name, operation, e);
+      }
+      opened.add(() -> LinuxIo.close(fd));
+      if (writable && !blockDevice && !LinuxIo.tryLockExclusive(fd)) {
+        throw busy(name, operation);
+      }
+
+      long size;
+      int logicalBlockSize;
+      if (blockDevice) {
+        try {
+          size = LinuxIo.blockDeviceSize(fd);
+          logicalBlockSize = LinuxIo.logicalBlockSize(fd);
+        } catch (LinuxIo.NativeException e) {
+          throw new BlockIoException(
+              BlockIoException.Kind.IO, name, "query size", 0, e.getMessage(), e);
+        }
+      } else {
+        size = -1;
+        logicalBlockSize = FILE_LOGICAL_BLOCK_SIZE;
+      }
+
+      OpenOption[] options =
+          writable
+              ? new OpenOption[] {StandardOpenOption.READ, StandardOpenOption.WRITE}
+              : new OpenOption[] {StandardOpenOption.READ};
+      FileChannel channel = FileChannel.open(path, options);
+      opened.add(channel);
+      if (size < 0) {
+        size = channel.size();
+      }
+
+      FileChannel directChannel = null;
+      int alignment = Math.max(logicalBlockSize, 4096);
+      if (direct) {
+        try {
+          alignment = Math.max(logicalBlockSize, (int) Files.getFileStore(path).getBlockSize());
+          OpenOption[] directOptions = new OpenOption[options.length + 1];
+          System.arraycopy(options, 0, directOptions, 0, options.length);
+          directOptions[options.length] = ExtendedOpenOption.DIRECT;
+          directChannel = FileChannel.open(path, directOptions);
+          opened.add(directChannel);
+        } catch (IOException | UnsupportedOperationException e) {
+          LOG.info("{}: O_DIRECT not available ({}), using buffered I/O", name, describe(e));
+          directChannel = null;
+        }
+      }
+      return new FileBlockDevice(
+          name,
+          blockDevice,
+          !writable,
+          size,
+          logicalBlockSize,
+          channel,
+          directChannel,
+          alignment,
+          fd);
+    } catch (IOException | RuntimeException e) {
+      for (int i = opened.size() - 1; i >= 0; i--) {
+        try {
+          opened.get(i).close();
+        } catch (Exception suppressed) {
+          e.addSuppressed(suppressed);
+        }
+      }
+      if (e instanceof BlockIoException || e instanceof NoSuchFileException) {
+        throw e;
+      }
+      if (e instanceof IOException io) {
+        throw new BlockIoException(BlockIoException.Kind.IO, name, operation, 0, describe(io), io);
+      }
+      throw e;
+    }
+  }
+
+  private static IOException openFailure(String name, String operation, LinuxIo.NativeException e) {
+    return switch (e.errno()) {
+      case LinuxIo.ENOENT -> new NoSuchDeviceException(name);
+      case LinuxIo.EBUSY -> busy(name, operation);
+      default -> new BlockIoException(BlockIoException.Kind.IO, name, operation, 0, e.reason(), e);
+    };
+  }
+
+  private static BlockIoException busy(String name, String operation) {
+    return new BlockIoException(
+        BlockIoException.Kind.IO,
+        name,
+        operation,
+        0,
+        "device is busy: it is mounted, or another clone or program holds it open exclusively");
+  }
+
+  @Override
+  public String name() {
+    return name;
+  }
+
+  @Override
+  public long size() {
+    return size;
+  }
+
+  @Override
+  public int logicalBlockSize() {
+    return logicalBlockSize;
+  }
+
+  @Override
+  public boolean readOnly() {
+    return readOnly;
+  }
+
+  /** True for a block device, false for a regular file. */
+  public boolean isBlockDevice() {
+    return blockDevice;
+  }
+
+  /** True when aligned bulk I/O goes through an O_DIRECT descriptor. */
+  public boolean directIo() {
+    return directChannel != null;
+  }
+
+  /** Offsets, lengths and buffer addresses must be multiples of this for the direct path. */
+  public int directAlignment() {
+    return directAlignment;
+  }
+
+  private void checkRange(String operation, long offset, long length) throws BlockIoException {
+    if (closed) {
+      throw new BlockIoException(
+          BlockIoException.Kind.IO, name, operation, offset, "device is closed");
+    }
+    if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+      throw new BlockIoException(
+          BlockIoException.Kind.OUT_OF_RANGE,
+          name,
+          operation,
+          offset,
+          "range of " + length + " bytes is outside the device's " + size + " bytes");
+    }
+  }
+
+  private void checkWritable(String operation, long offset) throws BlockIoException {
+    if (readOnly) {
+      throw new BlockIoException(
+          BlockIoException.Kind.READ_ONLY, name, operation, offset, "device is opened read-only");
+    }
+  }
+
+  private FileChannel channelFor(long offset, ByteBuffer buffer) {
+    if (directChannel == null || !buffer.isDirect()) {
+      return channel;
+    }
+    long mask = directAlignment - 1L;
+    if ((offset & mask) != 0
+        || (buffer.remaining() & mask) != 0
+        || (buffer.alignmentOffset(buffer.position(), directAlignment)) != 0) {
+      return channel;
+    }
+    return directChannel;
+  }
+
+  @Override
+  public void read(long offset, ByteBuffer dst) throws IOException {
+    int length = dst.remaining();
+    checkRange("read", offset, length);
+    FileChannel source = channelFor(offset, dst);
+    long position = offset;
+    try {
+      while (dst.hasRemaining()) {
+        int n = source.read(dst, position);
+        if (n < 0) {
+          throw new BlockIoException(
+              BlockIoException.Kind.IO,
+              name,
+              "read",
+              offset,
+              "device ended after " + (position - offset) + " of " + length + " bytes");
+        }
+        position += n;
+      }
+    } catch (BlockIoException e) {
+      throw e;
+    } catch (IOException e) {
+      throw failure("read", position, e);
+    }
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src) throws IOException {
+    checkWritable("write", offset);
+    checkRange("write", offset, src.remaining());
+    writeFully(channelFor(offset, src), offset, src, "write");
+  }
+
+  private void writeFully(FileChannel target, long offset, ByteBuffer src, String operation)
+      throws BlockIoException {
+    long position = offset;
+    try {
+      while (src.hasRemaining()) {
+        position += target.write(src, position);
+      }
+    } catch (IOException e) {
+      throw failure(operation, position, e);
+    }
+  }
+
+  @Override
+  public void flush() throws IOException {
+    checkRange("flush", 0, 0);
+    if (readOnly) {
+      return;
+    }
+    try {
+      // fdatasync; on a block device this also flushes the device's volatile write cache.
+      channel.force(false);
+    } catch (IOException e) {
+      throw failure("flush", 0, e);
+    }
+  }
+
+  @Override
+  public void discard(long offset, long length) throws IOException {
+    checkWritable("discard", offset);
+    checkRange("discard", offset, length);
+    if (length == 0 || discardUnsupported) {
+      return;
+    }
+    try {
+      if (blockDevice) {
+        long start = roundUp(offset, logicalBlockSize);
+        long end = roundDown(offset + length, logicalBlockSize);
+        if (end > start) {
+          LinuxIo.blockDiscard(fd, start, end - start);
+        }
+      } else {
+        LinuxIo.fallocate(
+            fd, LinuxIo.FALLOC_FL_PUNCH_HOLE | LinuxIo.FALLOC_FL_KEEP_SIZE, offset, length);
+      }
+    } catch (LinuxIo.NativeException e) {
+      if (e.errno() == LinuxIo.EOPNOTSUPP || e.errno() == LinuxIo.ENOTTY) {
+        discardUnsupported = true;
+        LOG.info("{} does not support discard ({}); discards are ignored", name, e.reason());
+        return;
+      }
+      throw new BlockIoException(kindOf(e), name, "discard", offset, e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length) throws IOException {
+    checkWritable("write-zeroes", offset);
+    checkRange("write-zeroes", offset, length);
+    if (length == 0) {
+      return;
+    }
+    if (blockDevice) {
+      long start = roundUp(offset, logicalBlockSize);
+      long end = roundDown(offset + length, logicalBlockSize);
+      if (end <= start) {
+        writeZeroBytes(offset, length);
+        return;
+      }
+      writeZeroBytes(offset, start - offset);
+      if (!zeroOffloadUnsupported) {
+        try {
+          LinuxIo.blockZeroOut(fd, start, end - start);
+        } catch (LinuxIo.NativeException e) {
+          if (e.errno() != LinuxIo.EOPNOTSUPP
+              && e.errno() != LinuxIo.ENOTTY
+              && e.errno() != LinuxIo.EINVAL) {
+            throw new BlockIoException(kindOf(e), name, "write-zeroes", start, e.getMessage(), e);
+          }
+          zeroOffloadUnsupported = true;
+          LOG.info("{}: BLKZEROOUT unsupported ({}), writing zeroes", name, e.reason());
+          writeZeroBytes(start, end - start);
+        }
+      } else {
+        writeZeroBytes(start, end - start);
+      }
+      writeZeroBytes(end, offset + length - end);
+      return;
+    }
+    if (!punchHoleUnsupported) {
+      try {
+        LinuxIo.fallocate(
+            fd, LinuxIo.FALLOC_FL_PUNCH_HOLE | LinuxIo.FALLOC_FL_KEEP_SIZE, offset, length);
+        return;
+      } catch (LinuxIo.NativeException e) {
+        if (e.errno() != LinuxIo.EOPNOTSUPP) {
+          throw new BlockIoException(kindOf(e), name, "write-zeroes", offset, e.getMessage(), e);
+        }
+        punchHoleUnsupported = true;
+      }
+    }
+    if (!zeroRangeUnsupported) {
+      try {
+        LinuxIo.fallocate(
+            fd, LinuxIo.FALLOC_FL_ZERO_RANGE | LinuxIo.FALLOC_FL_KEEP_SIZE, offset, length);
+        return;
+      } catch (LinuxIo.NativeException e) {
+        if (e.errno() != LinuxIo.EOPNOTSUPP) {
+          throw new BlockIoException(kindOf(e), name, "write-zeroes", offset, e.getMessage(), e);
+        }
+        zeroRangeUnsupported = true;
+        LOG.info("{}: cannot punch holes or zero ranges, writing zeroes", name);
+      }
+    }
+    writeZeroBytes(offset, length);
+  }
+
+  /** Test hook: behave as a file system without hole punching or zero ranges. */
+  void disableZeroOffloadForTesting() {
+    punchHoleUnsupported = true;
+    zeroRangeUnsupported = true;
+    zeroOffloadUnsupported = true;
+  }
+
+  private void writeZeroBytes(long offset, long length) throws BlockIoException {
+    if (length <= 0) {
+      return;
+    }
+    ByteBuffer zeroes = ByteBuffer.allocateDirect((int) Math.min(ZERO_CHUNK, length));
+    long position = offset;
+    long end = offset + length;
+    while (position < end) {
+      zeroes.clear().limit((int) Math.min(zeroes.capacity(), end - position));
+      writeFully(channel, position, zeroes, "write-zeroes");
+      position += zeroes.limit();
+    }
+  }
+
+  /**
+   * The next data byte at or after {@code offset} ({@code SEEK_DATA}), or {@link #size()} when only
+   * a hole follows. For files; used by tests and tools to see punched holes.
+   */
+  public long nextData(long offset) throws IOException {
+    checkRange("seek data", offset, 0);
+    try {
+      return LinuxIo.seek(fd, offset, LinuxIo.SEEK_DATA);
+    } catch (LinuxIo.NativeException e) {
+      if (e.errno() == 6) { // ENXIO: no data after offset
+        return size;
+      }
+      throw new BlockIoException(kindOf(e), name, "seek data", offset, e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    IOException first = null;
+    for (AutoCloseable resource :
+        new AutoCloseable[] {directChannel, channel, () -> LinuxIo.close(fd)}) {
+      if (resource == null) {
+        continue;
+      }
+      try {
+        resource.close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = new BlockIoException(BlockIoException.Kind.IO, name, "close", 0, describe(e), e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
+    }
+  }
+
+  private BlockIoException failure(String operation, long offset, IOException e) {
+    if (e instanceof ClosedChannelException) {
+      return new BlockIoException(
+          BlockIoException.Kind.IO, name, operation, offset, "device is closed", e);
+    }
+    String detail = describe(e);
+    BlockIoException.Kind kind =
+        detail.contains("No space left")
+            ? BlockIoException.Kind.NO_SPACE
+            : BlockIoException.Kind.IO;
+    return new BlockIoException(kind, name, operation, offset, detail, e);
+  }
+
+  private static BlockIoException.Kind kindOf(LinuxIo.NativeException e) {
+    return switch (e.errno()) {
+      case LinuxIo.ENOSPC -> BlockIoException.Kind.NO_SPACE;
+      case LinuxIo.EOPNOTSUPP -> BlockIoException.Kind.NOT_SUPPORTED;
+      default -> BlockIoException.Kind.IO;
+    };
+  }
+
+  private static String describe(Exception e) {
+    String message = e.getMessage();
+    return message == null ? e.getClass().getSimpleName() : message;
+  }
+
+  private static long roundUp(long value, int unit) {
+    return (value + unit - 1) / unit * unit;
+  }
+
+  private static long roundDown(long value, int unit) {
+    return value / unit * unit;
+  }
+}
