@@ -1,0 +1,295 @@
+package io.volumeclone.operator;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarBuilder;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
+import io.fabric8.kubernetes.api.model.SecurityContext;
+import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeBuilder;
+import io.fabric8.kubernetes.api.model.VolumeDevice;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Builds the agent Pod of one VolumeClone from a {@link Plan} (what to mount, where it runs) and
+ * the operator's settings.
+ *
+ * <p>Privileges. PVCs arrive as {@code volumeDevices}: the kubelet grants the container's device
+ * cgroup access to exactly those block devices, and the device nodes are owned by root, so the
+ * agent runs as uid 0 with every capability dropped, no privilege escalation, a read-only root
+ * filesystem and the runtime's default seccomp profile. No capability is needed for read, write,
+ * fsync, BLKGETSIZE64 or BLKDISCARD on a device the process may open. Host devices given by path
+ * are different: a container's device cgroup admits no host device node, so only a privileged Pod
+ * can open one; such Pods are built only when {@code agent.privileged} is on.
+ */
+public final class AgentPodFactory {
+
+  public static final String LABEL_COMPONENT = "app.kubernetes.io/component";
+  public static final String LABEL_MANAGED_BY = "app.kubernetes.io/managed-by";
+  public static final String LABEL_NAME = "app.kubernetes.io/name";
+  public static final String LABEL_CLONE = "volumeclone.io/clone";
+  public static final String MANAGED_BY = "volume-clone-operator";
+  public static final String AGENT_SELECTOR =
+      LABEL_MANAGED_BY + "=" + MANAGED_BY + "," + LABEL_COMPONENT + "=agent";
+  public static final String CONTAINER = "agent";
+  public static final int NBD_PORT = 10809;
+
+  /** The three things a clone may open, each a PVC, a host device path, or neither (nbd / file). */
+  public enum Role {
+    SOURCE("source", AgentPaths.SOURCE_DEVICE),
+    DESTINATION("destination", AgentPaths.DESTINATION_DEVICE),
+    METADATA("metadata", AgentPaths.METADATA_DEVICE);
+
+    public final String volumeName;
+    public final String pvcDevicePath;
+
+    Role(String volumeName, String pvcDevicePath) {
+      this.volumeName = volumeName;
+      this.pvcDevicePath = pvcDevicePath;
+    }
+  }
+
+  /** One side to mount: exactly one of claimName and hostPath is set. */
+  public record Attachment(Role role, String claimName, String hostPath) {
+    public static Attachment claim(Role role, String claimName) {
+      return new Attachment(role, claimName, null);
+    }
+
+    public static Attachment device(Role role, String path) {
+      return new Attachment(role, null, path);
+    }
+  }
+
+  /** Everything about one clone the Pod depends on. */
+  public record Plan(HasMetadata owner, String nodeName, List<Attachment> attachments) {
+    public boolean usesHostDevices() {
+      return attachments.stream().anyMatch(a -> a.hostPath() != null);
+    }
+  }
+
+  private final OperatorOptions options;
+
+  public AgentPodFactory(OperatorOptions options) {
+    this.options = options;
+  }
+
+  /** Pod names are the clone's name with a fixed prefix; too long names get a hash instead. */
+  public static String podName(String cloneName) {
+    String name = "volume-clone-" + cloneName;
+    if (name.length() <= 63) {
+      return name;
+    }
+    return name.substring(0, 52) + "-" + shortHash(cloneName);
+  }
+
+  /** A label value (63 characters at most) that identifies the clone. */
+  public static String cloneLabel(String cloneName) {
+    return cloneName.length() <= 63
+        ? cloneName
+        : cloneName.substring(0, 52) + "-" + shortHash(cloneName);
+  }
+
+  public Pod build(Plan plan) {
+    HasMetadata owner = plan.owner();
+    String name = owner.getMetadata().getName();
+    String namespace = owner.getMetadata().getNamespace();
+    boolean privileged = plan.usesHostDevices();
+    String stateDir =
+        AgentPaths.stateDirectory(
+            options.get(OperatorOptions.AGENT_STATE_DIRECTORY), namespace, name);
+
+    List<Volume> volumes = new ArrayList<>();
+    List<VolumeDevice> devices = new ArrayList<>();
+    List<VolumeMount> mounts = new ArrayList<>();
+    for (Attachment a : plan.attachments()) {
+      if (a.claimName() != null) {
+        volumes.add(
+            new VolumeBuilder()
+                .withName(a.role().volumeName)
+                .withNewPersistentVolumeClaim()
+                .withClaimName(a.claimName())
+                .endPersistentVolumeClaim()
+                .build());
+        devices.add(new VolumeDevice(a.role().pvcDevicePath, a.role().volumeName));
+      } else {
+        String volume = "host-" + a.role().volumeName;
+        volumes.add(
+            new VolumeBuilder()
+                .withName(volume)
+                .withNewHostPath()
+                .withPath(a.hostPath())
+                .withType("BlockDevice")
+                .endHostPath()
+                .build());
+        mounts.add(mount(volume, a.hostPath()));
+      }
+    }
+    volumes.add(
+        new VolumeBuilder()
+            .withName("state")
+            .withNewHostPath()
+            .withPath(stateDir)
+            .withType("DirectoryOrCreate")
+            .endHostPath()
+            .build());
+    mounts.add(mount("state", stateDir));
+    // The root filesystem is read-only; the JVM still wants a scratch directory.
+    volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
+    mounts.add(mount("tmp", "/tmp"));
+
+    Container container =
+        new ContainerBuilder()
+            .withName(CONTAINER)
+            .withImage(options.get(OperatorOptions.AGENT_IMAGE))
+            .withImagePullPolicy(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY))
+            .withCommand("volume-clone")
+            .withArgs("agent", "--name", name, "--namespace", namespace)
+            .withEnv(environment(stateDir))
+            .withVolumeDevices(devices)
+            .withVolumeMounts(mounts)
+            .addNewPort()
+            .withName("nbd")
+            .withContainerPort(NBD_PORT)
+            .withProtocol("TCP")
+            .endPort()
+            .withResources(
+                new ResourceRequirementsBuilder()
+                    .withRequests(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_REQUEST,
+                            OperatorOptions.AGENT_MEMORY_REQUEST))
+                    .withLimits(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
+                    .build())
+            .withSecurityContext(securityContext(privileged))
+            .build();
+
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(LABEL_NAME, "volume-clone");
+    labels.put(LABEL_COMPONENT, "agent");
+    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
+    labels.put(LABEL_CLONE, cloneLabel(name));
+
+    long grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD).toSeconds();
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(podName(name))
+        .withNamespace(namespace)
+        .withLabels(labels)
+        .addToAnnotations(LABEL_CLONE, name)
+        .withOwnerReferences(
+            new OwnerReferenceBuilder()
+                .withApiVersion(owner.getApiVersion())
+                .withKind(owner.getKind())
+                .withName(name)
+                .withUid(owner.getMetadata().getUid())
+                .withController(true)
+                .withBlockOwnerDeletion(true)
+                .build())
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName(plan.nodeName())
+        .withRestartPolicy("OnFailure") // a crashed agent resumes from its metadata in place
+        .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
+        .withTerminationGracePeriodSeconds(grace)
+        .withEnableServiceLinks(false)
+        .withContainers(container)
+        .withVolumes(volumes)
+        .endSpec()
+        .build();
+  }
+
+  private List<EnvVar> environment(String stateDir) {
+    return List.of(
+        new EnvVarBuilder()
+            .withName(AgentPaths.ENV_POD_NAME)
+            .withNewValueFrom()
+            .withNewFieldRef()
+            .withFieldPath("metadata.name")
+            .endFieldRef()
+            .endValueFrom()
+            .build(),
+        new EnvVarBuilder()
+            .withName(AgentPaths.ENV_NODE_NAME)
+            .withNewValueFrom()
+            .withNewFieldRef()
+            .withFieldPath("spec.nodeName")
+            .endFieldRef()
+            .endValueFrom()
+            .build(),
+        new EnvVar(
+            AgentPaths.ENV_REPORT_INTERVAL,
+            OperatorOptions.format(options.get(OperatorOptions.AGENT_REPORT_INTERVAL)),
+            null),
+        new EnvVar(AgentPaths.ENV_STATE_DIRECTORY, stateDir, null));
+  }
+
+  private static SecurityContext securityContext(boolean privileged) {
+    if (privileged) {
+      return new SecurityContextBuilder()
+          .withPrivileged(true)
+          .withRunAsUser(0L)
+          .withRunAsNonRoot(false)
+          .withReadOnlyRootFilesystem(true)
+          .build();
+    }
+    return new SecurityContextBuilder()
+        .withPrivileged(false)
+        .withAllowPrivilegeEscalation(false)
+        .withRunAsUser(0L)
+        .withRunAsNonRoot(false)
+        .withReadOnlyRootFilesystem(true)
+        .withNewCapabilities()
+        .withDrop("ALL")
+        .endCapabilities()
+        .withNewSeccompProfile()
+        .withType("RuntimeDefault")
+        .endSeccompProfile()
+        .build();
+  }
+
+  private Map<String, Quantity> quantities(
+      OperatorOptions.Option<String> cpu, OperatorOptions.Option<String> memory) {
+    Map<String, Quantity> out = new LinkedHashMap<>();
+    if (!options.get(cpu).isEmpty()) {
+      out.put("cpu", new Quantity(options.get(cpu)));
+    }
+    if (!options.get(memory).isEmpty()) {
+      out.put("memory", new Quantity(options.get(memory)));
+    }
+    return out;
+  }
+
+  private static VolumeMount mount(String volume, String path) {
+    VolumeMount m = new VolumeMount();
+    m.setName(volume);
+    m.setMountPath(path);
+    return m;
+  }
+
+  private static String shortHash(String s) {
+    try {
+      byte[] digest =
+          MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(digest, 0, 5);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

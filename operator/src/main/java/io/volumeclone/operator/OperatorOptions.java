@@ -1,0 +1,336 @@
+package io.volumeclone.operator;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.io.Reader;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Properties;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Every setting of the operator, each with its key, default and description, read from (highest
+ * wins) environment variables, a config file, then the defaults.
+ *
+ * <p>The environment variable of a key is {@code VOLUME_CLONE_} plus the key in upper snake case
+ * ({@code agent.image} is {@code VOLUME_CLONE_AGENT_IMAGE}, {@code maxClonesPerNode} is {@code
+ * VOLUME_CLONE_MAX_CLONES_PER_NODE}). The config file is named by {@code VOLUME_CLONE_CONFIG}; it
+ * is a {@code .properties} file with the keys as written here, or a YAML file whose nested maps
+ * spell the same dotted keys (lists become comma-separated values). The Helm chart renders its
+ * values into that file.
+ */
+public final class OperatorOptions {
+
+  /** One setting: its key, its default (as text, parsed like any other value) and what it does. */
+  public record Option<T>(
+      String key, String defaultValue, String description, Function<String, T> parser) {
+
+    public String environmentVariable() {
+      return "VOLUME_CLONE_"
+          + key.replaceAll("([a-z0-9])([A-Z])", "$1_$2").replace('.', '_').toUpperCase(Locale.ROOT);
+    }
+  }
+
+  private static final List<Option<?>> ALL = new ArrayList<>();
+
+  public static final Option<String> AGENT_IMAGE =
+      define(
+          "agent.image",
+          "ghcr.io/volume-clone/volume-clone:0.1.0",
+          "Image of the agent Pod; it must contain the volume-clone binary.",
+          Function.identity());
+  public static final Option<String> AGENT_IMAGE_PULL_POLICY =
+      define(
+          "agent.imagePullPolicy",
+          "IfNotPresent",
+          "imagePullPolicy of the agent container: Always, IfNotPresent or Never.",
+          OperatorOptions::pullPolicy);
+  public static final Option<String> AGENT_SERVICE_ACCOUNT =
+      define(
+          "agent.serviceAccount",
+          "volume-clone-agent",
+          "ServiceAccount of the agent Pods; it needs get/watch on its VolumeClone and update on"
+              + " volumeclones/status.",
+          Function.identity());
+  public static final Option<String> AGENT_CPU_REQUEST =
+      define("agent.resources.requests.cpu", "100m", "CPU request of the agent.", s -> s);
+  public static final Option<String> AGENT_MEMORY_REQUEST =
+      define("agent.resources.requests.memory", "128Mi", "Memory request of the agent.", s -> s);
+  public static final Option<String> AGENT_CPU_LIMIT =
+      define("agent.resources.limits.cpu", "", "CPU limit of the agent; empty = none.", s -> s);
+  public static final Option<String> AGENT_MEMORY_LIMIT =
+      define(
+          "agent.resources.limits.memory",
+          "512Mi",
+          "Memory limit of the agent; empty = none.",
+          s -> s);
+  public static final Option<Boolean> AGENT_PRIVILEGED =
+      define(
+          "agent.privileged",
+          "false",
+          "Run agent Pods privileged. Needed only to open host devices (spec.*.device.path): a"
+              + " container gets no access to a host device node without it. PVC-only clones"
+              + " never run privileged. When false, clones that name a host device are refused"
+              + " with a Stalled condition that says so.",
+          OperatorOptions::bool);
+  public static final Option<Duration> AGENT_STOP_GRACE_PERIOD =
+      define(
+          "agent.stopGracePeriod",
+          "60s",
+          "Grace period given to an agent Pod deleted because its VolumeClone is deleted; the"
+              + " agent commits its metadata and exits within it.",
+          OperatorOptions::duration);
+  public static final Option<Duration> AGENT_REPORT_INTERVAL =
+      define(
+          "agent.reportInterval",
+          "5s",
+          "How often an agent writes progress to the status (passed to the agent as"
+              + " VOLUME_CLONE_REPORT_INTERVAL).",
+          OperatorOptions::duration);
+  public static final Option<String> AGENT_STATE_DIRECTORY =
+      define(
+          "agent.stateDirectory",
+          "/var/lib/volume-clone",
+          "Directory on each node that holds <namespace>/<name>/ per clone (NBD socket, metadata"
+              + " file when none is given).",
+          Function.identity());
+  public static final Option<List<String>> ALLOWED_DEVICE_PREFIXES =
+      define(
+          "allowedDevicePrefixes",
+          "/dev/disk/by-id/,/dev/mapper/",
+          "Comma-separated path prefixes a host device path must start with.",
+          OperatorOptions::list);
+  public static final Option<Integer> MAX_CLONES_PER_NODE =
+      define(
+          "maxClonesPerNode",
+          "4",
+          "Most clones copying at once on one node; the rest wait as Pending/Queued, in creation"
+              + " order.",
+          OperatorOptions::positiveInt);
+  public static final Option<List<String>> WATCH_NAMESPACES =
+      define(
+          "watchNamespaces",
+          "",
+          "Comma-separated namespaces whose VolumeClones are reconciled; empty = all.",
+          OperatorOptions::list);
+  public static final Option<Boolean> LEADER_ELECTION =
+      define(
+          "leaderElection.enabled",
+          "true",
+          "Elect a leader through a Lease so several operator replicas can run.",
+          OperatorOptions::bool);
+  public static final Option<String> LEADER_ELECTION_LEASE_NAME =
+      define(
+          "leaderElection.leaseName",
+          "volume-clone-operator",
+          "Name of the Lease used for leader election.",
+          Function.identity());
+  public static final Option<String> LEADER_ELECTION_NAMESPACE =
+      define(
+          "leaderElection.namespace",
+          "",
+          "Namespace of the Lease; empty = the operator's own namespace.",
+          Function.identity());
+  public static final Option<Duration> RECHECK_INTERVAL =
+      define(
+          "recheckInterval",
+          "30s",
+          "How often a waiting clone (queued, destination in use, invalid) is checked again.",
+          OperatorOptions::duration);
+
+  private final Map<String, String> values;
+
+  private OperatorOptions(Map<String, String> values) {
+    this.values = values;
+    for (Option<?> option : ALL) {
+      get(option); // fail at start-up, naming the key, rather than at first use
+    }
+  }
+
+  /** Defaults only. */
+  public static OperatorOptions defaults() {
+    return new OperatorOptions(Map.of());
+  }
+
+  /** Defaults overridden by {@code overrides} (keys as in {@link #all()}). */
+  public static OperatorOptions of(Map<String, String> overrides) {
+    for (String key : overrides.keySet()) {
+      if (ALL.stream().noneMatch(o -> o.key().equals(key))) {
+        throw new IllegalArgumentException("unknown operator setting '" + key + "'");
+      }
+    }
+    return new OperatorOptions(Map.copyOf(overrides));
+  }
+
+  /** Reads the file named by {@code VOLUME_CLONE_CONFIG} (if any), then the environment. */
+  public static OperatorOptions load(Map<String, String> environment) throws IOException {
+    Map<String, String> merged = new LinkedHashMap<>();
+    String file = environment.get("VOLUME_CLONE_CONFIG");
+    if (file != null && !file.isBlank()) {
+      merged.putAll(readFile(Path.of(file)));
+    }
+    for (Option<?> option : ALL) {
+      String value = environment.get(option.environmentVariable());
+      if (value != null) {
+        merged.put(option.key(), value);
+      }
+    }
+    return of(merged);
+  }
+
+  static Map<String, String> readFile(Path file) throws IOException {
+    Map<String, String> out = new LinkedHashMap<>();
+    String name = file.getFileName().toString();
+    if (name.endsWith(".properties")) {
+      Properties properties = new Properties();
+      try (Reader reader = Files.newBufferedReader(file)) {
+        properties.load(reader);
+      }
+      properties.forEach((k, v) -> out.put(k.toString().trim(), v.toString().trim()));
+    } else if (name.endsWith(".yaml") || name.endsWith(".yml")) {
+      JsonNode root = new ObjectMapper(new YAMLFactory()).readTree(file.toFile());
+      if (root != null && !root.isNull()) {
+        if (!root.isObject()) {
+          throw new IOException("operator config " + file + " must be a YAML map of settings");
+        }
+        flatten("", root, out);
+      }
+    } else {
+      throw new IOException("operator config " + file + " must end in .properties, .yaml or .yml");
+    }
+    return out;
+  }
+
+  private static void flatten(String prefix, JsonNode node, Map<String, String> out) {
+    if (node.isObject()) {
+      Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
+      while (fields.hasNext()) {
+        Map.Entry<String, JsonNode> field = fields.next();
+        flatten(
+            prefix.isEmpty() ? field.getKey() : prefix + "." + field.getKey(),
+            field.getValue(),
+            out);
+      }
+    } else if (node.isArray()) {
+      List<String> items = new ArrayList<>();
+      node.forEach(item -> items.add(item.asText()));
+      out.put(prefix, String.join(",", items));
+    } else {
+      out.put(prefix, node.isNull() ? "" : node.asText());
+    }
+  }
+
+  public <T> T get(Option<T> option) {
+    String raw = values.getOrDefault(option.key(), option.defaultValue());
+    try {
+      return option.parser().apply(raw.trim());
+    } catch (RuntimeException e) {
+      throw new IllegalArgumentException(
+          "operator setting "
+              + option.key()
+              + " ("
+              + option.environmentVariable()
+              + ") = '"
+              + raw
+              + "' is invalid: "
+              + e.getMessage(),
+          e);
+    }
+  }
+
+  /** Every option, in declaration order (for the chart's documentation and --help). */
+  public static List<Option<?>> all() {
+    return Collections.unmodifiableList(ALL);
+  }
+
+  /** One line per option: key, environment variable, default, description. */
+  public static String describe() {
+    StringBuilder out = new StringBuilder();
+    for (Option<?> o : ALL) {
+      out.append(o.key())
+          .append(" (")
+          .append(o.environmentVariable())
+          .append(", default '")
+          .append(o.defaultValue())
+          .append("'): ")
+          .append(o.description())
+          .append('\n');
+    }
+    return out.toString();
+  }
+
+  private static <T> Option<T> define(
+      String key, String defaultValue, String description, Function<String, T> parser) {
+    Option<T> option = new Option<>(key, defaultValue, description, parser);
+    ALL.add(option);
+    return option;
+  }
+
+  static boolean bool(String s) {
+    return switch (s.toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "on", "1" -> true;
+      case "false", "no", "off", "0", "" -> false;
+      default -> throw new IllegalArgumentException("expected true or false");
+    };
+  }
+
+  static int positiveInt(String s) {
+    int value;
+    try {
+      value = Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("expected a whole number");
+    }
+    if (value < 1) {
+      throw new IllegalArgumentException("must be at least 1");
+    }
+    return value;
+  }
+
+  static List<String> list(String s) {
+    return Arrays.stream(s.split(",")).map(String::trim).filter(x -> !x.isEmpty()).toList();
+  }
+
+  static String pullPolicy(String s) {
+    return switch (s) {
+      case "Always", "IfNotPresent", "Never" -> s;
+      default -> throw new IllegalArgumentException("expected Always, IfNotPresent or Never");
+    };
+  }
+
+  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)?");
+
+  /** {@code 500ms}, {@code 5s}, {@code 2m}, {@code 1h}, or plain seconds. */
+  static Duration duration(String s) {
+    Matcher m = DURATION.matcher(s);
+    if (!m.matches()) {
+      throw new IllegalArgumentException("expected a duration such as 500ms, 5s, 2m or 1h");
+    }
+    long n = Long.parseLong(m.group(1));
+    String unit = m.group(2) == null ? "s" : m.group(2);
+    return switch (unit) {
+      case "ms" -> Duration.ofMillis(n);
+      case "s" -> Duration.ofSeconds(n);
+      case "m" -> Duration.ofMinutes(n);
+      default -> Duration.ofHours(n);
+    };
+  }
+
+  /** Go-style duration text, e.g. {@code 5s}, for passing to the agent. */
+  static String format(Duration d) {
+    return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
+  }
+}

@@ -1,0 +1,98 @@
+package io.volumeclone.operator;
+
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.DeviceRef;
+import io.volumeclone.api.v1alpha1.spec.PvcRef;
+import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One thing a clone opens: the source, the destination or the metadata, as a PVC of the clone's
+ * namespace, a host device path, or (source only) an NBD URI. {@code field} is the spec path a user
+ * edits, used in messages.
+ */
+public record Side(AgentPodFactory.Role role, String claim, String devicePath, String nbdUri) {
+
+  public String field() {
+    String base = "spec." + role.volumeName;
+    if (claim != null) {
+      return base + ".persistentVolumeClaim.claimName";
+    }
+    if (devicePath != null) {
+      return base + ".device.path";
+    }
+    return base + ".nbd.uri";
+  }
+
+  /** How users see it: {@code PVC db-data}, {@code device /dev/...}, {@code nbd://...}. */
+  public String describe() {
+    if (claim != null) {
+      return "PVC " + claim;
+    }
+    if (devicePath != null) {
+      return "device " + devicePath;
+    }
+    return nbdUri;
+  }
+
+  /** Key that is equal for two sides naming the same thing (a device only on the same node). */
+  public String key(String namespace, String node) {
+    if (claim != null) {
+      return "pvc:" + namespace + "/" + claim;
+    }
+    if (devicePath != null) {
+      return "device:" + node + ":" + devicePath;
+    }
+    return "nbd:" + nbdUri;
+  }
+
+  public boolean writable() {
+    return role != AgentPodFactory.Role.SOURCE;
+  }
+
+  /** The sides a clone names, source first; metadata only when given. */
+  public static List<Side> of(VolumeClone clone) {
+    VolumeCloneSpec spec = clone.getSpec();
+    List<Side> sides = new ArrayList<>();
+    if (spec == null) {
+      return sides;
+    }
+    if (spec.getSource() != null) {
+      var s = spec.getSource();
+      sides.add(
+          new Side(
+              AgentPodFactory.Role.SOURCE,
+              claim(s.getPersistentVolumeClaim()),
+              path(s.getDevice()),
+              s.getNbd() == null ? null : s.getNbd().getUri()));
+    }
+    if (spec.getDestination() != null) {
+      var d = spec.getDestination();
+      sides.add(
+          new Side(
+              AgentPodFactory.Role.DESTINATION,
+              claim(d.getPersistentVolumeClaim()),
+              path(d.getDevice()),
+              null));
+    }
+    if (spec.getMetadata() != null) {
+      var m = spec.getMetadata();
+      sides.add(
+          new Side(
+              AgentPodFactory.Role.METADATA,
+              claim(m.getPersistentVolumeClaim()),
+              path(m.getDevice()),
+              null));
+    }
+    return sides;
+  }
+
+  private static String claim(PvcRef ref) {
+    return ref == null ? null : ref.getClaimName();
+  }
+
+  private static String path(DeviceRef ref) {
+    return ref == null ? null : ref.getPath();
+  }
+}

@@ -1,0 +1,627 @@
+package io.volumeclone.operator;
+
+import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.config.informer.InformerEventSourceConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.Cleaner;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
+import io.javaoperatorsdk.operator.api.reconciler.ControllerConfiguration;
+import io.javaoperatorsdk.operator.api.reconciler.DeleteControl;
+import io.javaoperatorsdk.operator.api.reconciler.EventSourceContext;
+import io.javaoperatorsdk.operator.api.reconciler.Reconciler;
+import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
+import io.javaoperatorsdk.operator.processing.event.ResourceID;
+import io.javaoperatorsdk.operator.processing.event.source.EventSource;
+import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.CutoverMode;
+import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The VolumeClone reconciler, a thin orchestrator: observe (the clone, its agent Pod, the claims
+ * and nodes it names), validate ({@link Validator}), admit ({@link Admission}: one writer per
+ * device, a bounded number of clones per node, creation order), reconcile the agent Pod ({@link
+ * AgentPodFactory}), and record the operator's part of the status ({@link StatusWriter}) with an
+ * Event for each phase change and failure.
+ *
+ * <p>The copying itself, progress, the export and cutover are the agent's. The phase combines both
+ * views: Pending until the agent runs, Copying while it does, Copied when the agent reports {@code
+ * Copied} (waiting for a manual cutover), Completed when it reports {@code CutOver} or exits 0,
+ * Failed when its Pod fails for a reason other than losing its node. Completed and Failed are
+ * final: the Pod is left alone, the claims' finalizers are released, and {@code
+ * ttlSecondsAfterFinished} deletes the clone later.
+ */
+@ControllerConfiguration(
+    name = VolumeCloneReconciler.NAME,
+    finalizerName = VolumeCloneReconciler.FINALIZER,
+    generationAwareEventProcessing = false)
+public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<VolumeClone> {
+
+  public static final String NAME = "volumeclone";
+  public static final String FINALIZER = "volumeclone.io/stop-agent";
+
+  private static final Logger LOG = LoggerFactory.getLogger(VolumeCloneReconciler.class);
+  private static final Duration STOP_POLL = Duration.ofSeconds(2);
+  private static final Set<String> NODE_LOSS_REASONS =
+      Set.of(
+          "Evicted",
+          "Preempting",
+          "NodeLost",
+          "NodeShutdown",
+          "Shutdown",
+          "Terminated",
+          "UnexpectedAdmissionError",
+          "NodeAffinity",
+          "OutOfcpu",
+          "OutOfmemory");
+
+  private final KubernetesClient client;
+  private final OperatorOptions options;
+  private final Clock clock;
+  private final Validator validator;
+  private final Admission admission;
+  private final AgentPodFactory pods;
+  private final StatusWriter statusWriter;
+  private final ClaimFinalizers claimFinalizers;
+  private final EventRecorder events;
+
+  public VolumeCloneReconciler(KubernetesClient client, OperatorOptions options, Clock clock) {
+    this.client = client;
+    this.options = options;
+    this.clock = clock;
+    this.validator = new Validator(client, options);
+    this.admission = new Admission(options.get(OperatorOptions.MAX_CLONES_PER_NODE));
+    this.pods = new AgentPodFactory(options);
+    this.statusWriter = new StatusWriter(client);
+    this.claimFinalizers = new ClaimFinalizers(client);
+    this.events = new EventRecorder(client, clock);
+  }
+
+  @Override
+  public List<EventSource<?, VolumeClone>> prepareEventSources(
+      EventSourceContext<VolumeClone> context) {
+    var configuration =
+        InformerEventSourceConfiguration.from(Pod.class, VolumeClone.class)
+            .withLabelSelector(AgentPodFactory.AGENT_SELECTOR)
+            .build();
+    return List.of(new InformerEventSource<>(configuration, context));
+  }
+
+  /**
+   * Which updates of a clone are worth a reconcile: spec, deletion, the agent's conditions and
+   * anything the operator itself writes; not the agent's progress reports every few seconds.
+   */
+  public static boolean relevantUpdate(VolumeClone now, VolumeClone before) {
+    return !Objects.equals(now.getMetadata().getGeneration(), before.getMetadata().getGeneration())
+        || !Objects.equals(
+            now.getMetadata().getDeletionTimestamp(), before.getMetadata().getDeletionTimestamp())
+        || !Objects.equals(now.getMetadata().getFinalizers(), before.getMetadata().getFinalizers())
+        || !Objects.equals(decisive(now.getStatus()), decisive(before.getStatus()));
+  }
+
+  private static List<Object> decisive(VolumeCloneStatus status) {
+    if (status == null) {
+      return List.of();
+    }
+    List<Object> out = new ArrayList<>();
+    out.add(String.valueOf(status.getPhase()));
+    out.add(String.valueOf(status.getAgentPod()));
+    out.add(String.valueOf(status.getNodeName()));
+    if (status.getConditions() != null) {
+      status
+          .getConditions()
+          .forEach(c -> out.add(c.getType() + "=" + c.getStatus() + "/" + c.getReason()));
+    }
+    return out;
+  }
+
+  @Override
+  public UpdateControl<VolumeClone> reconcile(VolumeClone clone, Context<VolumeClone> context) {
+    Instant now = clock.instant();
+    Phase prior = clone.getStatus() == null ? null : clone.getStatus().getPhase();
+    if (prior == Phase.Completed || prior == Phase.Failed) {
+      return finished(clone, context, now);
+    }
+    Pod pod = context.getSecondaryResource(Pod.class).orElse(null);
+    String node = clone.getStatus() == null ? null : clone.getStatus().getNodeName();
+    boolean started = pod != null || (admission.started(clone) && node != null);
+
+    if (!started) {
+      Validator.Verdict verdict = validator.check(clone);
+      if (verdict instanceof Validator.Verdict.Refused refused) {
+        record(clone, refusedStatus(clone, refused), now);
+        return recheckLater();
+      }
+      if (verdict instanceof Validator.Verdict.Waiting waiting) {
+        record(clone, waitingStatus(clone, null, waiting.reason(), waiting.message()), now);
+        return recheckLater();
+      }
+      Validator.Verdict.Placed placed = (Validator.Verdict.Placed) verdict;
+      node = placed.node();
+      List<VolumeClone> all = context.getPrimaryCache().list().toList();
+      Optional<Admission.Wait> wait = admission.tryAdmit(clone, node, placed.sides(), all);
+      if (wait.isPresent()) {
+        record(clone, waitingStatus(clone, node, wait.get().reason(), wait.get().message()), now);
+        return recheckLater();
+      }
+      try {
+        claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
+        pod = createPod(clone, node, placed.attachments(), context);
+      } catch (RuntimeException e) {
+        admission.release(clone);
+        throw e;
+      }
+      events.normal(
+          clone,
+          "AgentCreated",
+          "started agent Pod " + pod.getMetadata().getName() + " on node " + node);
+    } else {
+      if (node == null) {
+        node = pod.getSpec().getNodeName();
+      }
+      claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
+      if (pod == null) {
+        pod = recreatePod(clone, node, context);
+      } else if (pod.getMetadata().getDeletionTimestamp() == null && lostNode(pod)) {
+        // Not the agent's failure: the Pod lost its place. Remove it; the next round recreates it.
+        events.warning(
+            clone,
+            "AgentLost",
+            "agent Pod "
+                + pod.getMetadata().getName()
+                + " on node "
+                + node
+                + " ended with "
+                + pod.getStatus().getReason()
+                + "; starting a new one, which resumes from the metadata");
+        client.pods().resource(pod).delete();
+        return recheckSoon();
+      }
+    }
+
+    StatusWriter.Desired desired = runningStatus(clone, node, pod);
+    record(clone, desired, now);
+    if (desired.phase() == Phase.Completed || desired.phase() == Phase.Failed) {
+      release(clone, context);
+      return ttl(clone, now, now)
+          .map(d -> UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(d))
+          .orElse(UpdateControl.noUpdate());
+    }
+    return UpdateControl.noUpdate();
+  }
+
+  @Override
+  public DeleteControl cleanup(VolumeClone clone, Context<VolumeClone> context) {
+    String namespace = clone.getMetadata().getNamespace();
+    String podName = AgentPodFactory.podName(clone.getMetadata().getName());
+    Pod pod = client.pods().inNamespace(namespace).withName(podName).get();
+    if (pod != null && ownedBy(pod, clone)) {
+      if (pod.getMetadata().getDeletionTimestamp() == null) {
+        Duration grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD);
+        events.normal(
+            clone,
+            "Stopping",
+            "VolumeClone deleted: stopping agent Pod "
+                + podName
+                + " (grace period "
+                + grace.toSeconds()
+                + "s) so it commits its metadata; no device data is deleted");
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withName(podName)
+            .withGracePeriod(grace.toSeconds())
+            .delete();
+      }
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(STOP_POLL);
+    }
+    release(clone, context);
+    events.normal(clone, "Released", "agent stopped; claims released");
+    return DeleteControl.defaultDelete();
+  }
+
+  // ---- phases ---------------------------------------------------------------------------------
+
+  private UpdateControl<VolumeClone> finished(
+      VolumeClone clone, Context<VolumeClone> context, Instant now) {
+    release(clone, context);
+    VolumeCloneStatus status = clone.getStatus();
+    boolean completed = status.getPhase() == Phase.Completed;
+    StatusWriter.Desired desired;
+    if (completed) {
+      desired = completedStatus(clone, status.getNodeName(), status.getAgentPod());
+    } else {
+      var stalled = ConditionSet.find(status.getConditions(), ConditionTypes.STALLED);
+      desired =
+          failedStatus(
+              clone,
+              status.getNodeName(),
+              status.getAgentPod(),
+              stalled.map(c -> c.getMessage()).orElse(status.getMessage()));
+    }
+    StatusWriter.Written written = record(clone, desired, now);
+    VolumeClone current = written.resource() == null ? clone : written.resource();
+    Optional<Duration> remaining = ttl(current, finishedAt(current, now), now);
+    if (remaining.isEmpty()) {
+      return UpdateControl.noUpdate();
+    }
+    if (remaining.get().isZero()) {
+      events.normal(
+          clone,
+          "Expired",
+          "ttlSecondsAfterFinished ("
+              + clone.getSpec().getTtlSecondsAfterFinished()
+              + "s) has passed; deleting the VolumeClone (device data stays)");
+      client.resource(clone).delete();
+      return UpdateControl.noUpdate();
+    }
+    return UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(remaining.get());
+  }
+
+  /** Time left before a finished clone is deleted; zero when due; empty when there is no TTL. */
+  private Optional<Duration> ttl(VolumeClone clone, Instant finishedAt, Instant now) {
+    Long ttl = clone.getSpec() == null ? null : clone.getSpec().getTtlSecondsAfterFinished();
+    if (ttl == null) {
+      return Optional.empty();
+    }
+    Duration left = Duration.between(now, finishedAt.plusSeconds(ttl));
+    return Optional.of(left.isNegative() ? Duration.ZERO : left);
+  }
+
+  private static Instant finishedAt(VolumeClone clone, Instant fallback) {
+    String at = clone.getStatus() == null ? null : clone.getStatus().getCompletionTime();
+    if (at == null) {
+      return fallback;
+    }
+    try {
+      return Instant.parse(at);
+    } catch (DateTimeParseException e) {
+      return fallback;
+    }
+  }
+
+  private StatusWriter.Desired runningStatus(VolumeClone clone, String node, Pod pod) {
+    VolumeCloneStatus status = clone.getStatus();
+    var conditions = status == null ? null : status.getConditions();
+    String podName = pod.getMetadata().getName();
+    String podPhase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if (ConditionSet.isTrue(conditions, ConditionTypes.CUT_OVER) || "Succeeded".equals(podPhase)) {
+      return completedStatus(clone, node, podName);
+    }
+    if ("Failed".equals(podPhase) && !lostNode(pod)) {
+      return failedStatus(clone, node, podName, "agent Pod " + podName + " failed: " + why(pod));
+    }
+    if (ConditionSet.isTrue(conditions, ConditionTypes.COPIED)) {
+      boolean manual = clone.getSpec().getCutover() == CutoverMode.Manual;
+      String message =
+          manual && !Boolean.TRUE.equals(clone.getSpec().getCutoverApproved())
+              ? "every region is copied; set spec.cutoverApproved: true to cut over"
+              : "every region is copied; cutting over";
+      return progressing(clone, Phase.Copied, "AwaitingCutover", message, node, podName);
+    }
+    boolean running =
+        "Running".equals(podPhase)
+            || ConditionSet.find(conditions, ConditionTypes.AVAILABLE).isPresent()
+            || (status != null && status.getProgress() != null);
+    if (running) {
+      return progressing(
+          clone,
+          Phase.Copying,
+          "Copying",
+          "copying on node " + node + " by " + podName,
+          node,
+          podName);
+    }
+    return progressing(
+        clone,
+        Phase.Pending,
+        "AgentStarting",
+        "waiting for agent Pod " + podName + " to start on node " + node,
+        node,
+        podName);
+  }
+
+  private StatusWriter.Desired progressing(
+      VolumeClone clone, Phase phase, String reason, String message, String node, String podName) {
+    return desired(
+        clone,
+        phase,
+        message,
+        node,
+        podName,
+        List.of(
+            condition(ConditionTypes.READY, false, reason, message),
+            condition(ConditionTypes.RECONCILING, true, reason, message),
+            condition(ConditionTypes.STALLED, false, reason, "no problem found")),
+        true,
+        false);
+  }
+
+  private StatusWriter.Desired completedStatus(VolumeClone clone, String node, String podName) {
+    String message = "every region is copied and the clone is cut over";
+    return desired(
+        clone,
+        Phase.Completed,
+        message,
+        node,
+        podName,
+        List.of(
+            condition(ConditionTypes.READY, true, "Completed", message),
+            condition(ConditionTypes.RECONCILING, false, "Completed", message),
+            condition(ConditionTypes.STALLED, false, "Completed", message)),
+        true,
+        true);
+  }
+
+  private StatusWriter.Desired failedStatus(
+      VolumeClone clone, String node, String podName, String message) {
+    return desired(
+        clone,
+        Phase.Failed,
+        message,
+        node,
+        podName,
+        List.of(
+            condition(ConditionTypes.READY, false, "Failed", message),
+            condition(ConditionTypes.RECONCILING, false, "Failed", message),
+            condition(ConditionTypes.STALLED, true, "AgentFailed", message)),
+        true,
+        true);
+  }
+
+  private StatusWriter.Desired refusedStatus(VolumeClone clone, Validator.Verdict.Refused refused) {
+    return desired(
+        clone,
+        Phase.Pending,
+        refused.message(),
+        null,
+        null,
+        List.of(
+            condition(ConditionTypes.READY, false, refused.reason(), refused.message()),
+            condition(ConditionTypes.RECONCILING, false, refused.reason(), refused.message()),
+            condition(ConditionTypes.STALLED, true, refused.reason(), refused.message())),
+        false,
+        false);
+  }
+
+  private StatusWriter.Desired waitingStatus(
+      VolumeClone clone, String node, String reason, String message) {
+    return desired(
+        clone,
+        Phase.Pending,
+        message,
+        node,
+        null,
+        List.of(
+            condition(ConditionTypes.READY, false, reason, message),
+            condition(ConditionTypes.RECONCILING, true, reason, message),
+            condition(ConditionTypes.STALLED, false, reason, "waiting, not stuck: " + message)),
+        false,
+        false);
+  }
+
+  private static StatusWriter.Desired desired(
+      VolumeClone clone,
+      Phase phase,
+      String message,
+      String node,
+      String podName,
+      List<StatusWriter.OperatorCondition> conditions,
+      boolean started,
+      boolean finished) {
+    var spec = clone.getSpec();
+    return new StatusWriter.Desired(
+        phase,
+        message,
+        spec == null || spec.getSource() == null ? null : spec.getSource().describe(),
+        spec == null || spec.getDestination() == null ? null : spec.getDestination().describe(),
+        node,
+        podName,
+        clone.getMetadata().getGeneration(),
+        conditions,
+        started,
+        finished);
+  }
+
+  private static StatusWriter.OperatorCondition condition(
+      String type, boolean status, String reason, String message) {
+    return new StatusWriter.OperatorCondition(type, status, reason, message);
+  }
+
+  /** Writes the status and, when it really changed, tells the user through Events. */
+  private StatusWriter.Written record(
+      VolumeClone clone, StatusWriter.Desired desired, Instant now) {
+    StatusWriter.Written written = statusWriter.write(clone, desired, now);
+    if (!written.wrote()) {
+      return written;
+    }
+    VolumeCloneStatus before = written.before();
+    Phase priorPhase = before == null ? null : before.getPhase();
+    if (priorPhase != desired.phase()) {
+      if (desired.phase() == Phase.Failed) {
+        events.warning(clone, "Failed", desired.message());
+      } else {
+        events.normal(clone, desired.phase().name(), desired.message());
+      }
+    }
+    var stalled =
+        desired.conditions().stream()
+            .filter(c -> c.type().equals(ConditionTypes.STALLED) && c.status())
+            .findFirst();
+    if (stalled.isPresent() && desired.phase() != Phase.Failed) {
+      var old =
+          ConditionSet.find(before == null ? null : before.getConditions(), ConditionTypes.STALLED);
+      boolean same =
+          old.isPresent()
+              && "True".equals(old.get().getStatus())
+              && stalled.get().reason().equals(old.get().getReason())
+              && stalled.get().message().equals(old.get().getMessage());
+      if (!same) {
+        events.warning(clone, stalled.get().reason(), stalled.get().message());
+      }
+    }
+    return written;
+  }
+
+  // ---- the agent Pod --------------------------------------------------------------------------
+
+  private Pod createPod(
+      VolumeClone clone,
+      String node,
+      List<AgentPodFactory.Attachment> attachments,
+      Context<VolumeClone> context) {
+    Pod pod = pods.build(new AgentPodFactory.Plan(clone, node, attachments));
+    Pod created;
+    try {
+      created = client.pods().resource(pod).create();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 409) {
+        throw e;
+      }
+      created =
+          client
+              .pods()
+              .inNamespace(pod.getMetadata().getNamespace())
+              .withName(pod.getMetadata().getName())
+              .get();
+      if (created == null) {
+        throw e;
+      }
+    }
+    rememberCreated(context, created);
+    return created;
+  }
+
+  private Pod recreatePod(VolumeClone clone, String node, Context<VolumeClone> context) {
+    String name = AgentPodFactory.podName(clone.getMetadata().getName());
+    // The informer may simply not have seen our own create yet: ask the server before acting.
+    Pod existing =
+        client.pods().inNamespace(clone.getMetadata().getNamespace()).withName(name).get();
+    if (existing != null) {
+      return existing;
+    }
+    List<AgentPodFactory.Attachment> attachments = new ArrayList<>();
+    for (Side side : Side.of(clone)) {
+      if (side.claim() != null) {
+        attachments.add(AgentPodFactory.Attachment.claim(side.role(), side.claim()));
+      } else if (side.devicePath() != null) {
+        attachments.add(AgentPodFactory.Attachment.device(side.role(), side.devicePath()));
+      }
+    }
+    Pod pod = createPod(clone, node, attachments, context);
+    events.warning(
+        clone,
+        "AgentRecreated",
+        "agent Pod "
+            + name
+            + " disappeared before the clone finished; started a new one on node "
+            + node
+            + ", which resumes from the metadata");
+    return pod;
+  }
+
+  @SuppressWarnings("unchecked")
+  private static void rememberCreated(Context<VolumeClone> context, Pod pod) {
+    try {
+      var retriever = context.eventSourceRetriever();
+      if (retriever == null) {
+        return;
+      }
+      var source = retriever.getEventSourceFor(Pod.class);
+      if (source instanceof InformerEventSource<?, ?> informer) {
+        ((InformerEventSource<Pod, VolumeClone>) informer)
+            .handleRecentResourceCreate(ResourceID.fromResource(pod), pod);
+      }
+    } catch (RuntimeException e) {
+      LOG.debug("could not put the new agent Pod into the informer cache", e);
+    }
+  }
+
+  private static boolean lostNode(Pod pod) {
+    return pod.getStatus() != null
+        && "Failed".equals(pod.getStatus().getPhase())
+        && pod.getStatus().getReason() != null
+        && NODE_LOSS_REASONS.contains(pod.getStatus().getReason());
+  }
+
+  private static String why(Pod pod) {
+    List<String> parts = new ArrayList<>();
+    if (pod.getStatus().getReason() != null) {
+      parts.add(pod.getStatus().getReason());
+    }
+    if (pod.getStatus().getMessage() != null) {
+      parts.add(pod.getStatus().getMessage());
+    }
+    if (pod.getStatus().getContainerStatuses() != null) {
+      for (ContainerStatus cs : pod.getStatus().getContainerStatuses()) {
+        ContainerStateTerminated t = cs.getState() == null ? null : cs.getState().getTerminated();
+        if (t != null) {
+          parts.add(
+              "container "
+                  + cs.getName()
+                  + " exited with code "
+                  + t.getExitCode()
+                  + (t.getMessage() == null ? "" : ": " + t.getMessage().strip()));
+        }
+      }
+    }
+    return parts.isEmpty() ? "no reason given" : String.join("; ", parts);
+  }
+
+  private static boolean ownedBy(Pod pod, VolumeClone clone) {
+    return pod.getMetadata().getOwnerReferences() != null
+        && pod.getMetadata().getOwnerReferences().stream()
+            .anyMatch(o -> clone.getMetadata().getUid().equals(o.getUid()));
+  }
+
+  // ---- claims ---------------------------------------------------------------------------------
+
+  private static List<String> claims(VolumeClone clone) {
+    return Side.of(clone).stream().map(Side::claim).filter(Objects::nonNull).toList();
+  }
+
+  /** Releases the slot and every claim no other started, unfinished clone still uses. */
+  private void release(VolumeClone clone, Context<VolumeClone> context) {
+    admission.release(clone);
+    String namespace = clone.getMetadata().getNamespace();
+    List<String> mine = claims(clone);
+    if (mine.isEmpty()) {
+      return;
+    }
+    List<String> stillUsed =
+        context
+            .getPrimaryCache()
+            .list(namespace)
+            .filter(other -> !other.getMetadata().getUid().equals(clone.getMetadata().getUid()))
+            .filter(Admission::live)
+            .filter(admission::started)
+            .flatMap(other -> claims(other).stream())
+            .toList();
+    claimFinalizers.release(namespace, mine.stream().filter(c -> !stillUsed.contains(c)).toList());
+  }
+
+  private UpdateControl<VolumeClone> recheckLater() {
+    return UpdateControl.<VolumeClone>noUpdate()
+        .rescheduleAfter(options.get(OperatorOptions.RECHECK_INTERVAL));
+  }
+
+  private static UpdateControl<VolumeClone> recheckSoon() {
+    return UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(STOP_POLL);
+  }
+}
