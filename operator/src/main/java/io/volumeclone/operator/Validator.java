@@ -321,7 +321,9 @@ public final class Validator {
     return value == null ? 0 : Sizes.parse(value);
   }
 
-  private static Verdict sameThing(Side a, Side b, String why) {
+  private static Verdict sameThing(Side first, Side second, String why) {
+    Side a = first.role().ordinal() <= second.role().ordinal() ? first : second;
+    Side b = a == first ? second : first;
     boolean sourceAndDestination =
         a.role() == AgentPodFactory.Role.SOURCE && b.role() == AgentPodFactory.Role.DESTINATION;
     String reason = sourceAndDestination ? "SourceIsDestination" : "MetadataOverlapsData";
