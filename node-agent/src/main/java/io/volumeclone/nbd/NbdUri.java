@@ -41,9 +41,13 @@ public record NbdUri(String text, String host, int port, Path socket, String exp
     switch (scheme) {
       case "nbd" -> {
         String host = uri.getHost();
-        if (host == null || host.isEmpty()) {
+        if ((host == null || host.isEmpty()) && uri.getRawAuthority() == null) {
           throw new IllegalArgumentException(
               "NBD URI '" + text + "' has no host; expected nbd://HOST[:PORT]/EXPORT");
+        }
+        if (uri.getHost() == null && uri.getRawAuthority() != null) {
+          throw new IllegalArgumentException(
+              "NBD URI '" + text + "' has an invalid host or port '" + uri.getRawAuthority() + "'");
         }
         if (uri.getRawQuery() != null) {
           throw new IllegalArgumentException(
@@ -53,6 +57,10 @@ public record NbdUri(String text, String host, int port, Path socket, String exp
           host = host.substring(1, host.length() - 1);
         }
         int port = uri.getPort() < 0 ? NbdProtocol.DEFAULT_PORT : uri.getPort();
+        if (port == 0 || port > 65535) {
+          throw new IllegalArgumentException(
+              "NBD URI '" + text + "' has port " + port + ", outside 1..65535");
+        }
         return new NbdUri(text, host, port, null, export);
       }
       case "nbd+unix" -> {
