@@ -45,7 +45,7 @@ final class TestingCrdValidator {
   record Violation(String field, String message) {
     @Override
     public String toString() {
-      return field + ": " + message;
+      return field.isEmpty() ? message : field + ": " + message;
     }
   }
 
@@ -139,8 +139,12 @@ final class TestingCrdValidator {
     List<Violation> violations = new ArrayList<>();
     for (ValidationMessage message : jsonSchema.validate(object)) {
       String location = message.getInstanceLocation().toString();
-      String field = location.startsWith("$.") ? location.substring(2) : location;
-      violations.add(new Violation(field, message.getMessage()));
+      String field = location.startsWith("$.") ? location.substring(2) : "";
+      String text = message.getMessage();
+      if (text.startsWith(location + ": ")) {
+        text = text.substring(location.length() + 2);
+      }
+      violations.add(new Violation(field, text));
     }
     return violations;
   }

@@ -18,14 +18,30 @@ import java.util.Optional;
  * merges per condition and neither erases the other's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
-@SchemaCustomizer(
-    value = SchemaMergePatch.class,
-    input =
-        "{\"properties\":{\"conditions\":{"
-            + "\"x-kubernetes-list-type\":\"map\","
-            + "\"x-kubernetes-list-map-keys\":[\"type\"],"
-            + "\"items\":{\"required\":[\"type\",\"status\"]}}}}")
+@SchemaCustomizer(value = SchemaMergePatch.class, input = VolumeCloneStatus.CONDITIONS_SCHEMA)
 public class VolumeCloneStatus {
+
+  /**
+   * Makes {@code conditions} a list-map keyed by {@code type} (which the generator has no
+   * annotation for) and documents the fields of the Kubernetes Condition shape.
+   */
+  static final String CONDITIONS_SCHEMA =
+      "{\"properties\":{\"conditions\":{"
+          + "\"x-kubernetes-list-type\":\"map\","
+          + "\"x-kubernetes-list-map-keys\":[\"type\"],"
+          + "\"items\":{\"required\":[\"type\",\"status\"],\"properties\":{"
+          + "\"type\":{\"description\":\"Ready, Reconciling, Stalled, Available, Copied, CutOver"
+          + " or Degraded.\"},"
+          + "\"status\":{\"description\":\"True, False or Unknown.\","
+          + "\"enum\":[\"True\",\"False\",\"Unknown\"]},"
+          + "\"reason\":{\"description\":\"Machine-readable reason for the last transition,"
+          + " in CamelCase.\"},"
+          + "\"message\":{\"description\":\"Human-readable details about the last"
+          + " transition.\"},"
+          + "\"lastTransitionTime\":{\"description\":\"When the status last changed (RFC"
+          + " 3339).\"},"
+          + "\"observedGeneration\":{\"description\":\"The metadata.generation the condition"
+          + " was set for.\"}}}}}}";
 
   @JsonPropertyDescription(
       "Pending, Copying, Copied (waiting for a manual cutover), Completed or Failed.")
