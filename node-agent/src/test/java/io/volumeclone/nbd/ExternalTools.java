@@ -1,0 +1,120 @@
+package io.volumeclone.nbd;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assertions.fail;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Runs the real NBD tools from integration tests. A missing tool skips the test (saying which
+ * Debian package provides it), or fails it when {@code CI=true}. {@code /usr/bin} comes first on
+ * PATH because {@code nbdsh} needs Debian's own python3.
+ */
+final class ExternalTools {
+
+  private ExternalTools() {}
+
+  static final String PATH =
+      "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv().getOrDefault("PATH", "");
+
+  static boolean onCi() {
+    return "true".equalsIgnoreCase(System.getenv("CI"));
+  }
+
+  static void require(String tool, String debianPackage) {
+    boolean present = false;
+    for (String dir : PATH.split(":")) {
+      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
+        present = true;
+        break;
+      }
+    }
+    if (!present) {
+      String message = tool + " is not installed (Debian package " + debianPackage + ")";
+      if (onCi()) {
+        fail(message + "; CI=true requires it");
+      }
+      assumeTrue(false, message);
+    }
+  }
+
+  static void requireRoot() {
+    boolean root = "root".equals(System.getProperty("user.name"));
+    if (!root) {
+      if (onCi()) {
+        fail("this test needs root (loop devices, mounts); CI=true requires it");
+      }
+      assumeTrue(false, "this test needs root (loop devices, mounts)");
+    }
+  }
+
+  record Result(int exitCode, String output) {
+    Result ok() {
+      assertThat(exitCode).as("exit code; output:%n%s", output).isZero();
+      return this;
+    }
+  }
+
+  static Result run(Duration timeout, String... command) throws IOException, InterruptedException {
+    return run(timeout, List.of(command));
+  }
+
+  static Result run(Duration timeout, List<String> command)
+      throws IOException, InterruptedException {
+    ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true);
+    pb.environment().put("PATH", PATH);
+    pb.environment().remove("PYTHONHOME");
+    pb.environment().remove("PYTHONPATH");
+    Process p = pb.start();
+    p.getOutputStream().close();
+    var out = new java.io.ByteArrayOutputStream();
+    Thread pump =
+        Thread.ofPlatform()
+            .start(
+                () -> {
+                  try {
+                    p.getInputStream().transferTo(out);
+                  } catch (IOException ignored) {
+                    // Process ended.
+                  }
+                });
+    if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      p.destroyForcibly();
+      pump.join(1000);
+      fail(
+          String.join(" ", command)
+              + " did not finish within "
+              + timeout
+              + "; output:\n"
+              + out.toString(StandardCharsets.UTF_8));
+    }
+    pump.join(5000);
+    return new Result(p.exitValue(), out.toString(StandardCharsets.UTF_8));
+  }
+
+  static Process start(List<String> command, Path log) throws IOException {
+    ProcessBuilder pb =
+        new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().put("PATH", PATH);
+    return pb.start();
+  }
+
+  /** Waits until a Unix socket file appears (a freshly started server is listening). */
+  static void awaitSocket(Path socket, Process process) throws InterruptedException {
+    for (int i = 0; i < 200 && !Files.exists(socket); i++) {
+      if (!process.isAlive()) {
+        fail("server exited with " + process.exitValue() + " before creating " + socket);
+      }
+      Thread.sleep(50);
+    }
+    assertThat(socket).exists();
+  }
+}
