@@ -1,0 +1,139 @@
+package io.volumeclone.api;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+import org.junit.jupiter.params.provider.ValueSource;
+
+class SizesTest {
+
+  @ParameterizedTest(name = "{0} = {1}")
+  @CsvSource({
+    // plain bytes
+    "0, 0",
+    "512, 512",
+    "65536, 65536",
+    "9223372036854775807, 9223372036854775807",
+    // Kubernetes binary suffixes
+    "64Ki, 65536",
+    "1Mi, 1048576",
+    "10Gi, 10737418240",
+    "1Ti, 1099511627776",
+    "1Pi, 1125899906842624",
+    "7Ei, 8070450532247928832",
+    // dedupv1: upper-case K M G T P E are powers of two too
+    "64K, 65536",
+    "1M, 1048576",
+    "1G, 1073741824",
+    "2T, 2199023255552",
+    "1P, 1125899906842624",
+    "1E, 1152921504606846976",
+    // Kubernetes decimal forms that are whole bytes
+    "1k, 1000",
+    "1e3, 1000",
+    "1E6, 1000000",
+    "2e+9, 2000000000",
+    "1.5Gi, 1610612736",
+    "0.5Ki, 512",
+    ".5Ki, 512",
+    "1., 1",
+    "+1Gi, 1073741824",
+    "1.5e3, 1500"
+  })
+  void acceptedForms(String value, long bytes) {
+    assertThat(Sizes.parse(value)).isEqualTo(bytes);
+  }
+
+  @ParameterizedTest(name = "\"{0}\" because {1}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "-1 | cannot be negative",
+        "-64Ki | cannot be negative",
+        "1.3Ki | not a whole number of bytes",
+        "0.5 | not a whole number of bytes",
+        "1e-3 | not a whole number of bytes",
+        "64KB | without the trailing B (64K)",
+        "64KiB | without the trailing B (64Ki)",
+        "100m | milli (m) makes no sense for bytes",
+        "1g | unknown form",
+        "abc | unknown form",
+        "1x | unknown form",
+        "Ki | unknown form",
+        "1.5.5 | unknown form",
+        "8Ei | larger than the largest supported size",
+        "9223372036854775808 | larger than the largest supported size",
+        "99999999999999999999999Ti | larger than the largest supported size",
+        "1e31 | exponent is out of range",
+        "1e99999999999 | exponent is out of range"
+      })
+  void rejectedFormsQuoteTheValueAndSayWhy(String value, String reason) {
+    assertThatThrownBy(() -> Sizes.parse(value))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("invalid size \"" + value + "\": ")
+        .hasMessageContaining(reason);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"", " 64Ki", "64Ki ", "64 Ki"})
+  void emptyAndWhiteSpaceAreRejected(String value) {
+    assertThatThrownBy(() -> Sizes.parse(value))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageStartingWith("invalid size \"" + value + "\": ");
+  }
+
+  @Test
+  void missingValueIsRejected() {
+    assertThatThrownBy(() -> Sizes.parse(null))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("size is missing");
+  }
+
+  @ParameterizedTest(name = "{0} -> {1}")
+  @CsvSource({
+    "0, 0",
+    "1023, 1023",
+    "1024, 1Ki",
+    "1536, 1.5Ki",
+    "65536, 64Ki",
+    "1048576, 1Mi",
+    "1610612736, 1.5Gi",
+    "10737418240, 10Gi",
+    "1048575, 1.0Mi",
+    "1025, 1.0Ki",
+    "1152921504606846976, 1Ei",
+    "9223372036854775807, 8.0Ei"
+  })
+  void formatGivesAShortForm(long bytes, String text) {
+    assertThat(Sizes.format(bytes)).isEqualTo(text);
+  }
+
+  @ParameterizedTest
+  @ValueSource(longs = {0, 1, 1023, 4096, 65536, 3L << 20, 1L << 30, 5L << 40, 1L << 62})
+  void exactFormsParseBack(long bytes) {
+    assertThat(Sizes.parse(Sizes.format(bytes))).isEqualTo(bytes);
+  }
+
+  @Test
+  void formatRejectsNegativeSizes() {
+    assertThatThrownBy(() -> Sizes.format(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("-1");
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"64Ki", "10Gi", "64K", "1.5Gi", "1e6", "1k", "+1Gi", "65536"})
+  void theCrdPatternAcceptsWhatParseAccepts(String value) {
+    assertThat(value).matches(Sizes.QUANTITY_PATTERN);
+    assertThat(Sizes.parse(value)).isPositive();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"-1", "64KB", "100m", "1g", "abc", ""})
+  void theCrdPatternRejectsMalformedValues(String value) {
+    assertThat(value).doesNotMatch(Sizes.QUANTITY_PATTERN);
+  }
+}
