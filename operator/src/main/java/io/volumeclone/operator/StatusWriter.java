@@ -88,10 +88,25 @@ public final class StatusWriter {
    */
   public record Written(VolumeClone resource, VolumeCloneStatus before, boolean wrote) {}
 
-  /** Writes the wanted fields unless they are already there. */
+  /**
+   * Writes the wanted fields unless they are already there. The caller's copy (from the cache)
+   * decides whether anything is to be written at all, so an unchanged clone costs no request; a
+   * write starts from a fresh read, so the agent's latest fields are the ones carried along.
+   */
   public Written write(VolumeClone clone, Desired desired, Instant now) {
-    VolumeClone target = serialization.clone(clone);
+    if (same(clone.getStatus(), apply(clone.getStatus(), desired, now))) {
+      return new Written(clone, clone.getStatus(), false);
+    }
     for (int attempt = 1; ; attempt++) {
+      VolumeClone target =
+          client
+              .resources(VolumeClone.class)
+              .inNamespace(clone.getMetadata().getNamespace())
+              .withName(clone.getMetadata().getName())
+              .get();
+      if (target == null) {
+        return new Written(null, clone.getStatus(), false);
+      }
       VolumeCloneStatus before = target.getStatus();
       VolumeCloneStatus next = apply(before, desired, now);
       if (same(before, next)) {
@@ -99,6 +114,7 @@ public final class StatusWriter {
       }
       target.setStatus(next);
       try {
+        // PUT with the resourceVersion just read: a concurrent agent write makes it fail (409).
         return new Written(client.resource(target).updateStatus(), before, true);
       } catch (KubernetesClientException e) {
         if (e.getCode() == 404) {
@@ -107,15 +123,6 @@ public final class StatusWriter {
         if (e.getCode() != 409 || attempt >= ATTEMPTS) {
           throw e;
         }
-      }
-      target =
-          client
-              .resources(VolumeClone.class)
-              .inNamespace(clone.getMetadata().getNamespace())
-              .withName(clone.getMetadata().getName())
-              .get();
-      if (target == null) {
-        return new Written(null, before, false);
       }
     }
   }

@@ -1,0 +1,518 @@
+package io.volumeclone.operator;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.Condition;
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.DestinationRef;
+import io.volumeclone.api.v1alpha1.spec.MetadataRef;
+import io.volumeclone.api.v1alpha1.spec.SourceRef;
+import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.api.v1alpha1.status.Progress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The reconciler called directly against the mock server: Pod, placement, queue, finalizers, TTL.
+ */
+class LifecycleTest {
+
+  private final Harness h =
+      new Harness(Map.of("agent.privileged", "true", "maxClonesPerNode", "2"));
+
+  @AfterEach
+  void close() {
+    h.close();
+  }
+
+  private void pvcClone(String name, String source, String destination, String node) {
+    h.cluster.claim(Harness.NS, source, "1Gi");
+    h.cluster.claim(Harness.NS, destination, "1Gi");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, name, source, destination);
+    c.getSpec().setNodeName(node);
+    h.cluster.create(c);
+  }
+
+  private static Condition condition(String type, String status) {
+    return new ConditionBuilder()
+        .withType(type)
+        .withStatus(status)
+        .withReason("Agent")
+        .withMessage("from the agent")
+        .withLastTransitionTime("2026-01-01T00:00:00Z")
+        .build();
+  }
+
+  @Test
+  void theAgentPodHasTheDocumentedShape() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.cluster.claim(Harness.NS, "meta", "64Mi");
+    h.reconcile("c");
+    VolumeClone clone = h.clone("c");
+    Pod pod = h.pod("c");
+
+    assertThat(pod.getMetadata().getOwnerReferences())
+        .singleElement()
+        .satisfies(
+            o -> {
+              assertThat(o.getUid()).isEqualTo(clone.getMetadata().getUid());
+              assertThat(o.getKind()).isEqualTo("VolumeClone");
+              assertThat(o.getApiVersion()).isEqualTo("volumeclone.io/v1alpha1");
+              assertThat(o.getController()).isTrue();
+            });
+    assertThat(pod.getSpec().getNodeName()).isEqualTo("n1");
+    assertThat(pod.getSpec().getServiceAccountName()).isEqualTo("volume-clone-agent");
+    Container agent = pod.getSpec().getContainers().get(0);
+    assertThat(agent.getImage()).isEqualTo("ghcr.io/volume-clone/volume-clone:0.1.0");
+    assertThat(agent.getCommand()).containsExactly("volume-clone");
+    assertThat(agent.getArgs()).containsExactly("agent", "--name", "c", "--namespace", "db");
+    assertThat(agent.getVolumeDevices())
+        .extracting(d -> d.getName() + "=" + d.getDevicePath())
+        .containsExactly(
+            "source=/dev/volume-clone/source", "destination=/dev/volume-clone/destination");
+    assertThat(pod.getSpec().getVolumes())
+        .filteredOn(v -> v.getPersistentVolumeClaim() != null)
+        .extracting(v -> v.getName() + "=" + v.getPersistentVolumeClaim().getClaimName())
+        .containsExactly("source=src", "destination=dst");
+    Volume state =
+        pod.getSpec().getVolumes().stream()
+            .filter(v -> v.getName().equals("state"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(state.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/db/c");
+    assertThat(state.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
+    var security = agent.getSecurityContext();
+    assertThat(security.getPrivileged()).isFalse();
+    assertThat(security.getAllowPrivilegeEscalation()).isFalse();
+    assertThat(security.getCapabilities().getDrop()).containsExactly("ALL");
+    assertThat(security.getCapabilities().getAdd()).isNullOrEmpty();
+    assertThat(security.getReadOnlyRootFilesystem()).isTrue();
+    assertThat(agent.getEnv())
+        .anySatisfy(
+            e ->
+                assertThat(e.getName() + "=" + e.getValue())
+                    .isEqualTo("VOLUME_CLONE_REPORT_INTERVAL=5s"));
+    assertThat(agent.getResources().getRequests()).containsKeys("cpu", "memory");
+
+    var status = h.status("c");
+    assertThat(status.getNodeName()).isEqualTo("n1");
+    assertThat(status.getAgentPod()).isEqualTo("volume-clone-c");
+    assertThat(status.getPhase()).isEqualTo(Phase.Pending);
+    assertThat(status.getSourceSummary()).isEqualTo("pvc/src");
+    assertThat(status.getObservedGeneration()).isEqualTo(clone.getMetadata().getGeneration());
+    assertThat(
+            ConditionSet.find(status.getConditions(), ConditionTypes.RECONCILING)
+                .orElseThrow()
+                .getStatus())
+        .isEqualTo("True");
+  }
+
+  @Test
+  void hostDevicesAreHostPathsAndMakeThePodPrivileged() {
+    h.cluster.node("n1");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "x", "y");
+    c.getSpec().setSource(SourceRef.device("/dev/disk/by-id/backup"));
+    c.getSpec().setDestination(DestinationRef.device("/dev/mapper/fast"));
+    c.getSpec().setMetadata(MetadataRef.device("/dev/mapper/meta"));
+    c.getSpec().setNodeName("n1");
+    h.cluster.create(c);
+    h.reconcile("c");
+    Pod pod = h.pod("c");
+    assertThat(pod.getSpec().getVolumes())
+        .filteredOn(v -> v.getHostPath() != null && "BlockDevice".equals(v.getHostPath().getType()))
+        .extracting(v -> v.getHostPath().getPath())
+        .containsExactly("/dev/disk/by-id/backup", "/dev/mapper/fast", "/dev/mapper/meta");
+    Container agent = pod.getSpec().getContainers().get(0);
+    assertThat(agent.getVolumeMounts())
+        .extracting(m -> m.getMountPath())
+        .contains(
+            "/dev/disk/by-id/backup",
+            "/dev/mapper/fast",
+            "/dev/mapper/meta",
+            "/var/lib/volume-clone/db/c");
+    assertThat(agent.getVolumeDevices()).isEmpty();
+    assertThat(agent.getSecurityContext().getPrivileged()).isTrue();
+  }
+
+  @Test
+  void placementFollowsALocalVolume() {
+    h.cluster.node("n1");
+    h.cluster.node("n7");
+    h.cluster.claim(Harness.NS, "src", "1Gi");
+    h.cluster.claim(Harness.NS, "dst", "1Gi", "Block", "n7");
+    h.cluster.create(MockCluster.pvcClone(Harness.NS, "c", "src", "dst"));
+    h.reconcile("c");
+    assertThat(h.pod("c").getSpec().getNodeName()).isEqualTo("n7");
+    assertThat(h.status("c").getNodeName()).isEqualTo("n7");
+  }
+
+  @Test
+  void phaseFollowsTheAgentAndEveryChangeIsAnEvent() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Pending);
+    h.podPhase("c", "Running", null);
+    h.reconcile("c");
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Copying);
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.COPIED, "True")));
+    h.reconcile("c");
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Copied);
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("c");
+    var status = h.status("c");
+    assertThat(status.getPhase()).isEqualTo(Phase.Completed);
+    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.READY)).isTrue();
+    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.RECONCILING)).isFalse();
+    assertThat(status.getCompletionTime()).isNotNull();
+    assertThat(h.eventReasons("c"))
+        .contains("Pending", "AgentCreated", "Copying", "Copied", "Completed");
+  }
+
+  @Test
+  void aFailedAgentFailsTheCloneWithAWarning() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.podPhase("c", "Failed", "DeadlineExceeded");
+    h.reconcile("c");
+    var status = h.status("c");
+    assertThat(status.getPhase()).isEqualTo(Phase.Failed);
+    Condition stalled =
+        ConditionSet.find(status.getConditions(), ConditionTypes.STALLED).orElseThrow();
+    assertThat(stalled.getStatus()).isEqualTo("True");
+    assertThat(stalled.getMessage()).contains("agent Pod volume-clone-c failed: DeadlineExceeded");
+    assertThat(h.events("c"))
+        .anySatisfy(e -> assertThat(e.getType() + " " + e.getReason()).isEqualTo("Warning Failed"));
+  }
+
+  @Test
+  void aPodThatDisappearsIsRecreatedButNotAfterCompletion() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    String firstUid = h.pod("c").getMetadata().getUid();
+    h.cluster.client.pods().resource(h.pod("c")).delete();
+    assertThat(h.pod("c")).isNull();
+    h.reconcile("c");
+    assertThat(h.pod("c")).isNotNull();
+    assertThat(h.pod("c").getMetadata().getUid()).isNotEqualTo(firstUid);
+    assertThat(h.eventReasons("c")).contains("AgentRecreated");
+
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("c");
+    h.cluster.client.pods().resource(h.pod("c")).delete();
+    h.reconcile("c");
+    assertThat(h.pod("c")).as("left alone after completion").isNull();
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Completed);
+  }
+
+  @Test
+  void anEvictedPodIsReplaced() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.podPhase("c", "Failed", "Evicted");
+    h.reconcile("c");
+    assertThat(h.pod("c")).isNull();
+    assertThat(h.status("c").getPhase()).isNotEqualTo(Phase.Failed);
+    h.reconcile("c");
+    assertThat(h.pod("c")).isNotNull();
+  }
+
+  @Test
+  void clonesQueuePerNodeAndStartInCreationOrder() {
+    h.cluster.node("n1");
+    for (int i = 0; i < 4; i++) {
+      pvcClone("c" + i, "s" + i, "d" + i, "n1");
+      h.clock.advance(Duration.ofSeconds(1));
+    }
+    // Reconcile newest first: creation order, not reconcile order, decides.
+    for (int i = 3; i >= 0; i--) {
+      h.reconcile("c" + i);
+    }
+    // The mock server stamps creation times to the second; ties break on name, c0 < c1 < ...
+    List<String> started = new ArrayList<>();
+    for (int i = 0; i < 4; i++) {
+      if (h.pod("c" + i) != null) {
+        started.add("c" + i);
+      }
+    }
+    assertThat(started).hasSize(2);
+    // c3 and c2 were reconciled first but must wait for the older c0, c1 unless those took slots.
+    Condition queued =
+        ConditionSet.find(h.status("c3").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
+    assertThat(queued.getReason()).isEqualTo("Queued");
+    assertThat(queued.getMessage()).startsWith("node n1 already runs");
+    assertThat(h.status("c3").getPhase()).isEqualTo(Phase.Pending);
+
+    // Finish one running clone: the oldest queued clone takes the slot.
+    String done = started.get(0);
+    h.agentWrites(done, s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile(done);
+    List<String> waiting = new ArrayList<>(List.of("c0", "c1", "c2", "c3"));
+    waiting.removeAll(started);
+    for (int i = waiting.size() - 1; i >= 0; i--) {
+      h.reconcile(waiting.get(i));
+    }
+    assertThat(h.pod(waiting.get(0))).as("oldest waiting clone starts").isNotNull();
+    assertThat(h.pod(waiting.get(1))).as("the next keeps waiting").isNull();
+  }
+
+  @Test
+  void queueOrderIsCreationOrderWhenAllAreWaiting() {
+    h.cluster.node("n1");
+    pvcClone("a", "sa", "da", "n1");
+    pvcClone("b", "sb", "db", "n1");
+    h.reconcile("a");
+    h.reconcile("b");
+    pvcClone("z", "sz", "dz", "n1");
+    pvcClone("y", "sy", "dy", "n1");
+    h.reconcile("z");
+    h.reconcile("y");
+    // z and y wait; y sorts before z only by name when created in the same second.
+    Condition zc =
+        ConditionSet.find(h.status("z").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
+    Condition yc =
+        ConditionSet.find(h.status("y").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
+    assertThat(zc.getReason()).isEqualTo("Queued");
+    assertThat(yc.getReason()).isEqualTo("Queued");
+    boolean zFirst = Admission.CREATION_ORDER.compare(h.clone("z"), h.clone("y")) < 0;
+    assertThat((zFirst ? zc : yc).getMessage()).endsWith("this clone is next");
+    assertThat((zFirst ? yc : zc).getMessage())
+        .endsWith("1 queued clone(s) were created before this one");
+  }
+
+  @Test
+  void aSecondCloneOfTheSameDestinationWaitsNamingTheHolder() {
+    h.cluster.node("n1");
+    pvcClone("first", "s1", "shared", "n1");
+    h.cluster.claim(Harness.NS, "s2", "1Gi");
+    VolumeClone second = MockCluster.pvcClone(Harness.NS, "second", "s2", "shared");
+    second.getSpec().setNodeName("n1");
+    h.reconcile("first");
+    h.cluster.create(second);
+    h.reconcile("second");
+    Condition waiting =
+        ConditionSet.find(h.status("second").getConditions(), ConditionTypes.RECONCILING)
+            .orElseThrow();
+    assertThat(waiting.getReason()).isEqualTo("DestinationInUse");
+    assertThat(waiting.getMessage())
+        .isEqualTo(
+            "the destination, PVC shared, is in use by VolumeClone db/first (as its destination);"
+                + " this clone starts when that one completes or is deleted");
+    assertThat(h.pod("second")).isNull();
+  }
+
+  @Test
+  void aSharedMetadataDeviceWaitsToo() {
+    h.cluster.node("n1");
+    for (String n : List.of("one", "two")) {
+      VolumeClone c = MockCluster.pvcClone(Harness.NS, n, "x", "y");
+      c.getSpec().setSource(SourceRef.device("/dev/disk/by-id/src-" + n));
+      c.getSpec().setDestination(DestinationRef.device("/dev/disk/by-id/dst-" + n));
+      c.getSpec().setMetadata(MetadataRef.device("/dev/mapper/meta"));
+      c.getSpec().setNodeName("n1");
+      h.cluster.create(c);
+      h.reconcile(n);
+    }
+    Condition waiting =
+        ConditionSet.find(h.status("two").getConditions(), ConditionTypes.RECONCILING)
+            .orElseThrow();
+    assertThat(waiting.getReason()).isEqualTo("MetadataInUse");
+    assertThat(waiting.getMessage()).contains("VolumeClone db/one");
+  }
+
+  @Test
+  void claimsGetAFinalizerWhileInUseAndLoseItWhenDone() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    for (String claim : List.of("src", "dst")) {
+      assertThat(
+              h.cluster
+                  .client
+                  .persistentVolumeClaims()
+                  .inNamespace("db")
+                  .withName(claim)
+                  .get()
+                  .getMetadata()
+                  .getFinalizers())
+          .contains(ClaimFinalizers.FINALIZER);
+    }
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("c");
+    for (String claim : List.of("src", "dst")) {
+      assertThat(
+              h.cluster
+                  .client
+                  .persistentVolumeClaims()
+                  .inNamespace("db")
+                  .withName(claim)
+                  .get()
+                  .getMetadata()
+                  .getFinalizers())
+          .doesNotContain(ClaimFinalizers.FINALIZER);
+    }
+  }
+
+  @Test
+  void aClaimStillReadByAnotherCloneKeepsItsFinalizer() {
+    h.cluster.node("n1");
+    pvcClone("one", "src", "d1", "n1");
+    h.cluster.claim(Harness.NS, "d2", "1Gi");
+    VolumeClone two = MockCluster.pvcClone(Harness.NS, "two", "src", "d2");
+    two.getSpec().setNodeName("n1");
+    h.cluster.create(two);
+    h.reconcile("one");
+    h.reconcile("two");
+    assertThat(h.pod("two")).as("two readers of one source may run together").isNotNull();
+    h.agentWrites("one", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("one");
+    assertThat(
+            h.cluster
+                .client
+                .persistentVolumeClaims()
+                .inNamespace("db")
+                .withName("src")
+                .get()
+                .getMetadata()
+                .getFinalizers())
+        .contains(ClaimFinalizers.FINALIZER);
+    assertThat(
+            h.cluster
+                .client
+                .persistentVolumeClaims()
+                .inNamespace("db")
+                .withName("d1")
+                .get()
+                .getMetadata()
+                .getFinalizers())
+        .doesNotContain(ClaimFinalizers.FINALIZER);
+  }
+
+  @Test
+  void deletingStopsTheAgentFirstThenReleases() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    // The clone carries JOSDK's finalizer; the Pod one that keeps it "terminating" for a while,
+    // as a kubelet does during the grace period.
+    VolumeClone clone = h.clone("c");
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    Pod pod = h.pod("c");
+    pod.getMetadata().setFinalizers(List.of("test/kubelet"));
+    h.cluster.client.resource(pod).update();
+    h.cluster.client.resource(h.clone("c")).delete();
+    assertThat(h.clone("c").getMetadata().getDeletionTimestamp()).isNotNull();
+
+    var first = h.cleanup("c");
+    assertThat(first.isRemoveFinalizer()).as("not released while the agent runs").isFalse();
+    assertThat(h.pod("c").getMetadata().getDeletionTimestamp())
+        .as("agent asked to stop")
+        .isNotNull();
+    assertThat(
+            h.cluster
+                .client
+                .persistentVolumeClaims()
+                .inNamespace("db")
+                .withName("dst")
+                .get()
+                .getMetadata()
+                .getFinalizers())
+        .contains(ClaimFinalizers.FINALIZER);
+
+    Pod stopping = h.pod("c");
+    stopping.getMetadata().setFinalizers(List.of());
+    h.cluster.client.resource(stopping).update();
+    assertThat(h.pod("c")).isNull();
+
+    var second = h.cleanup("c");
+    assertThat(second.isRemoveFinalizer()).isTrue();
+    assertThat(
+            h.cluster
+                .client
+                .persistentVolumeClaims()
+                .inNamespace("db")
+                .withName("dst")
+                .get()
+                .getMetadata()
+                .getFinalizers())
+        .doesNotContain(ClaimFinalizers.FINALIZER);
+    assertThat(h.eventReasons("c")).contains("Stopping", "Released");
+  }
+
+  @Test
+  void finishedClonesAreDeletedAfterTheirTtl() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    VolumeClone clone = h.clone("c");
+    clone.getSpec().setTtlSecondsAfterFinished(600L);
+    h.cluster.client.resource(clone).update();
+    h.reconcile("c");
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    var control = h.reconcile("c");
+    assertThat(control.getScheduleDelay()).contains(Duration.ofSeconds(600).toMillis());
+    h.clock.advance(Duration.ofSeconds(599));
+    assertThat(h.reconcile("c").getScheduleDelay()).contains(Duration.ofSeconds(1).toMillis());
+    assertThat(h.clone("c")).isNotNull();
+    h.clock.advance(Duration.ofSeconds(1));
+    h.reconcile("c");
+    assertThat(h.clone("c")).isNull();
+  }
+
+  @Test
+  void aSecondReconcileOfAnUnchangedCloneWritesNothing() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.podPhase("c", "Running", null);
+    h.reconcile("c");
+    h.cluster.requests();
+    h.clock.advance(Duration.ofMinutes(5));
+    h.reconcile("c");
+    assertThat(h.cluster.writes()).isEmpty();
+  }
+
+  @Test
+  void concurrentStatusWritesOfOperatorAndAgentBothSurvive() throws Exception {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.podPhase("c", "Running", null);
+    VolumeClone stale = h.clone("c"); // what the operator's cache holds
+    h.agentWrites(
+        "c",
+        s -> {
+          Progress p = new Progress();
+          p.setRegionsCopied(7L);
+          s.setProgress(p);
+          s.getConditions().add(condition(ConditionTypes.AVAILABLE, "True"));
+        });
+    // The operator reconciles with its stale copy; its write conflicts and is redone on top.
+    h.cluster.requests();
+    h.reconciler.reconcile(stale, new TestingContext(h.cluster.client, stale));
+    var status = h.status("c");
+    assertThat(status.getPhase()).isEqualTo(Phase.Copying);
+    assertThat(status.getProgress().getRegionsCopied()).isEqualTo(7L);
+    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.AVAILABLE)).isTrue();
+    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.RECONCILING)).isTrue();
+
+    // And the agent writing after the operator keeps the operator's fields.
+    h.agentWrites("c", s -> s.getProgress().setRegionsCopied(9L));
+    status = h.status("c");
+    assertThat(status.getPhase()).isEqualTo(Phase.Copying);
+    assertThat(status.getAgentPod()).isEqualTo("volume-clone-c");
+  }
+}
