@@ -28,6 +28,13 @@ public final class Sizes {
   public static final String QUANTITY_PATTERN =
       "^\\+?([0-9]+(\\.[0-9]*)?|\\.[0-9]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|K|M|G|T|P|E|k)?$";
 
+  /**
+   * Longest quantity text the CRD accepts. Bounds the strings CEL rules look at, which keeps the
+   * API server's cost estimate of those rules small (unbounded strings are costed at the maximum
+   * request size).
+   */
+  public static final int MAX_QUANTITY_LENGTH = 32;
+
   private static final java.util.regex.Pattern FORM =
       java.util.regex.Pattern.compile(QUANTITY_PATTERN);
 

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.SchemaFrom;
 import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.volumeclone.api.Sizes;
 import java.util.Objects;
@@ -17,6 +18,7 @@ import java.util.Objects;
 public class CloneRange {
 
   @SchemaFrom(type = IntOrString.class)
+  @Size(max = Sizes.MAX_QUANTITY_LENGTH)
   @Pattern(Sizes.QUANTITY_PATTERN)
   @JsonPropertyDescription(
       "Byte offset in the source where the range starts (a quantity such as 0, 1Gi or"
@@ -24,11 +26,13 @@ public class CloneRange {
   private String sourceOffset;
 
   @SchemaFrom(type = IntOrString.class)
+  @Size(max = Sizes.MAX_QUANTITY_LENGTH)
   @Pattern(Sizes.QUANTITY_PATTERN)
   @JsonPropertyDescription("Byte offset in the destination where the range is written. Default 0.")
   private String destinationOffset;
 
   @SchemaFrom(type = IntOrString.class)
+  @Size(max = Sizes.MAX_QUANTITY_LENGTH)
   @Pattern(Sizes.QUANTITY_PATTERN)
   @JsonPropertyDescription(
       "Number of bytes to copy (a quantity such as 100Gi). Default: the rest of the source"

@@ -8,6 +8,7 @@ import io.fabric8.generator.annotation.Default;
 import io.fabric8.generator.annotation.Max;
 import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
+import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.IntOrString;
 import io.volumeclone.api.Sizes;
 import java.util.Objects;
@@ -30,6 +31,7 @@ public class CopySpec {
   private Boolean paused;
 
   @SchemaFrom(type = IntOrString.class)
+  @Size(max = Sizes.MAX_QUANTITY_LENGTH)
   @Pattern(Sizes.QUANTITY_PATTERN)
   @JsonPropertyDescription(
       "Upper limit of the background copy in bytes per second, a quantity such as 200Mi."

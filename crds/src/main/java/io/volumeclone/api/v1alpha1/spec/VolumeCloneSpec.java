@@ -143,6 +143,7 @@ public class VolumeCloneSpec {
 
   @Default(DEFAULT_REGION_SIZE)
   @SchemaFrom(type = IntOrString.class)
+  @Size(max = Sizes.MAX_QUANTITY_LENGTH)
   @Pattern("^[0-9]+(Ki|Mi|Gi|K|M|G)?$")
   @ValidationRule(
       value = REGION_SIZE_RULE,
