@@ -60,7 +60,9 @@ final class CrdFile {
       columns.sort(Comparator.comparingInt(c -> columnIndex(c.getName())));
       version.setAdditionalPrinterColumns(columns);
     }
-    return HEADER + SERIALIZATION.asYaml(crd);
+    String yaml = SERIALIZATION.asYaml(crd);
+    // one plain document: tools that split on "---" must not see an empty first document
+    return HEADER + (yaml.startsWith("---\n") ? yaml.substring(4) : yaml);
   }
 
   private static int columnIndex(String name) {

@@ -37,6 +37,19 @@ class CrdShapeTest {
   }
 
   @Test
+  void theFileLoadsWithFabric8AsOneCrd() throws java.io.IOException {
+    var serialization = new io.fabric8.kubernetes.client.utils.KubernetesSerialization();
+    try (var in = java.nio.file.Files.newInputStream(CrdFile.CHECKED_IN)) {
+      Object loaded = serialization.unmarshal(in);
+      assertThat(loaded)
+          .isInstanceOf(
+              io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition.class);
+      var crd = (io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition) loaded;
+      assertThat(crd.getMetadata().getName()).isEqualTo(VolumeClone.CRD_NAME);
+    }
+  }
+
+  @Test
   void statusIsASubresource() {
     assertThat(VERSION.at("/subresources/status").isObject()).isTrue();
   }
