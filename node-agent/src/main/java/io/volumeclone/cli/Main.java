@@ -1,0 +1,107 @@
+package io.volumeclone.cli;
+
+import java.io.PrintStream;
+import java.io.PrintWriter;
+import java.util.Arrays;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code volume-clone}: runs the clone engine without Kubernetes.
+ *
+ * <p>Exit codes: 0 success, 1 the command ran and failed (missing device, destination too small,
+ * metadata of another clone, I/O error), 2 the command line is wrong (unknown option, bad size,
+ * impossible combination). Errors go to stderr as one line a user can act on; stack traces only
+ * with {@code --verbose}.
+ */
+@Command(
+    name = "volume-clone",
+    mixinStandardHelpOptions = true,
+    version = "volume-clone 0.1.0",
+    description = "Clone block volumes the way Linux dm-clone does.",
+    subcommands = {CloneCommand.class, StatusCommand.class},
+    exitCodeListHeading = "%nExit codes:%n",
+    exitCodeList = {
+      "0:success",
+      "1:the command failed: missing device, destination too small, metadata of another clone,"
+          + " I/O error",
+      "2:usage error: unknown option, bad size, impossible combination"
+    })
+public final class Main implements Runnable {
+
+  public static final int EXIT_FAILURE = 1;
+  public static final int EXIT_USAGE = 2;
+
+  @Option(
+      names = {"-v", "--verbose"},
+      description = "Log engine progress and print stack traces of errors.",
+      scope = CommandLine.ScopeType.INHERIT)
+  boolean verbose;
+
+  @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+  @Override
+  public void run() {
+    throw new CommandLine.ParameterException(
+        spec.commandLine(), "missing command: use 'clone' or 'status' (see --help)");
+  }
+
+  public static void main(String[] args) {
+    System.exit(run(System.out, System.err, args));
+  }
+
+  /** Runs the CLI with the given streams; returns the exit code. */
+  public static int run(PrintStream out, PrintStream err, String... args) {
+    boolean verbose =
+        Arrays.asList(args).contains("--verbose") || Arrays.asList(args).contains("-v");
+    // The engine logs through slf4j-simple to stderr: keep it to warnings unless asked.
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "warn");
+    System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+    CommandLine commandLine = new CommandLine(new Main());
+    commandLine.setOut(new PrintWriter(out, true));
+    commandLine.setErr(new PrintWriter(err, true));
+    commandLine.setExitCodeExceptionMapper(e -> EXIT_FAILURE);
+    commandLine.setParameterExceptionHandler(
+        (e, arguments) -> {
+          PrintWriter w = e.getCommandLine().getErr();
+          w.println("volume-clone: " + e.getMessage());
+          w.println("Run '" + e.getCommandLine().getCommandSpec().qualifiedName() + " --help'.");
+          w.flush();
+          return EXIT_USAGE;
+        });
+    commandLine.setExecutionExceptionHandler(
+        (e, cmd, parseResult) -> {
+          PrintWriter w = cmd.getErr();
+          if (e instanceof UsageException) {
+            w.println("volume-clone: " + e.getMessage());
+            w.flush();
+            return EXIT_USAGE;
+          }
+          w.println("volume-clone: " + describe(e));
+          if (verbose) {
+            e.printStackTrace(w);
+          }
+          w.flush();
+          return EXIT_FAILURE;
+        });
+    return commandLine.execute(args);
+  }
+
+  static String describe(Throwable e) {
+    String message = e.getMessage();
+    if (e instanceof java.nio.file.NoSuchFileException
+        && message != null
+        && !message.contains(" ")) {
+      return "no such device or file: " + message;
+    }
+    return message != null ? message : e.toString();
+  }
+
+  /** A command line that parses but cannot work; exit code 2. */
+  static final class UsageException extends RuntimeException {
+    UsageException(String message) {
+      super(message);
+    }
+  }
+}

@@ -1,0 +1,135 @@
+package io.volumeclone.cli;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.volumeclone.api.Sizes;
+import io.volumeclone.engine.CloneStatus;
+import java.io.PrintStream;
+
+/**
+ * Progress of a running clone: a bar with rate and ETA on a terminal (stderr), one JSON object per
+ * line on stdout otherwise, so tools can follow it.
+ */
+final class ProgressReporter {
+
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private static final int BAR_WIDTH = 30;
+
+  private final PrintStream out;
+  private final PrintStream err;
+  private final boolean terminal;
+  private boolean barShown;
+
+  ProgressReporter(PrintStream out, PrintStream err, boolean terminal) {
+    this.out = out;
+    this.err = err;
+    this.terminal = terminal;
+  }
+
+  /** True when stdout is an interactive terminal (JDK 22+ asks the console; older: any console). */
+  static boolean stdoutIsTerminal() {
+    java.io.Console console = System.console();
+    if (console == null) {
+      return false;
+    }
+    try {
+      return (Boolean) java.io.Console.class.getMethod("isTerminal").invoke(console);
+    } catch (ReflectiveOperationException e) {
+      return true;
+    }
+  }
+
+  synchronized void update(String event, CloneStatus status) {
+    if (terminal) {
+      err.print("\r" + bar(status));
+      err.flush();
+      barShown = true;
+      if (!"progress".equals(event)) {
+        err.println();
+        err.println(message(event, status));
+        barShown = false;
+      }
+    } else {
+      out.println(json(event, status));
+      out.flush();
+    }
+  }
+
+  /** A line of text (a warning or a note) that must not tear the bar. */
+  synchronized void note(String text) {
+    if (terminal) {
+      if (barShown) {
+        err.println();
+        barShown = false;
+      }
+      err.println(text);
+    } else {
+      ObjectNode node = JSON.createObjectNode();
+      node.put("event", "note");
+      node.put("message", text);
+      out.println(node);
+    }
+  }
+
+  synchronized void finish() {
+    if (terminal && barShown) {
+      err.println();
+      barShown = false;
+    }
+  }
+
+  static String bar(CloneStatus s) {
+    int filled = (int) Math.min(BAR_WIDTH, Math.round(s.percent() / 100 * BAR_WIDTH));
+    String eta = s.etaSeconds() < 0 ? "--:--:--" : hms(s.etaSeconds());
+    return String.format(
+        "[%s%s] %5.1f%%  %s/%s  %s/s  ETA %s%s",
+        "#".repeat(filled),
+        ".".repeat(BAR_WIDTH - filled),
+        s.percent(),
+        Sizes.format(s.bytesCopied()),
+        Sizes.format(s.bytesTotal()),
+        Sizes.format(s.bytesPerSecond()),
+        eta,
+        s.paused() ? "  paused" : s.degraded() ? "  DEGRADED" : "");
+  }
+
+  static String message(String event, CloneStatus s) {
+    return switch (event) {
+      case "copied" -> "clone " + s.name() + ": every region copied and committed";
+      case "cut-over" -> "clone " + s.name() + ": cut over; the destination is the volume now";
+      case "waiting-for-cutover" ->
+          "clone "
+              + s.name()
+              + ": copy complete; manual cutover: rerun with --cutover auto to cut over";
+      default -> "clone " + s.name() + ": " + event;
+    };
+  }
+
+  static String hms(long seconds) {
+    return String.format("%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
+  }
+
+  static ObjectNode json(String event, CloneStatus s) {
+    ObjectNode node = JSON.createObjectNode();
+    node.put("event", event);
+    node.put("name", s.name());
+    node.put("state", s.state().name());
+    node.put("regionSize", s.regionSize());
+    node.put("regionsTotal", s.regionsTotal());
+    node.put("regionsCopied", s.regionsCopied());
+    node.put("regionsCommitted", s.regionsCommitted());
+    node.put("bytesTotal", s.bytesTotal());
+    node.put("bytesCopied", s.bytesCopied());
+    node.put("percent", Math.round(s.percent() * 10) / 10.0);
+    node.put("bytesPerSecond", s.bytesPerSecond());
+    node.put("etaSeconds", s.etaSeconds());
+    node.put("metadataMode", s.metadataMode().name());
+    node.put("paused", s.paused());
+    node.put("degraded", s.degraded());
+    node.put("copyErrors", s.copyErrors());
+    if (s.lastError() != null) {
+      node.put("lastError", s.lastError());
+    }
+    return node;
+  }
+}
