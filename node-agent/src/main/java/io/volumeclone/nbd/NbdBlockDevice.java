@@ -213,6 +213,14 @@ public final class NbdBlockDevice implements BlockDevice {
         client.read(offset, dst.duplicate());
         return;
       } catch (NbdClient.NbdServerError e) {
+        if (e.errno() == NbdProtocol.ESHUTDOWN) {
+          // The server is going away: like a dropped connection, retry on a fresh one.
+          client(slot).close();
+          last = e;
+          sleep(backoff);
+          backoff = Math.min(backoff * 2, 5000);
+          continue;
+        }
         throw new BlockIoException(
             e.errno() == NbdProtocol.EINVAL ? Kind.OUT_OF_RANGE : Kind.IO,
             name(),
