@@ -241,7 +241,9 @@ public final class DiskCloneMetadata implements CloneMetadata {
     int version = block.getInt(4);
     if (!checksumOk(block)) {
       throw new MetadataMismatchException(
-          name, "has a corrupt label: the checksum of block 0 does not match");
+          name,
+          "has a corrupt label: the checksum of block 0 does not match (a crash while formatting"
+              + " can leave this; only the force option reformats it)");
     }
     if (version != FORMAT_VERSION) {
       throw new MetadataMismatchException(
