@@ -42,6 +42,9 @@ public final class Main {
             o -> {
               o.withKubernetesClient(client);
               o.withCloseClientOnStop(false);
+              // The operator writes status itself (StatusWriter); JOSDK only adds and removes
+              // the finalizer, by JSON patch, which every API server (and the mock) supports.
+              o.withUseSSAToPatchPrimaryResource(false);
               if (options.get(OperatorOptions.LEADER_ELECTION)) {
                 String namespace = options.get(OperatorOptions.LEADER_ELECTION_NAMESPACE);
                 if (namespace.isEmpty()) {
