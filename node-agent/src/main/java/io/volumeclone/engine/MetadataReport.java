@@ -55,7 +55,10 @@ public record MetadataReport(
     return total == 0 ? 0 : 100.0 * committedCount / total;
   }
 
-  /** Bytes of the clone range recorded copied (the last region may be partial). */
+  /**
+   * Bytes recorded copied, counting whole regions: exact unless the partial last region is among
+   * them, then an overestimate by less than one region.
+   */
   public long bytesCopied() {
     if (geometry == null) {
       return 0;
