@@ -1,0 +1,640 @@
+package io.volumeclone.agent;
+
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.Access;
+import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.api.v1alpha1.spec.CutoverMode;
+import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.engine.Clone;
+import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneMetadata;
+import io.volumeclone.engine.CloneStatus;
+import io.volumeclone.nbd.ExportAddress;
+import io.volumeclone.nbd.NbdServer;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * Runs one VolumeClone inside its agent Pod, from start to cutover.
+ *
+ * <p>Design note. The agent is glue: the engine copies, the metadata remembers, the NBD server
+ * serves; the agent opens them from the VolumeClone and keeps the VolumeClone in step with them.
+ *
+ * <ul>
+ *   <li>Start: read the VolumeClone, open the devices ({@link CloneOpener}). The metadata decides
+ *       between a fresh start and a resume, so a SIGKILL or a new Pod loses at most the regions
+ *       copied since the last commit (the engine commits every second), and those are copied again.
+ *       A metadata device of another clone is refused: Degraded=True, exit 1.
+ *   <li>Export: with access Immediate the clone is served on {@code <state>/nbd.sock} at once and,
+ *       where the node has nbd and device-mapper, attached as {@code
+ *       /dev/mapper/volume-clone-<uid>} ({@link NodeAttach}); with AfterCopy nothing is served
+ *       before cutover.
+ *   <li>Live changes: an informer on the one VolumeClone feeds a single control thread that applies
+ *       pause, bandwidth, regions in flight, batch size and cutover approval to the running clone.
+ *       An identity field (source, destination, metadata, region size, range) that differs from
+ *       what the clone was opened with is refused: Degraded=True, commit, exit 1.
+ *   <li>Status: {@link StatusReporter} writes only the agent's fields, at most once per reporting
+ *       interval plus once per phase change.
+ *   <li>End: after cutover (automatic, or manual once approved) the node's mapper device is moved
+ *       onto the destination, the final status is written, and {@link #run} returns 0. {@link
+ *       #stop} (SIGTERM) closes the export, commits, writes the status and returns {@value
+ *       #EXIT_STOPPED}.
+ * </ul>
+ */
+public final class Agent {
+
+  public static final int EXIT_CUT_OVER = 0;
+  public static final int EXIT_FAILED = 1;
+
+  /** What a JVM stopped by SIGTERM exits with; {@link #run} returns it after {@link #stop}. */
+  public static final int EXIT_STOPPED = 143;
+
+  /** Where the node's block devices and their kernel state are, and how commands run. */
+  public record NodeEnvironment(CommandRunner runner, Path dev, Path sysBlock) {
+    public static NodeEnvironment host() {
+      return new NodeEnvironment(
+          new ProcessCommandRunner(), Path.of("/dev"), Path.of("/sys/block"));
+    }
+  }
+
+  private final AgentSettings settings;
+  private final KubernetesClient client;
+  private final AgentLog log;
+  private final NodeEnvironment node;
+  private final Clock clock;
+  private final KubernetesSerialization serialization;
+  private final AgentMetrics metrics;
+  private final StatusReporter reporter;
+
+  private final ReentrantLock lock = new ReentrantLock();
+  private final Condition changed = lock.newCondition();
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private final ExecutorService control =
+      Executors.newSingleThreadExecutor(
+          r -> {
+            Thread t = new Thread(r, "agent-control");
+            t.setDaemon(true);
+            return t;
+          });
+
+  private volatile boolean started;
+  private volatile boolean stopRequested;
+  private volatile Clone clone;
+  private volatile VolumeCloneSpec initialSpec;
+  private volatile VolumeCloneSpec appliedSpec;
+  private volatile Long generation;
+  private volatile boolean cutoverApproved;
+  private volatile String exportUri;
+  private volatile String exportDevice;
+  private volatile String exportOnlyReason;
+  private volatile AgentFailure failure;
+  private volatile boolean stopped;
+  private volatile int metricsPort;
+  private NbdServer export;
+  private NodeAttach attach;
+  private CloneOpener.Opened opened;
+
+  public Agent(
+      AgentSettings settings,
+      KubernetesClient client,
+      AgentLog log,
+      NodeEnvironment node,
+      Clock clock) {
+    this.settings = settings;
+    this.client = client;
+    this.log = log;
+    this.node = node;
+    this.clock = clock;
+    this.serialization = client.getKubernetesSerialization();
+    this.metrics = new AgentMetrics(settings.namespace(), settings.name());
+    this.reporter =
+        new StatusReporter(
+            client,
+            settings.namespace(),
+            settings.name(),
+            settings.reportInterval(),
+            this::report,
+            log,
+            clock);
+  }
+
+  /** Runs the clone until cutover (0), failure (1) or {@link #stop} ({@value #EXIT_STOPPED}). */
+  public int run() {
+    started = true;
+    SharedIndexInformer<VolumeClone> informer = null;
+    try {
+      VolumeClone resource =
+          client
+              .resources(VolumeClone.class)
+              .inNamespace(settings.namespace())
+              .withName(settings.name())
+              .get();
+      if (resource == null) {
+        log.error(
+            "not-found",
+            "VolumeClone "
+                + settings.namespace()
+                + "/"
+                + settings.name()
+                + " does not exist; nothing to do");
+        return EXIT_FAILED;
+      }
+      initialSpec = serialization.clone(resource.getSpec());
+      appliedSpec = initialSpec;
+      generation = resource.getMetadata().getGeneration();
+      if (settings.metricsPort() > 0) {
+        metricsPort = metrics.serve(settings.metricsPort());
+        log.info("metrics", "serving Prometheus metrics", "port", metricsPort, "path", "/metrics");
+      }
+      try {
+        opened = new CloneOpener(settings, metrics.registry()).open(resource);
+      } catch (AgentFailure f) {
+        return fail(f);
+      }
+      clone = opened.target();
+      metrics.bind(clone);
+      logOpened(resource);
+      clone.addListener(
+          s -> {
+            reporter.poke();
+            wake();
+          });
+      apply(resource);
+      if (initialSpec.accessOrDefault() == Access.Immediate) {
+        startExport(resource.getMetadata().getUid());
+      }
+      reporter.start();
+      reporter.poke();
+      informer =
+          client
+              .resources(VolumeClone.class)
+              .inNamespace(settings.namespace())
+              .withName(settings.name())
+              .inform(new SpecHandler(), 0);
+      return waitForEnd();
+    } catch (IOException | RuntimeException e) {
+      log.error("failed", "the agent failed: " + e.getMessage());
+      if (failure == null) {
+        failure = new AgentFailure("AgentError", e.getMessage(), e);
+      }
+      closeClone();
+      reportFinal();
+      return EXIT_FAILED;
+    } finally {
+      if (informer != null) {
+        informer.close();
+      }
+      control.shutdownNow();
+      reporter.close();
+      metrics.close();
+      finished.countDown();
+    }
+  }
+
+  private int waitForEnd() {
+    lock.lock();
+    try {
+      while (!stopRequested && failure == null && !clone.cutOverFuture().isDone()) {
+        changed.await(1, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      stopRequested = true;
+    } finally {
+      lock.unlock();
+    }
+    if (clone.cutOverFuture().isDone() && !clone.cutOverFuture().isCompletedExceptionally()) {
+      return finishCutover();
+    }
+    if (failure != null) {
+      log.error("refused", failure.getMessage(), "reason", failure.reason());
+      detachAndCloseExport();
+      closeClone();
+      reportFinal();
+      return EXIT_FAILED;
+    }
+    stopped = true;
+    log.info("stopping", "stop requested: closing the export and committing the metadata");
+    detachAndCloseExport();
+    closeClone();
+    reportFinal();
+    CloneStatus s = clone.status();
+    log.info(
+        "stopped",
+        "stopped with " + s.regionsCommitted() + " of " + s.regionsTotal() + " regions committed",
+        "metadata",
+        opened.metadataPath());
+    return EXIT_STOPPED;
+  }
+
+  private int finishCutover() {
+    CloneGeometry g = clone.cloneGeometry();
+    if (attach != null && exportDevice != null) {
+      try {
+        attach.cutover(opened.destinationPath(), g.destinationOffset(), g.size());
+        log.info(
+            "node-cutover",
+            exportDevice + " now maps the destination directly; NBD detached",
+            "device",
+            opened.destinationPath(),
+            "offset",
+            g.destinationOffset());
+      } catch (IOException e) {
+        failure =
+            new AgentFailure(
+                "NodeCutoverFailed",
+                "the clone is cut over but "
+                    + exportDevice
+                    + " could not be moved onto "
+                    + opened.destinationPath()
+                    + ": "
+                    + e.getMessage()
+                    + "; it keeps working through NBD until the agent stops");
+        reporter.reportNow();
+        log.error("node-cutover-failed", failure.getMessage(), "device", exportDevice);
+        awaitStop();
+        closeExport();
+        closeClone();
+        return EXIT_FAILED;
+      }
+    }
+    log.info(
+        "cut-over",
+        "cut over: the destination holds every region",
+        "device",
+        opened.destinationPath());
+    reportFinal();
+    closeExport();
+    closeClone();
+    return EXIT_CUT_OVER;
+  }
+
+  private void awaitStop() {
+    lock.lock();
+    try {
+      while (!stopRequested) {
+        changed.await(1, TimeUnit.SECONDS);
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /**
+   * Asks a running agent to stop (SIGTERM) and waits until it has committed and closed everything.
+   */
+  public void stop() {
+    stopRequested = true;
+    wake();
+    if (!started) {
+      return;
+    }
+    try {
+      if (!finished.await(60, TimeUnit.SECONDS)) {
+        log.warn("stop-timeout", "the agent did not stop within 60 s");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  private void wake() {
+    lock.lock();
+    try {
+      changed.signalAll();
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  private int fail(AgentFailure f) {
+    failure = f;
+    log.error("refused", f.getMessage(), "reason", f.reason());
+    reportFinal();
+    return EXIT_FAILED;
+  }
+
+  private void reportFinal() {
+    try {
+      reporter.reportNow();
+    } catch (RuntimeException e) {
+      log.warn("status-write-failed", "writing the final status failed: " + e.getMessage());
+    }
+  }
+
+  // ---------------------------------------------------------------- export and node attach
+
+  private void startExport(String uid) throws IOException {
+    Path socket = settings.socketPath();
+    export =
+        NbdServer.start(
+            new ExportAddress.Unix(socket), new MeteredTarget(clone, metrics.registry()));
+    exportUri = "nbd+unix:///" + settings.name() + "?socket=" + socket.toAbsolutePath();
+    log.info("export", "serving the clone over NBD", "uri", exportUri);
+    NodeAttach.Support support = NodeAttach.detect(node.runner(), node.dev());
+    if (!support.available()) {
+      exportOnlyReason = "node has " + support.reason();
+      log.info("export-only", "no kernel device for the clone: " + support.reason());
+      return;
+    }
+    NodeAttach candidate =
+        new NodeAttach(
+            node.runner(), node.dev(), node.sysBlock(), uid == null ? settings.name() : uid);
+    try {
+      exportDevice = candidate.attach(socket, clone.size());
+      attach = candidate;
+      log.info("attached", "the clone is attached as a kernel device", "device", exportDevice);
+    } catch (IOException e) {
+      exportOnlyReason = "attaching a kernel device failed: " + e.getMessage();
+      log.warn("attach-failed", exportOnlyReason);
+    }
+  }
+
+  private void detachAndCloseExport() {
+    if (attach != null) {
+      try {
+        attach.detach();
+        exportDevice = null;
+      } catch (IOException e) {
+        log.warn("detach-failed", e.getMessage(), "device", exportDevice);
+      }
+    }
+    closeExport();
+  }
+
+  private void closeExport() {
+    if (export != null) {
+      try {
+        export.close();
+        log.info("export-closed", "the NBD export is closed", "uri", exportUri);
+      } catch (IOException e) {
+        log.warn("export-close-failed", e.getMessage(), "uri", exportUri);
+      }
+      export = null;
+      if (exportDevice == null) {
+        exportUri = null;
+      }
+    }
+  }
+
+  private void closeClone() {
+    Clone c = clone;
+    if (c != null) {
+      try {
+        c.close();
+      } catch (IOException | RuntimeException e) {
+        log.error("close-failed", "closing the clone failed: " + e.getMessage());
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- live changes
+
+  private final class SpecHandler implements ResourceEventHandler<VolumeClone> {
+    @Override
+    public void onAdd(VolumeClone resource) {
+      submit(resource);
+    }
+
+    @Override
+    public void onUpdate(VolumeClone old, VolumeClone resource) {
+      submit(resource);
+    }
+
+    @Override
+    public void onDelete(VolumeClone resource, boolean unknownFinalState) {
+      log.info("deleted", "the VolumeClone was deleted: stopping");
+      stopRequested = true;
+      wake();
+    }
+  }
+
+  private void submit(VolumeClone resource) {
+    try {
+      control.execute(
+          () -> {
+            try {
+              apply(resource);
+            } catch (RuntimeException e) {
+              log.warn("apply-failed", "applying the spec failed: " + e.getMessage());
+            }
+          });
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      // shutting down
+    }
+  }
+
+  /** Applies the live knobs of {@code resource} to the running clone; refuses identity changes. */
+  synchronized void apply(VolumeClone resource) {
+    Clone c = clone;
+    VolumeCloneSpec spec = resource.getSpec();
+    if (c == null || spec == null || failure != null) {
+      return;
+    }
+    String changedIdentity = identityChange(initialSpec, spec);
+    if (changedIdentity != null) {
+      failure =
+          new AgentFailure(
+              "IdentityChanged",
+              changedIdentity
+                  + " changed while the clone runs; the metadata "
+                  + opened.metadataPath()
+                  + " records the clone it started with. Restore the field, or delete this"
+                  + " VolumeClone and create a new one. The agent stopped; progress is kept.");
+      reporter.poke();
+      wake();
+      return;
+    }
+    CopySpec copy = spec.copyOrDefault();
+    if (copy.pausedOrDefault() != c.copier().isPaused()) {
+      if (copy.pausedOrDefault()) {
+        try {
+          c.pause();
+          log.info("paused", "background copy paused; metadata committed");
+        } catch (IOException e) {
+          log.warn("pause-commit-failed", "paused, but the commit failed: " + e.getMessage());
+        }
+      } else {
+        c.resume();
+        log.info("resumed", "background copy resumed");
+      }
+    }
+    try {
+      long bandwidth = copy.bandwidthBytesPerSecond();
+      if (bandwidth != c.copier().bandwidth()) {
+        c.copier().setBandwidth(bandwidth);
+        log.info("bandwidth", "copy bandwidth set", "bytesPerSecond", bandwidth);
+      }
+    } catch (IllegalArgumentException e) {
+      log.warn("bandwidth-invalid", "spec.copy.bandwidth ignored: " + e.getMessage());
+    }
+    tune(
+        "regions-in-flight",
+        copy.regionsInFlightOrDefault(),
+        c.copier().regionsInFlight(),
+        c.copier()::setRegionsInFlight);
+    tune(
+        "batch-regions",
+        copy.batchRegionsOrDefault(),
+        c.copier().batchRegions(),
+        c.copier()::setBatchRegions);
+    if (copy.copyOnReadOrDefault() != c.options().copyOnRead()
+        && copy.copyOnReadOrDefault()
+            != (appliedSpec == null ? null : appliedSpec.copyOrDefault().copyOnReadOrDefault())) {
+      log.warn(
+          "copy-on-read-deferred",
+          "spec.copy.copyOnRead is now "
+              + copy.copyOnReadOrDefault()
+              + "; the engine fixes it when the clone opens, so it applies when the agent restarts");
+    }
+    if (spec.cutoverOrDefault() == CutoverMode.Manual
+        && spec.cutoverApprovedOrDefault()
+        && !cutoverApproved) {
+      cutoverApproved = true;
+      c.approveCutover();
+      log.info("cutover-approved", "cutover approved: cutting over once every region is copied");
+    }
+    appliedSpec = spec;
+    generation = resource.getMetadata().getGeneration();
+    reporter.poke();
+  }
+
+  private void tune(String what, int wanted, int current, java.util.function.IntConsumer setter) {
+    if (wanted != current) {
+      try {
+        setter.accept(wanted);
+        log.info(what, what + " set to " + wanted);
+      } catch (IllegalArgumentException e) {
+        log.warn(what + "-invalid", e.getMessage());
+      }
+    }
+  }
+
+  /** The first identity field that differs, named as in the spec; null when none does. */
+  static String identityChange(VolumeCloneSpec started, VolumeCloneSpec now) {
+    if (!Objects.equals(started.getSource(), now.getSource())) {
+      return "spec.source ("
+          + started.getSource().describe()
+          + " -> "
+          + describe(now.getSource())
+          + ")";
+    }
+    if (!Objects.equals(started.getDestination(), now.getDestination())) {
+      return "spec.destination ("
+          + started.getDestination().describe()
+          + " -> "
+          + describe(now.getDestination())
+          + ")";
+    }
+    if (!Objects.equals(started.getMetadata(), now.getMetadata())) {
+      return "spec.metadata";
+    }
+    if (!Objects.equals(regionSize(started), regionSize(now))) {
+      return "spec.regionSize (" + started.getRegionSize() + " -> " + now.getRegionSize() + ")";
+    }
+    if (!Objects.equals(started.getRange(), now.getRange())) {
+      return "spec.range (" + started.getRange() + " -> " + now.getRange() + ")";
+    }
+    return null;
+  }
+
+  private static Object describe(Object ref) {
+    if (ref instanceof io.volumeclone.api.v1alpha1.spec.SourceRef s) {
+      return s.describe();
+    }
+    if (ref instanceof io.volumeclone.api.v1alpha1.spec.DestinationRef d) {
+      return d.describe();
+    }
+    return ref;
+  }
+
+  private static Object regionSize(VolumeCloneSpec spec) {
+    try {
+      return spec.regionSizeBytes();
+    } catch (IllegalArgumentException e) {
+      return spec.getRegionSize();
+    }
+  }
+
+  // ---------------------------------------------------------------- status
+
+  AgentReport report() {
+    Clone c = clone;
+    CloneStatus s = c == null ? null : c.status();
+    VolumeCloneSpec spec = appliedSpec;
+    AgentFailure f = failure;
+    AgentReport.Situation at =
+        new AgentReport.Situation(
+            exportUri,
+            exportDevice,
+            exportOnlyReason,
+            spec != null && spec.accessOrDefault() == Access.AfterCopy,
+            spec != null && spec.cutoverOrDefault() == CutoverMode.Manual,
+            spec != null && spec.cutoverApprovedOrDefault(),
+            spec == null ? "<unknown>" : spec.getDestination().describe(),
+            f == null ? null : f.reason(),
+            f == null ? null : f.getMessage(),
+            stopped);
+    return AgentReport.of(s, at, generation, clock.instant());
+  }
+
+  private void logOpened(VolumeClone resource) {
+    CloneStatus s = clone.status();
+    CloneGeometry g = clone.cloneGeometry();
+    boolean resumed = s.regionsCommitted() > 0;
+    log.info(
+        resumed ? "resumed" : "started",
+        (resumed ? "resumed from the metadata: " + s.regionsCommitted() + " of " : "started: 0 of ")
+            + s.regionsTotal()
+            + " regions already copied",
+        "source",
+        resource.getSpec().getSource().describe(),
+        "device",
+        opened.destinationPath(),
+        "offset",
+        g.destinationOffset(),
+        "metadata",
+        opened.metadataPath(),
+        "regionSize",
+        g.regionSize());
+    if (s.metadataMode() != CloneMetadata.Mode.WRITE) {
+      log.warn(
+          "metadata-mode",
+          "the metadata device is " + s.metadataMode(),
+          "metadata",
+          opened.metadataPath());
+    }
+  }
+
+  // ---------------------------------------------------------------- for tests
+
+  Clone runningClone() {
+    return clone;
+  }
+
+  long statusWrites() {
+    return reporter.writes();
+  }
+
+  int metricsPort() {
+    return metricsPort;
+  }
+
+  String scrapeMetrics() {
+    return metrics.scrape();
+  }
+}

@@ -1,0 +1,127 @@
+package io.volumeclone.agent;
+
+import io.volumeclone.api.AgentPaths;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.format.DateTimeParseException;
+import java.util.Locale;
+import java.util.Map;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * Everything the agent is told at start: which VolumeClone, where its state lives, how often it
+ * reports. Arguments win over environment variables, which win over defaults.
+ *
+ * @param name the VolumeClone's name
+ * @param namespace the VolumeClone's namespace
+ * @param stateDirectory this clone's node state directory (NBD socket, metadata file)
+ * @param reportInterval least time between two progress writes to the status
+ * @param metricsPort HTTP port of the Prometheus endpoint, 0 for none
+ * @param pvcDeviceDirectory where PVCs appear as block devices ({@code /dev/volume-clone})
+ * @param logFormat text or JSON lines
+ */
+public record AgentSettings(
+    String name,
+    String namespace,
+    Path stateDirectory,
+    Duration reportInterval,
+    int metricsPort,
+    Path pvcDeviceDirectory,
+    AgentLog.Format logFormat) {
+
+  public static final String ENV_NAME = "VOLUME_CLONE_NAME";
+  public static final String ENV_NAMESPACE = "VOLUME_CLONE_NAMESPACE";
+  public static final Duration DEFAULT_REPORT_INTERVAL = Duration.ofSeconds(5);
+
+  public AgentSettings {
+    if (name == null || name.isBlank()) {
+      throw new IllegalArgumentException(
+          "the VolumeClone's name is missing: pass --name or set " + ENV_NAME);
+    }
+    if (namespace == null || namespace.isBlank()) {
+      throw new IllegalArgumentException(
+          "the VolumeClone's namespace is missing: pass --namespace or set " + ENV_NAMESPACE);
+    }
+    if (reportInterval.isNegative() || reportInterval.isZero()) {
+      throw new IllegalArgumentException(
+          "the reporting interval must be positive, got " + reportInterval);
+    }
+    if (metricsPort < 0 || metricsPort > 65535) {
+      throw new IllegalArgumentException(
+          "invalid metrics port " + metricsPort + ": expected 0 (off) or 1..65535");
+    }
+  }
+
+  /** The clone's export name, socket and metadata file live here. */
+  public Path socketPath() {
+    return stateDirectory.resolve(AgentPaths.NBD_SOCKET);
+  }
+
+  public Path metadataFile() {
+    return stateDirectory.resolve(AgentPaths.METADATA_FILE);
+  }
+
+  /** Where the PVC of {@code role} ("source", "destination", "metadata") appears. */
+  public Path pvcDevice(String role) {
+    return pvcDeviceDirectory.resolve(role);
+  }
+
+  /** Resolves unset values from {@code env} and the defaults. */
+  public static AgentSettings resolve(
+      String name,
+      String namespace,
+      Path stateDirectory,
+      String reportInterval,
+      Integer metricsPort,
+      Path pvcDeviceDirectory,
+      String logFormat,
+      Map<String, String> env) {
+    String n = name != null ? name : env.get(ENV_NAME);
+    String ns = namespace != null ? namespace : env.get(ENV_NAMESPACE);
+    Path state = stateDirectory;
+    if (state == null && env.get(AgentPaths.ENV_STATE_DIRECTORY) != null) {
+      state = Path.of(env.get(AgentPaths.ENV_STATE_DIRECTORY));
+    }
+    if (state == null && n != null && ns != null) {
+      state = Path.of(AgentPaths.stateDirectory(AgentPaths.STATE_ROOT, ns, n));
+    }
+    String interval =
+        reportInterval != null ? reportInterval : env.get(AgentPaths.ENV_REPORT_INTERVAL);
+    return new AgentSettings(
+        n,
+        ns,
+        state,
+        interval == null ? DEFAULT_REPORT_INTERVAL : parseDuration(interval),
+        metricsPort == null ? 0 : metricsPort,
+        pvcDeviceDirectory != null
+            ? pvcDeviceDirectory
+            : Path.of(AgentPaths.SOURCE_DEVICE).getParent(),
+        logFormat == null ? AgentLog.Format.TEXT : AgentLog.Format.parse(logFormat));
+  }
+
+  private static final Pattern SIMPLE_DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h)$");
+
+  /**
+   * {@code 500ms}, {@code 5s}, {@code 2m}, {@code 1h} (as the operator writes them) or ISO-8601.
+   */
+  public static Duration parseDuration(String text) {
+    String t = text.strip().toLowerCase(Locale.ROOT);
+    Matcher m = SIMPLE_DURATION.matcher(t);
+    if (m.matches()) {
+      long value = Long.parseLong(m.group(1));
+      return switch (m.group(2)) {
+        case "ms" -> Duration.ofMillis(value);
+        case "s" -> Duration.ofSeconds(value);
+        case "m" -> Duration.ofMinutes(value);
+        default -> Duration.ofHours(value);
+      };
+    }
+    try {
+      return Duration.parse(text.strip());
+    } catch (DateTimeParseException e) {
+      throw new IllegalArgumentException(
+          "invalid duration '" + text + "': expected e.g. 500ms, 5s, 2m or PT5S");
+    }
+  }
+}

@@ -1,0 +1,232 @@
+package io.volumeclone.agent;
+
+import io.micrometer.core.instrument.MeterRegistry;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.CloneRange;
+import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.api.v1alpha1.spec.CutoverMode;
+import io.volumeclone.api.v1alpha1.spec.MetadataRef;
+import io.volumeclone.api.v1alpha1.spec.SourceRef;
+import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.engine.BlockDevice;
+import io.volumeclone.engine.Clone;
+import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneMetadata;
+import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.DiskCloneMetadata;
+import io.volumeclone.engine.FileBlockDevice;
+import io.volumeclone.engine.MetadataMismatchException;
+import io.volumeclone.nbd.NbdBlockDevice;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Opens a VolumeClone's devices where the agent Pod has them and starts the engine on them. PVCs
+ * are at the fixed {@code volumeDevices} paths ({@link AgentSettings#pvcDevice}), host devices at
+ * their own path, an NBD source by its URI; without {@code spec.metadata} the metadata is a file in
+ * the clone's state directory, created sparse at the size the geometry needs. The metadata decides
+ * whether this is a fresh start or a resume: a geometry that differs from the recorded one (another
+ * range or region size, a source or destination of another size) is refused, never reformatted.
+ */
+final class CloneOpener {
+
+  /** The opened clone and the paths it was opened from, for messages and the node attach. */
+  record Opened(Clone target, String destinationPath, String metadataPath) {}
+
+  private final AgentSettings settings;
+  private final MeterRegistry registry;
+
+  CloneOpener(AgentSettings settings, MeterRegistry registry) {
+    this.settings = settings;
+    this.registry = registry;
+  }
+
+  Opened open(VolumeClone resource) throws AgentFailure {
+    VolumeCloneSpec spec = resource.getSpec();
+    if (spec == null || spec.getSource() == null || spec.getDestination() == null) {
+      throw new AgentFailure(
+          "InvalidSpec", "spec.source and spec.destination are required; nothing was opened");
+    }
+    CloneOptions options;
+    try {
+      options = options(resource);
+    } catch (IllegalArgumentException e) {
+      throw new AgentFailure("InvalidSpec", e.getMessage(), e);
+    }
+    long regionSize;
+    long sourceOffset;
+    long destinationOffset;
+    long size;
+    try {
+      regionSize = spec.regionSizeBytes();
+      CloneRange range = spec.getRange() == null ? new CloneRange() : spec.getRange();
+      sourceOffset = range.sourceOffsetBytes();
+      destinationOffset = range.destinationOffsetBytes();
+      size = range.sizeBytes();
+    } catch (IllegalArgumentException e) {
+      throw new AgentFailure("InvalidSpec", e.getMessage(), e);
+    }
+    if (regionSize > CloneGeometry.MAX_REGION_SIZE) {
+      throw new AgentFailure(
+          "InvalidSpec", "spec.regionSize " + spec.getRegionSize() + " is larger than 1Gi");
+    }
+
+    BlockDevice source = null;
+    BlockDevice destination = null;
+    BlockDevice metadataDevice = null;
+    try {
+      source = openSource(spec.getSource());
+      String destinationPath =
+          spec.getDestination().getPersistentVolumeClaim() != null
+              ? settings.pvcDevice("destination").toString()
+              : spec.getDestination().getDevice().getPath();
+      destination = openWritable("destination", Path.of(destinationPath), true);
+      long cloneSize = size >= 0 ? size : source.size() - sourceOffset;
+      CloneGeometry geometry;
+      try {
+        geometry =
+            new CloneGeometry(
+                sourceOffset,
+                destinationOffset,
+                cloneSize,
+                (int) regionSize,
+                source.size(),
+                destination.size());
+      } catch (IllegalArgumentException e) {
+        throw new AgentFailure(
+            "InvalidGeometry",
+            "cannot clone " + source.name() + " to " + destination.name() + ": " + e.getMessage());
+      }
+      Path metadataPath = metadataPath(spec.getMetadata());
+      if (spec.getMetadata() == null) {
+        createMetadataFile(metadataPath, geometry);
+      }
+      metadataDevice = openWritable("metadata", metadataPath, false);
+      CloneMetadata metadata;
+      try {
+        metadata = DiskCloneMetadata.open(metadataDevice, geometry, false);
+      } catch (MetadataMismatchException e) {
+        throw new AgentFailure(
+            "MetadataMismatch",
+            e.getMessage()
+                + ". The metadata records another clone (another source, destination, range or"
+                + " region size): restore this VolumeClone's spec, or create a new VolumeClone"
+                + " with an empty metadata device. Nothing was changed.",
+            e);
+      }
+      metadataDevice = null; // owned by the metadata now
+      CloneMetadata metered = new MeteredMetadata(metadata, registry);
+      Clone clone;
+      try {
+        clone = Clone.open(source, destination, metered, options);
+      } catch (IOException | RuntimeException e) {
+        closeQuietly(metered);
+        throw e;
+      }
+      return new Opened(clone, destinationPath, metadataPath.toString());
+    } catch (IOException e) {
+      closeQuietly(metadataDevice);
+      closeQuietly(destination);
+      closeQuietly(source);
+      throw new AgentFailure("DeviceUnavailable", e.getMessage(), e);
+    } catch (AgentFailure | RuntimeException e) {
+      closeQuietly(metadataDevice);
+      closeQuietly(destination);
+      closeQuietly(source);
+      throw e;
+    }
+  }
+
+  static CloneOptions options(VolumeClone resource) {
+    VolumeCloneSpec spec = resource.getSpec();
+    CopySpec copy = spec.copyOrDefault();
+    try {
+      return CloneOptions.builder(resource.getMetadata().getName())
+          .copyOnRead(copy.copyOnReadOrDefault())
+          .discardPassdown(spec.discardPassdownOrDefault())
+          .bandwidth(copy.bandwidthBytesPerSecond())
+          .regionsInFlight(copy.regionsInFlightOrDefault())
+          .batchRegions(copy.batchRegionsOrDefault())
+          .cutover(
+              spec.cutoverOrDefault() == CutoverMode.Manual
+                  ? CloneOptions.Cutover.MANUAL
+                  : CloneOptions.Cutover.AUTO)
+          .build();
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("spec.copy: " + e.getMessage(), e);
+    }
+  }
+
+  private BlockDevice openSource(SourceRef ref) throws IOException {
+    if (ref.getNbd() != null) {
+      try {
+        return NbdBlockDevice.open(ref.getNbd().getUri());
+      } catch (IllegalArgumentException e) {
+        throw new IOException("source " + ref.getNbd().getUri() + ": " + e.getMessage(), e);
+      } catch (IOException e) {
+        throw new IOException(
+            "cannot open the NBD source " + ref.getNbd().getUri() + ": " + e.getMessage(), e);
+      }
+    }
+    Path path =
+        ref.getPersistentVolumeClaim() != null
+            ? settings.pvcDevice("source")
+            : Path.of(ref.getDevice().getPath());
+    try {
+      return FileBlockDevice.openReadOnly(path, true);
+    } catch (NoSuchFileException e) {
+      throw new IOException("source " + path + ": no such device or file", e);
+    } catch (IOException e) {
+      throw new IOException("cannot open source " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static BlockDevice openWritable(String role, Path path, boolean direct)
+      throws IOException {
+    try {
+      return FileBlockDevice.openExclusive(path, direct);
+    } catch (NoSuchFileException e) {
+      throw new IOException(role + " " + path + ": no such device or file", e);
+    } catch (IOException e) {
+      throw new IOException("cannot open " + role + " " + path + ": " + e.getMessage(), e);
+    }
+  }
+
+  private Path metadataPath(MetadataRef ref) {
+    if (ref == null) {
+      return settings.metadataFile();
+    }
+    return ref.getPersistentVolumeClaim() != null
+        ? settings.pvcDevice("metadata")
+        : Path.of(ref.getDevice().getPath());
+  }
+
+  /** A missing metadata file is created sparse at the size the geometry needs. */
+  private static void createMetadataFile(Path path, CloneGeometry geometry) throws IOException {
+    if (Files.exists(path)) {
+      return;
+    }
+    Files.createDirectories(path.toAbsolutePath().getParent());
+    long needed = DiskCloneMetadata.requiredSize(geometry);
+    try (FileChannel channel =
+        FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      channel.write(ByteBuffer.allocate(1), needed - 1);
+      channel.force(true);
+    }
+  }
+
+  private static void closeQuietly(AutoCloseable c) {
+    if (c != null) {
+      try {
+        c.close();
+      } catch (Exception e) {
+        // already failing; the first error is the one reported
+      }
+    }
+  }
+}
