@@ -1,0 +1,299 @@
+package io.volumeclone.bench;
+
+import io.volumeclone.api.Sizes;
+import io.volumeclone.engine.BlockDevice;
+import io.volumeclone.engine.BlockIoException;
+import io.volumeclone.engine.Clone;
+import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.DiskCloneMetadata;
+import io.volumeclone.engine.FileBlockDevice;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Engine benchmark: copies a random-data file with the clone engine and the same data with {@code
+ * dd bs=4M iflag=direct oflag=direct} in the same run, pair by pair (alternating which goes first),
+ * and prints each pair's times and the median ratio engine/dd (goal: at most 1.00). Also prints the
+ * bitmap memory of a 16 TiB clone with 64 KiB regions and how long opening such a clone takes on a
+ * sparse metadata file.
+ *
+ * <pre>
+ * java -cp node-agent/target/volume-clone.jar io.volumeclone.bench.EngineBenchmark \
+ *     [--size 1Gi] [--pairs 3] [--dir DIR]
+ * </pre>
+ *
+ * The engine's time runs from opening the devices to the clone being cut over and closed, which
+ * includes its final flush of the destination and the metadata commits.
+ */
+public final class EngineBenchmark {
+
+  public static void main(String[] args) throws Exception {
+    System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+    long size = 1L << 30;
+    int pairs = 3;
+    Path dir = Path.of(System.getProperty("java.io.tmpdir"));
+    for (int i = 0; i < args.length; i++) {
+      switch (args[i]) {
+        case "--size" -> size = Sizes.parse(args[++i]);
+        case "--pairs" -> pairs = Integer.parseInt(args[++i]);
+        case "--dir" -> dir = Path.of(args[++i]);
+        default -> {
+          System.err.println(
+              "usage: EngineBenchmark [--size 1Gi] [--pairs 3] [--dir DIR]; unknown: " + args[i]);
+          System.exit(2);
+        }
+      }
+    }
+    Path work = Files.createTempDirectory(dir, "volume-clone-bench-");
+    try {
+      copyBenchmark(work, size, pairs);
+      bitmapBenchmark(work);
+    } finally {
+      try (var files = Files.list(work)) {
+        for (Path p : files.toList()) {
+          Files.deleteIfExists(p);
+        }
+      }
+      Files.deleteIfExists(work);
+    }
+  }
+
+  private static void copyBenchmark(Path work, long size, int pairs) throws Exception {
+    Path source = work.resolve("source.img");
+    System.out.printf("writing %s of random data to %s%n", Sizes.format(size), source);
+    writeRandom(source, size);
+    List<Double> ratios = new ArrayList<>();
+    System.out.printf("%-6s %12s %12s %8s%n", "pair", "engine s", "dd s", "ratio");
+    for (int pair = 1; pair <= pairs; pair++) {
+      double engine;
+      double dd;
+      if (pair % 2 == 1) {
+        engine = engineCopy(work, source, size);
+        dd = ddCopy(work, source, size);
+      } else {
+        dd = ddCopy(work, source, size);
+        engine = engineCopy(work, source, size);
+      }
+      double ratio = engine / dd;
+      ratios.add(ratio);
+      System.out.printf("%-6d %12.3f %12.3f %8.2f%n", pair, engine, dd, ratio);
+    }
+    double[] sorted = ratios.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+    double median =
+        sorted.length % 2 == 1
+            ? sorted[sorted.length / 2]
+            : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+    System.out.printf(
+        "median time ratio engine/dd over %d pairs: %.2f (goal <= 1.00)%n", pairs, median);
+    Files.deleteIfExists(source);
+  }
+
+  private static void writeRandom(Path path, long size) throws IOException {
+    Random random = new Random(1);
+    byte[] chunk = new byte[4 << 20];
+    try (FileChannel channel =
+        FileChannel.open(
+            path,
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      for (long pos = 0; pos < size; ) {
+        random.nextBytes(chunk);
+        int n = (int) Math.min(chunk.length, size - pos);
+        ByteBuffer buffer = ByteBuffer.wrap(chunk, 0, n);
+        while (buffer.hasRemaining()) {
+          pos += channel.write(buffer, pos);
+        }
+      }
+      channel.force(true);
+    }
+  }
+
+  private static double engineCopy(Path work, Path source, long size) throws Exception {
+    Path destination = work.resolve("engine-destination.img");
+    Path metadata = work.resolve("engine-metadata.img");
+    Files.deleteIfExists(destination);
+    Files.deleteIfExists(metadata);
+    CloneGeometry geometry = new CloneGeometry(0, 0, size, 64 << 10, size, size);
+    try (RandomAccessFile f = new RandomAccessFile(destination.toFile(), "rw")) {
+      f.setLength(size);
+    }
+    try (RandomAccessFile f = new RandomAccessFile(metadata.toFile(), "rw")) {
+      f.setLength(DiskCloneMetadata.requiredSize(geometry));
+    }
+    long start = System.nanoTime();
+    BlockDevice src = FileBlockDevice.openReadOnly(source, true);
+    BlockDevice dst = FileBlockDevice.openExclusive(destination, true);
+    BlockDevice md = FileBlockDevice.openExclusive(metadata);
+    Clone clone =
+        Clone.open(
+            src,
+            dst,
+            DiskCloneMetadata.open(md, geometry, false),
+            CloneOptions.builder("bench").build());
+    clone.cutOverFuture().get(1, TimeUnit.HOURS);
+    clone.close();
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (!sameContent(source, destination, size)) {
+      throw new IllegalStateException("engine copy differs from the source");
+    }
+    Files.deleteIfExists(destination);
+    Files.deleteIfExists(metadata);
+    return seconds;
+  }
+
+  private static double ddCopy(Path work, Path source, long size) throws Exception {
+    Path destination = work.resolve("dd-destination.img");
+    Files.deleteIfExists(destination);
+    long start = System.nanoTime();
+    Process dd =
+        new ProcessBuilder(
+                "dd",
+                "if=" + source,
+                "of=" + destination,
+                "bs=4M",
+                "iflag=direct",
+                "oflag=direct",
+                "status=none")
+            .inheritIO()
+            .start();
+    int status = dd.waitFor();
+    double seconds = (System.nanoTime() - start) / 1e9;
+    if (status != 0) {
+      throw new IllegalStateException("dd failed with status " + status);
+    }
+    if (Files.size(destination) != size) {
+      throw new IllegalStateException("dd copied " + Files.size(destination) + " bytes");
+    }
+    Files.deleteIfExists(destination);
+    return seconds;
+  }
+
+  private static boolean sameContent(Path a, Path b, long size) throws IOException {
+    try (FileChannel ca = FileChannel.open(a);
+        FileChannel cb = FileChannel.open(b)) {
+      ByteBuffer ba = ByteBuffer.allocateDirect(8 << 20);
+      ByteBuffer bb = ByteBuffer.allocateDirect(8 << 20);
+      for (long pos = 0; pos < size; pos += ba.capacity()) {
+        ba.clear();
+        bb.clear();
+        int na = ca.read(ba, pos);
+        int nb = cb.read(bb, pos);
+        if (na != nb) {
+          return false;
+        }
+        ba.flip();
+        bb.flip();
+        if (!ba.equals(bb)) {
+          return false;
+        }
+      }
+    }
+    return true;
+  }
+
+  /** 16 TiB of 64 KiB regions: bitmap memory and the time to open on a sparse metadata file. */
+  private static void bitmapBenchmark(Path work) throws Exception {
+    long size = 16L << 40;
+    CloneGeometry geometry = new CloneGeometry(0, 0, size, 64 << 10, size, size);
+    Path metadata = work.resolve("metadata-16t.img");
+    try (RandomAccessFile f = new RandomAccessFile(metadata.toFile(), "rw")) {
+      f.setLength(DiskCloneMetadata.requiredSize(geometry));
+    }
+    long formatStart = System.nanoTime();
+    try (DiskCloneMetadata formatted =
+        DiskCloneMetadata.open(FileBlockDevice.openExclusive(metadata), geometry, false)) {
+      System.out.printf(
+          "16 TiB clone, 64 KiB regions: %d regions, metadata device %s, formatted in %.3f s%n",
+          geometry.regionCount(),
+          Sizes.format(DiskCloneMetadata.requiredSize(geometry)),
+          (System.nanoTime() - formatStart) / 1e9);
+    }
+    System.gc();
+    long heapBefore = usedHeap();
+    long openStart = System.nanoTime();
+    DiskCloneMetadata md =
+        DiskCloneMetadata.open(FileBlockDevice.openExclusive(metadata), geometry, false);
+    Clone clone =
+        Clone.open(
+            new NullDevice("source-16t", size),
+            new NullDevice("destination-16t", size),
+            md,
+            CloneOptions.builder("bench-16t").noCopy(true).build());
+    double openSeconds = (System.nanoTime() - openStart) / 1e9;
+    System.gc();
+    long heapAfter = usedHeap();
+    System.out.printf(
+        "bitmap memory: %s (RegionMap), heap growth while open %s (goal <= 40Mi)%n",
+        Sizes.format(md.regionMap().memoryBytes()),
+        Sizes.format(Math.max(0, heapAfter - heapBefore)));
+    System.out.printf(
+        "time to open the 16 TiB clone (sparse metadata): %.3f s (goal <= 1 s)%n", openSeconds);
+    clone.close();
+    Files.deleteIfExists(metadata);
+  }
+
+  private static long usedHeap() {
+    return java.lang.management.ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();
+  }
+
+  /** A device of a given size that reads zeroes and accepts writes; stands in for 16 TiB disks. */
+  private record NullDevice(String name, long size) implements BlockDevice {
+    @Override
+    public int logicalBlockSize() {
+      return 512;
+    }
+
+    @Override
+    public boolean readOnly() {
+      return false;
+    }
+
+    @Override
+    public void read(long offset, ByteBuffer dst) throws IOException {
+      check(offset, dst.remaining());
+      while (dst.hasRemaining()) {
+        dst.put((byte) 0);
+      }
+    }
+
+    @Override
+    public void write(long offset, ByteBuffer src) throws IOException {
+      check(offset, src.remaining());
+      src.position(src.limit());
+    }
+
+    @Override
+    public void flush() {}
+
+    @Override
+    public void discard(long offset, long length) throws IOException {
+      check(offset, length);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+      check(offset, length);
+    }
+
+    @Override
+    public void close() {}
+
+    private void check(long offset, long length) throws BlockIoException {
+      if (offset < 0 || length < 0 || offset + length > size) {
+        throw new BlockIoException(
+            BlockIoException.Kind.OUT_OF_RANGE, name, "io", offset, "outside " + size + " bytes");
+      }
+    }
+  }
+}
