@@ -1,5 +1,6 @@
 package io.volumeclone.cli;
 
+import io.volumeclone.agent.AgentCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Arrays;
@@ -20,7 +21,7 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     version = "volume-clone 0.1.0",
     description = "Clone block volumes the way Linux dm-clone does.",
-    subcommands = {CloneCommand.class, StatusCommand.class},
+    subcommands = {CloneCommand.class, StatusCommand.class, AgentCommand.class},
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:success",
