@@ -13,8 +13,8 @@ import java.util.Optional;
 
 /**
  * The chart under test and the manifests it renders. Rendering goes through helm-java (Helm's own
- * Go code in a shared library, no helm binary), so values.schema.json and every {@code fail} in
- * the templates apply exactly as in {@code helm install}.
+ * Go code in a shared library, no helm binary), so values.schema.json and every {@code fail} in the
+ * templates apply exactly as in {@code helm install}.
  */
 final class ChartFixture {
 
@@ -43,7 +43,11 @@ final class ChartFixture {
   /** {@code helm template} with the chart's defaults plus the given values files. */
   static String template(Path... valuesFiles) {
     var command =
-        new Helm(chart()).template().withName(RELEASE).withNamespace(NAMESPACE).withKubeVersion("1.31.0");
+        new Helm(chart())
+            .template()
+            .withName(RELEASE)
+            .withNamespace(NAMESPACE)
+            .withKubeVersion("1.31.0");
     for (Path values : valuesFiles) {
       command = command.withValuesFile(values);
     }
@@ -51,8 +55,8 @@ final class ChartFixture {
   }
 
   /**
-   * What {@code helm install --dry-run} prints after installing: the release and NOTES.txt
-   * (client only, no cluster).
+   * What {@code helm install --dry-run} prints after installing: the release and NOTES.txt (client
+   * only, no cluster).
    */
   static String notes(Path... valuesFiles) {
     var command =

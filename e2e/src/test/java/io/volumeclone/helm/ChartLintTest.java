@@ -24,7 +24,9 @@ class ChartLintTest {
     assertThat(result.getMessages())
         .as("helm lint --strict messages for %s", ChartFixture.chart())
         .noneMatch(m -> m.contains("[WARNING]") || m.contains("[ERROR]"));
-    assertThat(result.isFailed()).as("helm lint --strict failed: %s", result.getMessages()).isFalse();
+    assertThat(result.isFailed())
+        .as("helm lint --strict failed: %s", result.getMessages())
+        .isFalse();
   }
 
   @Test
@@ -93,7 +95,7 @@ class ChartLintTest {
     return false;
   }
 
-  /** Leading spaces and list dashes: "  - name: x" is as deep as the keys of that item. */
+  /** Leading spaces and list dashes: " - name: x" is as deep as the keys of that item. */
   private static int indent(String line) {
     int n = 0;
     while (n < line.length() && (line.charAt(n) == ' ' || line.charAt(n) == '-')) {

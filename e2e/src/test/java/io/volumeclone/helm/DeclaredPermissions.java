@@ -43,7 +43,8 @@ final class DeclaredPermissions {
                   OPERATOR + "StatusWriter.write: resources(VolumeClone).withName().get()",
                   "JOSDK finalizer volumeclone.io/stop-agent added/removed by JSON patch"
                       + " (Main: withUseSSAToPatchPrimaryResource(false)): patch",
-                  OPERATOR + "VolumeCloneReconciler.finished: client.resource(clone).delete()"
+                  OPERATOR
+                      + "VolumeCloneReconciler.finished: client.resource(clone).delete()"
                       + " after ttlSecondsAfterFinished")),
           new Rule(
               "volumeclone.io",
@@ -63,7 +64,8 @@ final class DeclaredPermissions {
               "pods",
               Set.of("get", "list", "watch", "create", "delete"),
               List.of(
-                  OPERATOR + "VolumeCloneReconciler.prepareEventSources: Pod informer (list, watch)",
+                  OPERATOR
+                      + "VolumeCloneReconciler.prepareEventSources: Pod informer (list, watch)",
                   OPERATOR + "VolumeCloneReconciler.createPod: pods().resource(pod).create()",
                   OPERATOR + "VolumeCloneReconciler.recreatePod/cleanup: pods().withName().get()",
                   OPERATOR + "VolumeCloneReconciler.cleanup/reconcile: pods()...delete()")),
@@ -114,7 +116,8 @@ final class DeclaredPermissions {
               Set.of("get", "list", "watch"),
               List.of(
                   AGENT + "Agent.run: resources(VolumeClone).withName(name).get()",
-                  AGENT + "Agent.run: resources(VolumeClone).withName(name).inform() (list, watch)")),
+                  AGENT
+                      + "Agent.run: resources(VolumeClone).withName(name).inform() (list, watch)")),
           new Rule(
               "volumeclone.io",
               "volumeclones/status",

@@ -80,7 +80,8 @@ class DefaultValuesRenderTest {
 
   @Test
   void operatorHasResourcesAndNoProbesWithoutAHealthEndpoint() {
-    Container operator = manifests.only(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+    Container operator =
+        manifests.only(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
 
     assertThat(operator.getResources().getRequests()).containsKeys("cpu", "memory");
     assertThat(operator.getResources().getLimits()).containsKey("memory");
@@ -100,13 +101,18 @@ class DefaultValuesRenderTest {
     assertThat(config.options().get(OperatorOptions.LEADER_ELECTION_NAMESPACE))
         .isEqualTo(ChartFixture.NAMESPACE);
     assertThat(deployment.getSpec().getStrategy().getType()).isEqualTo("RollingUpdate");
-    assertThat(manifests.get(Role.class, "vc-volume-clone-leader-election").getMetadata().getNamespace())
+    assertThat(
+            manifests
+                .get(Role.class, "vc-volume-clone-leader-election")
+                .getMetadata()
+                .getNamespace())
         .isEqualTo(ChartFixture.NAMESPACE);
     assertThat(deployment.getSpec().getTemplate().getSpec().getContainers().get(0).getEnv())
-        .anySatisfy(e -> {
-          assertThat(e.getName()).isEqualTo("POD_NAME");
-          assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
-        });
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("POD_NAME");
+              assertThat(e.getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+            });
   }
 
   @Test
@@ -129,7 +135,8 @@ class DefaultValuesRenderTest {
           .isEqualTo(defaults.get(option));
     }
     assertThat(config.options().get(OperatorOptions.MAX_CLONES_PER_NODE)).isEqualTo(4);
-    assertThat(config.options().get(OperatorOptions.AGENT_REPORT_INTERVAL)).isEqualTo(Duration.ofSeconds(5));
+    assertThat(config.options().get(OperatorOptions.AGENT_REPORT_INTERVAL))
+        .isEqualTo(Duration.ofSeconds(5));
     assertThat(config.options().get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
         .containsExactly("/dev/disk/by-id/", "/dev/mapper/");
     assertThat(config.options().get(OperatorOptions.AGENT_PRIVILEGED)).isFalse();
@@ -138,10 +145,21 @@ class DefaultValuesRenderTest {
   @Test
   void deploymentRollsWhenTheConfigChanges() {
     String checksum =
-        manifests.only(Deployment.class).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
+        manifests
+            .only(Deployment.class)
+            .getSpec()
+            .getTemplate()
+            .getMetadata()
+            .getAnnotations()
+            .get("checksum/config");
     String other =
         ChartFixture.render(ChartFixture.valuesResource("values-full.yaml"))
-            .only(Deployment.class).getSpec().getTemplate().getMetadata().getAnnotations().get("checksum/config");
+            .only(Deployment.class)
+            .getSpec()
+            .getTemplate()
+            .getMetadata()
+            .getAnnotations()
+            .get("checksum/config");
 
     assertThat(checksum).matches("[0-9a-f]{64}");
     assertThat(other).matches("[0-9a-f]{64}").isNotEqualTo(checksum);
@@ -156,7 +174,8 @@ class DefaultValuesRenderTest {
     assertThat(namespace.getMetadata().getLabels())
         .containsEntry("pod-security.kubernetes.io/enforce", "privileged")
         .containsEntry("pod-security.kubernetes.io/enforce-version", "latest");
-    assertThat(namespace.getMetadata().getAnnotations()).containsEntry("helm.sh/resource-policy", "keep");
+    assertThat(namespace.getMetadata().getAnnotations())
+        .containsEntry("helm.sh/resource-policy", "keep");
     ServiceAccount account = manifests.get(ServiceAccount.class, agentAccount);
     assertThat(account.getMetadata().getNamespace()).isEqualTo("volume-clones");
   }

@@ -49,17 +49,27 @@ class NonDefaultValuesRenderTest {
     assertThat(deployment.getSpec().getReplicas()).isEqualTo(3);
     // values-full.yaml says leaderElection.enabled: false; three replicas must override it.
     assertThat(config.options().get(OperatorOptions.LEADER_ELECTION)).isTrue();
-    assertThat(config.options().get(OperatorOptions.LEADER_ELECTION_LEASE_NAME)).isEqualTo("clones-leader");
-    assertThat(config.options().get(OperatorOptions.LEADER_ELECTION_NAMESPACE)).isEqualTo("storage-system");
+    assertThat(config.options().get(OperatorOptions.LEADER_ELECTION_LEASE_NAME))
+        .isEqualTo("clones-leader");
+    assertThat(config.options().get(OperatorOptions.LEADER_ELECTION_NAMESPACE))
+        .isEqualTo("storage-system");
     assertThat(deployment.getSpec().getStrategy().getType()).isEqualTo("RollingUpdate");
     assertThat(pdb.getSpec().getMinAvailable().getIntVal()).isEqualTo(2);
     assertThat(pdb.getSpec().getSelector().getMatchLabels())
         .isEqualTo(deployment.getSpec().getSelector().getMatchLabels());
     assertThat(deployment.getSpec().getTemplate().getMetadata().getLabels())
         .containsAllEntriesOf(pdb.getSpec().getSelector().getMatchLabels());
-    var antiAffinity = pod(full).getAffinity().getPodAntiAffinity().getPreferredDuringSchedulingIgnoredDuringExecution();
-    assertThat(antiAffinity).singleElement().satisfies(t ->
-        assertThat(t.getPodAffinityTerm().getTopologyKey()).isEqualTo("kubernetes.io/hostname"));
+    var antiAffinity =
+        pod(full)
+            .getAffinity()
+            .getPodAntiAffinity()
+            .getPreferredDuringSchedulingIgnoredDuringExecution();
+    assertThat(antiAffinity)
+        .singleElement()
+        .satisfies(
+            t ->
+                assertThat(t.getPodAffinityTerm().getTopologyKey())
+                    .isEqualTo("kubernetes.io/hostname"));
   }
 
   @Test
@@ -67,7 +77,8 @@ class NonDefaultValuesRenderTest {
     OperatorConfig config = OperatorConfig.of(single, scratch);
 
     assertThat(config.options().get(OperatorOptions.LEADER_ELECTION)).isFalse();
-    assertThat(single.only(Deployment.class).getSpec().getStrategy().getType()).isEqualTo("Recreate");
+    assertThat(single.only(Deployment.class).getSpec().getStrategy().getType())
+        .isEqualTo("Recreate");
     assertThat(single.all(PodDisruptionBudget.class)).isEmpty();
     assertThat(pod(single).getAffinity()).isNull();
   }
@@ -76,7 +87,8 @@ class NonDefaultValuesRenderTest {
   void operatorSettingsFlowIntoTheConfigTheOperatorReads(@TempDir Path scratch) {
     OperatorOptions options = OperatorConfig.of(full, scratch).options();
 
-    assertThat(options.get(OperatorOptions.AGENT_IMAGE)).isEqualTo("registry.example.com/storage/volume-clone:0.2.0-rc1");
+    assertThat(options.get(OperatorOptions.AGENT_IMAGE))
+        .isEqualTo("registry.example.com/storage/volume-clone:0.2.0-rc1");
     assertThat(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY)).isEqualTo("Always");
     assertThat(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT)).isEqualTo("clone-agent");
     assertThat(options.get(OperatorOptions.AGENT_PRIVILEGED)).isTrue();
@@ -84,19 +96,27 @@ class NonDefaultValuesRenderTest {
     assertThat(options.get(OperatorOptions.AGENT_MEMORY_REQUEST)).isEqualTo("256Mi");
     assertThat(options.get(OperatorOptions.AGENT_CPU_LIMIT)).isEqualTo("2");
     assertThat(options.get(OperatorOptions.AGENT_MEMORY_LIMIT)).isEqualTo("1Gi");
-    assertThat(options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD)).isEqualTo(Duration.ofMinutes(2));
-    assertThat(options.get(OperatorOptions.AGENT_REPORT_INTERVAL)).isEqualTo(Duration.ofMillis(750));
+    assertThat(options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD))
+        .isEqualTo(Duration.ofMinutes(2));
+    assertThat(options.get(OperatorOptions.AGENT_REPORT_INTERVAL))
+        .isEqualTo(Duration.ofMillis(750));
     assertThat(options.get(OperatorOptions.AGENT_STATE_DIRECTORY)).isEqualTo("/srv/volume-clone");
     assertThat(options.get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
-        .containsExactly("/dev/disk/by-id/", "/dev/disk/by-path/", "/var/lib/volume-clone-demo/devices/");
+        .containsExactly(
+            "/dev/disk/by-id/", "/dev/disk/by-path/", "/var/lib/volume-clone-demo/devices/");
     assertThat(options.get(OperatorOptions.MAX_CLONES_PER_NODE)).isEqualTo(9);
-    assertThat(options.get(OperatorOptions.WATCH_NAMESPACES)).containsExactly("databases", "analytics");
+    assertThat(options.get(OperatorOptions.WATCH_NAMESPACES))
+        .containsExactly("databases", "analytics");
     assertThat(options.get(OperatorOptions.RECHECK_INTERVAL)).isEqualTo(Duration.ofMinutes(2));
   }
 
   @Test
   void emptyPrefixListMeansNoHostDevices(@TempDir Path scratch) {
-    assertThat(OperatorConfig.of(single, scratch).options().get(OperatorOptions.ALLOWED_DEVICE_PREFIXES)).isEmpty();
+    assertThat(
+            OperatorConfig.of(single, scratch)
+                .options()
+                .get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
+        .isEmpty();
   }
 
   @Test
@@ -105,26 +125,40 @@ class NonDefaultValuesRenderTest {
     Container operator = operator(full);
 
     assertThat(operator.getImage())
-        .isEqualTo("registry.example.com/storage/volume-clone-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+        .isEqualTo(
+            "registry.example.com/storage/volume-clone-operator@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     assertThat(operator.getImagePullPolicy()).isEqualTo("Always");
-    assertThat(pod.getImagePullSecrets()).singleElement().satisfies(s -> assertThat(s.getName()).isEqualTo("registry-example"));
-    assertThat(operator.getResources().getRequests()).isEqualTo(Map.of("cpu", new Quantity("250m"), "memory", new Quantity("384Mi")));
-    assertThat(operator.getResources().getLimits()).isEqualTo(Map.of("cpu", new Quantity("1"), "memory", new Quantity("768Mi")));
+    assertThat(pod.getImagePullSecrets())
+        .singleElement()
+        .satisfies(s -> assertThat(s.getName()).isEqualTo("registry-example"));
+    assertThat(operator.getResources().getRequests())
+        .isEqualTo(Map.of("cpu", new Quantity("250m"), "memory", new Quantity("384Mi")));
+    assertThat(operator.getResources().getLimits())
+        .isEqualTo(Map.of("cpu", new Quantity("1"), "memory", new Quantity("768Mi")));
     assertThat(pod.getNodeSelector()).containsEntry("node-role.kubernetes.io/control-plane", "");
-    assertThat(pod.getTolerations()).singleElement().satisfies(t -> {
-      assertThat(t.getKey()).isEqualTo("node-role.kubernetes.io/control-plane");
-      assertThat(t.getOperator()).isEqualTo("Exists");
-      assertThat(t.getEffect()).isEqualTo("NoSchedule");
-    });
+    assertThat(pod.getTolerations())
+        .singleElement()
+        .satisfies(
+            t -> {
+              assertThat(t.getKey()).isEqualTo("node-role.kubernetes.io/control-plane");
+              assertThat(t.getOperator()).isEqualTo("Exists");
+              assertThat(t.getEffect()).isEqualTo("NoSchedule");
+            });
     assertThat(pod.getPriorityClassName()).isEqualTo("system-cluster-critical");
     assertThat(pod.getServiceAccountName()).isEqualTo("clone-operator");
     var template = full.only(Deployment.class).getSpec().getTemplate().getMetadata();
     assertThat(template.getAnnotations()).containsEntry("example.com/scrape", "false");
-    assertThat(template.getLabels()).containsEntry("tier", "infra").containsEntry("team", "storage");
-    assertThat(operator.getEnv()).anySatisfy(e -> {
-      assertThat(e.getName()).isEqualTo("JAVA_TOOL_OPTIONS");
-      assertThat(e.getValue()).isEqualTo("-XX:MaxRAMPercentage=60 -Dorg.slf4j.simpleLogger.defaultLogLevel=debug");
-    });
+    assertThat(template.getLabels())
+        .containsEntry("tier", "infra")
+        .containsEntry("team", "storage");
+    assertThat(operator.getEnv())
+        .anySatisfy(
+            e -> {
+              assertThat(e.getName()).isEqualTo("JAVA_TOOL_OPTIONS");
+              assertThat(e.getValue())
+                  .isEqualTo(
+                      "-XX:MaxRAMPercentage=60 -Dorg.slf4j.simpleLogger.defaultLogLevel=debug");
+            });
     // health.enabled: the probes use the documented endpoints and the health port.
     assertThat(operator.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
     assertThat(operator.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("health");
@@ -143,7 +177,8 @@ class NonDefaultValuesRenderTest {
   @Test
   void metricsServiceAndServiceMonitorSelectTheOperator() {
     Service service = full.only(Service.class);
-    Map<String, String> podLabels = full.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
+    Map<String, String> podLabels =
+        full.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
     GenericKubernetesResource monitor =
         full.all(GenericKubernetesResource.class).stream()
             .filter(r -> r.getKind().equals("ServiceMonitor"))
@@ -152,17 +187,23 @@ class NonDefaultValuesRenderTest {
 
     assertThat(service.getMetadata().getName()).isEqualTo("clones-metrics");
     assertThat(podLabels).containsAllEntriesOf(service.getSpec().getSelector());
-    assertThat(service.getSpec().getPorts()).singleElement().satisfies(p -> {
-      assertThat(p.getPort()).isEqualTo(9090);
-      assertThat(p.getTargetPort().getStrVal()).isEqualTo("metrics");
-    });
+    assertThat(service.getSpec().getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getPort()).isEqualTo(9090);
+              assertThat(p.getTargetPort().getStrVal()).isEqualTo("metrics");
+            });
     assertThat(service.getMetadata().getAnnotations()).containsEntry("example.com/metrics", "yes");
     assertThat(monitor.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
     assertThat(monitor.getMetadata().getLabels()).containsEntry("release", "prometheus");
     @SuppressWarnings("unchecked")
     Map<String, String> selected =
-        (Map<String, String>) ((Map<String, Object>) ((Map<String, Object>) monitor.getAdditionalProperties()
-            .get("spec")).get("selector")).get("matchLabels");
+        (Map<String, String>)
+            ((Map<String, Object>)
+                    ((Map<String, Object>) monitor.getAdditionalProperties().get("spec"))
+                        .get("selector"))
+                .get("matchLabels");
     assertThat(service.getMetadata().getLabels()).containsAllEntriesOf(selected);
     assertThat(monitor.get("spec", "endpoints", 0, "port").toString()).isEqualTo("metrics");
     assertThat(monitor.get("spec", "endpoints", 0, "interval").toString()).isEqualTo("15s");
@@ -170,7 +211,8 @@ class NonDefaultValuesRenderTest {
 
   @Test
   void cloneNamespacesAreCreatedOnlyWhenAskedAndAlwaysGetTheAgentAccount() {
-    List<String> namespaces = full.all(Namespace.class).stream().map(n -> n.getMetadata().getName()).toList();
+    List<String> namespaces =
+        full.all(Namespace.class).stream().map(n -> n.getMetadata().getName()).toList();
     List<String> agentAccounts =
         full.all(ServiceAccount.class).stream()
             .filter(sa -> sa.getMetadata().getName().equals("clone-agent"))
@@ -192,7 +234,8 @@ class NonDefaultValuesRenderTest {
 
   @Test
   void notesTellHowToLabelAnExistingCloneNamespace() {
-    String notes = ChartFixture.notes(ChartFixture.valuesResource("values-single-no-election.yaml"));
+    String notes =
+        ChartFixture.notes(ChartFixture.valuesResource("values-single-no-election.yaml"));
 
     assertThat(notes)
         .contains("kubectl label namespace team-a pod-security.kubernetes.io/enforce=privileged")

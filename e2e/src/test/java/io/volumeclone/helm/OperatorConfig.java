@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The operator's settings as a rendered release hands them over: the ConfigMap's config.yaml,
- * read by the operator's own {@link OperatorOptions#load} exactly as in the Pod (through
+ * The operator's settings as a rendered release hands them over: the ConfigMap's config.yaml, read
+ * by the operator's own {@link OperatorOptions#load} exactly as in the Pod (through
  * VOLUME_CLONE_CONFIG and the Deployment's plain environment variables).
  */
 record OperatorConfig(Map<String, String> flatKeys, OperatorOptions options) {
@@ -77,7 +77,10 @@ record OperatorConfig(Map<String, String> flatKeys, OperatorOptions options) {
       Iterator<Map.Entry<String, JsonNode>> fields = node.fields();
       while (fields.hasNext()) {
         var field = fields.next();
-        flatten(prefix.isEmpty() ? field.getKey() : prefix + "." + field.getKey(), field.getValue(), out);
+        flatten(
+            prefix.isEmpty() ? field.getKey() : prefix + "." + field.getKey(),
+            field.getValue(),
+            out);
       }
     } else if (node.isArray()) {
       List<String> items = new ArrayList<>();

@@ -2,12 +2,12 @@ package io.volumeclone.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRole;
 import io.fabric8.kubernetes.api.model.rbac.ClusterRoleBinding;
 import io.fabric8.kubernetes.api.model.rbac.PolicyRule;
 import io.fabric8.kubernetes.api.model.rbac.Role;
 import io.fabric8.kubernetes.api.model.rbac.RoleBinding;
-import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.volumeclone.operator.OperatorOptions;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,7 +38,9 @@ class RbacTest {
   static Stream<Rendering> renderings() {
     return Stream.of(
         new Rendering("defaults", ChartFixture.render()),
-        new Rendering("values-full.yaml", ChartFixture.render(ChartFixture.valuesResource("values-full.yaml"))),
+        new Rendering(
+            "values-full.yaml",
+            ChartFixture.render(ChartFixture.valuesResource("values-full.yaml"))),
         new Rendering(
             "values-single-no-election.yaml",
             ChartFixture.render(ChartFixture.valuesResource("values-single-no-election.yaml"))));
@@ -50,8 +52,11 @@ class RbacTest {
     ClusterRole role = operatorClusterRole(r.manifests());
 
     assertThat(grants(role.getRules()))
-        .as("operator ClusterRole %s vs DeclaredPermissions.OPERATOR_CLUSTER", role.getMetadata().getName())
-        .containsExactlyElementsOf(DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_CLUSTER));
+        .as(
+            "operator ClusterRole %s vs DeclaredPermissions.OPERATOR_CLUSTER",
+            role.getMetadata().getName())
+        .containsExactlyElementsOf(
+            DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_CLUSTER));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -77,31 +82,47 @@ class RbacTest {
     assertThat(rules).isNotEmpty();
     for (PolicyRule rule : rules) {
       assertThat(rule.getVerbs()).as("verbs of %s", rule).isNotEmpty().doesNotContain("*");
-      assertThat(rule.getResources()).as("resources of %s", rule).isNotEmpty().doesNotContain("*")
-          .doesNotContain("secrets", "configmaps", "serviceaccounts/token", "roles", "clusterroles",
-              "rolebindings", "clusterrolebindings");
+      assertThat(rule.getResources())
+          .as("resources of %s", rule)
+          .isNotEmpty()
+          .doesNotContain("*")
+          .doesNotContain(
+              "secrets",
+              "configmaps",
+              "serviceaccounts/token",
+              "roles",
+              "clusterroles",
+              "rolebindings",
+              "clusterrolebindings");
       assertThat(rule.getApiGroups()).as("apiGroups of %s", rule).doesNotContain("*");
       assertThat(rule.getNonResourceURLs()).as("nonResourceURLs of %s", rule).isNullOrEmpty();
-      assertThat(rule.getVerbs()).as("verbs of %s", rule).doesNotContain("escalate", "bind", "impersonate");
+      assertThat(rule.getVerbs())
+          .as("verbs of %s", rule)
+          .doesNotContain("escalate", "bind", "impersonate");
     }
   }
 
   @Test
   void leaseRoleExistsOnlyWithLeaderElectionAndGrantsTheLeaseCalls() {
-    ChartFixture.Manifests full = ChartFixture.render(ChartFixture.valuesResource("values-full.yaml"));
+    ChartFixture.Manifests full =
+        ChartFixture.render(ChartFixture.valuesResource("values-full.yaml"));
     ChartFixture.Manifests single =
         ChartFixture.render(ChartFixture.valuesResource("values-single-no-election.yaml"));
 
     Role lease = full.only(Role.class);
     assertThat(lease.getMetadata().getNamespace()).isEqualTo("storage-system");
     assertThat(grants(lease.getRules()))
-        .containsExactlyElementsOf(DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_LEADER_ELECTION));
+        .containsExactlyElementsOf(
+            DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_LEADER_ELECTION));
     RoleBinding binding = full.get(RoleBinding.class, "clones-leader-election");
     assertThat(binding.getMetadata().getNamespace()).isEqualTo("storage-system");
-    assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
-      assertThat(s.getName()).isEqualTo("clone-operator");
-      assertThat(s.getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
-    });
+    assertThat(binding.getSubjects())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.getName()).isEqualTo("clone-operator");
+              assertThat(s.getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
+            });
 
     assertThat(single.all(Role.class)).isEmpty();
   }
@@ -110,23 +131,35 @@ class RbacTest {
   @MethodSource("renderings")
   void operatorRoleIsBoundToTheDeploymentsServiceAccount(Rendering r) {
     String account =
-        r.manifests().only(Deployment.class).getSpec().getTemplate().getSpec().getServiceAccountName();
+        r.manifests()
+            .only(Deployment.class)
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getServiceAccountName();
     ClusterRoleBinding binding = r.manifests().only(ClusterRoleBinding.class);
 
     assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
-    assertThat(binding.getRoleRef().getName()).isEqualTo(operatorClusterRole(r.manifests()).getMetadata().getName());
-    assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
-      assertThat(s.getKind()).isEqualTo("ServiceAccount");
-      assertThat(s.getName()).isEqualTo(account);
-      assertThat(s.getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
-    });
+    assertThat(binding.getRoleRef().getName())
+        .isEqualTo(operatorClusterRole(r.manifests()).getMetadata().getName());
+    assertThat(binding.getSubjects())
+        .singleElement()
+        .satisfies(
+            s -> {
+              assertThat(s.getKind()).isEqualTo("ServiceAccount");
+              assertThat(s.getName()).isEqualTo(account);
+              assertThat(s.getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
+            });
   }
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("renderings")
-  void everyCloneNamespaceBindsTheAccountTheOperatorGivesAgentPods(Rendering r, @TempDir Path scratch) {
+  void everyCloneNamespaceBindsTheAccountTheOperatorGivesAgentPods(
+      Rendering r, @TempDir Path scratch) {
     String agentAccount =
-        OperatorConfig.of(r.manifests(), scratch).options().get(OperatorOptions.AGENT_SERVICE_ACCOUNT);
+        OperatorConfig.of(r.manifests(), scratch)
+            .options()
+            .get(OperatorOptions.AGENT_SERVICE_ACCOUNT);
     List<RoleBinding> agentBindings =
         r.manifests().all(RoleBinding.class).stream()
             .filter(b -> b.getRoleRef().getName().endsWith("-agent"))
@@ -136,19 +169,24 @@ class RbacTest {
     for (RoleBinding binding : agentBindings) {
       String namespace = binding.getMetadata().getNamespace();
       assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
-      assertThat(binding.getSubjects()).singleElement().satisfies(s -> {
-        assertThat(s.getName()).isEqualTo(agentAccount);
-        assertThat(s.getNamespace()).isEqualTo(namespace);
-      });
+      assertThat(binding.getSubjects())
+          .singleElement()
+          .satisfies(
+              s -> {
+                assertThat(s.getName()).isEqualTo(agentAccount);
+                assertThat(s.getNamespace()).isEqualTo(namespace);
+              });
       assertThat(r.manifests().all(io.fabric8.kubernetes.api.model.ServiceAccount.class))
-          .anySatisfy(sa -> {
-            assertThat(sa.getMetadata().getName()).isEqualTo(agentAccount);
-            assertThat(sa.getMetadata().getNamespace()).isEqualTo(namespace);
-          });
+          .anySatisfy(
+              sa -> {
+                assertThat(sa.getMetadata().getName()).isEqualTo(agentAccount);
+                assertThat(sa.getMetadata().getNamespace()).isEqualTo(namespace);
+              });
     }
   }
 
-  private static final Pattern CITED_CLASS = Pattern.compile("io\\.volumeclone\\.(operator|agent)\\.([A-Z]\\w*)");
+  private static final Pattern CITED_CLASS =
+      Pattern.compile("io\\.volumeclone\\.(operator|agent)\\.([A-Z]\\w*)");
 
   @Test
   void everyDeclaredRuleCitesCodeThatExists() {
@@ -166,7 +204,8 @@ class RbacTest {
         }
       }
     }
-    assertThat(classes).contains("io.volumeclone.operator.StatusWriter", "io.volumeclone.agent.StatusReporter");
+    assertThat(classes)
+        .contains("io.volumeclone.operator.StatusWriter", "io.volumeclone.agent.StatusReporter");
     ClassLoader loader = getClass().getClassLoader();
     for (String name : classes) {
       assertThat(loader.getResource(name.replace('.', '/') + ".class"))
