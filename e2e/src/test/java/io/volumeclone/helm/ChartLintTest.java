@@ -11,6 +11,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code helm lint --strict} and the chart's copy of the CRD. */
 class ChartLintTest {
@@ -30,9 +31,8 @@ class ChartLintTest {
   }
 
   @Test
-  void lintStrictFailsOnABrokenChart() throws IOException {
+  void lintStrictFailsOnABrokenChart(@TempDir Path broken) throws IOException {
     // The lint call must be able to fail: a copy of the chart with a template that does not parse.
-    Path broken = Files.createTempDirectory("volume-clone-chart-");
     copy(ChartFixture.chart(), broken);
     Files.writeString(broken.resolve("templates/broken.yaml"), "kind: {{ .Values.nothing.here }\n");
 
