@@ -59,7 +59,21 @@ public final class Main implements Runnable {
     // The engine logs through slf4j-simple to stderr: keep it to warnings unless asked.
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "warn");
     System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
-    CommandLine commandLine = new CommandLine(new Main());
+    CommandLine.IFactory factory =
+        new CommandLine.IFactory() {
+          @Override
+          public <K> K create(Class<K> type) throws Exception {
+            K command = CommandLine.defaultFactory().create(type);
+            if (command instanceof CloneCommand clone) {
+              clone.out = out;
+              clone.err = err;
+            } else if (command instanceof StatusCommand status) {
+              status.out = out;
+            }
+            return command;
+          }
+        };
+    CommandLine commandLine = new CommandLine(new Main(), factory);
     commandLine.setOut(new PrintWriter(out, true));
     commandLine.setErr(new PrintWriter(err, true));
     commandLine.setExitCodeExceptionMapper(e -> EXIT_FAILURE);
