@@ -274,7 +274,9 @@ public final class Agent {
         "cut-over",
         "cut over: the destination holds every region",
         "device",
-        opened.destinationPath());
+        opened.destinationPath(),
+        "copiedThisRunBytes",
+        clone.copier().bytesCopied());
     reportFinal();
     closeExport();
     closeClone();

@@ -30,7 +30,7 @@ final class AgentMetrics implements AutoCloseable {
 
   AgentMetrics(String namespace, String name) {
     registry.config().commonTags("namespace", namespace, "volumeclone", name);
-    gauge("volume_clone_regions_total", "Regions in the clone", CloneStatus::regionsTotal);
+    gauge("volume_clone_size_regions", "Regions in the clone", CloneStatus::regionsTotal);
     gauge(
         "volume_clone_regions_copied",
         "Regions the destination holds (committed or not)",
@@ -39,7 +39,7 @@ final class AgentMetrics implements AutoCloseable {
         "volume_clone_regions_committed",
         "Regions recorded as copied on the metadata device",
         CloneStatus::regionsCommitted);
-    gauge("volume_clone_bytes_total", "Bytes in the clone", CloneStatus::bytesTotal);
+    gauge("volume_clone_size_bytes", "Bytes in the clone", CloneStatus::bytesTotal);
     gauge("volume_clone_bytes_copied", "Bytes the destination holds", CloneStatus::bytesCopied);
     gauge(
         "volume_clone_copy_rate_bytes_per_second",
