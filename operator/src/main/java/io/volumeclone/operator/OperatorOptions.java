@@ -151,6 +151,22 @@ public final class OperatorOptions {
           "How often a waiting clone (queued, destination in use, invalid) is checked again.",
           OperatorOptions::duration);
 
+  public static final Option<Integer> HEALTH_PORT =
+      define(
+          "health.port",
+          "8081",
+          "Port of the probe endpoints: GET /healthz (200 until the operator stops) and GET /readyz"
+              + " (200 once the operator has started and every informer is healthy, 503 naming the"
+              + " unhealthy ones otherwise); 0 = off.",
+          OperatorOptions::port);
+  public static final Option<Integer> METRICS_PORT =
+      define(
+          "metrics.port",
+          "8080",
+          "Port of GET /metrics (Prometheus text: JOSDK reconcile counters and timers, JVM metrics,"
+              + " clones by phase); 0 = off. May equal health.port.",
+          OperatorOptions::port);
+
   private final Map<String, String> values;
 
   private OperatorOptions(Map<String, String> values) {
@@ -296,6 +312,19 @@ public final class OperatorOptions {
     }
     if (value < 1) {
       throw new IllegalArgumentException("must be at least 1");
+    }
+    return value;
+  }
+
+  static int port(String s) {
+    int value;
+    try {
+      value = Integer.parseInt(s);
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException("expected a TCP port number (0 = off)");
+    }
+    if (value < 0 || value > 65535) {
+      throw new IllegalArgumentException("must be between 0 (off) and 65535");
     }
     return value;
   }

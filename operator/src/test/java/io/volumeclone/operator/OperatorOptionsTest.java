@@ -51,4 +51,21 @@ class OperatorOptionsTest {
     assertThatThrownBy(() -> OperatorOptions.of(Map.of("maxClonePerNode", "1")))
         .hasMessage("unknown operator setting 'maxClonePerNode'");
   }
+
+  @Test
+  void portsDefaultToTheChartsAndZeroSwitchesAnEndpointOff() throws Exception {
+    assertThat(OperatorOptions.defaults().get(OperatorOptions.HEALTH_PORT)).isEqualTo(8081);
+    assertThat(OperatorOptions.defaults().get(OperatorOptions.METRICS_PORT)).isEqualTo(8080);
+    OperatorOptions o =
+        OperatorOptions.load(
+            Map.of("VOLUME_CLONE_HEALTH_PORT", "0", "VOLUME_CLONE_METRICS_PORT", "9090"));
+    assertThat(o.get(OperatorOptions.HEALTH_PORT)).isZero();
+    assertThat(o.get(OperatorOptions.METRICS_PORT)).isEqualTo(9090);
+    assertThatThrownBy(() -> OperatorOptions.of(Map.of("metrics.port", "70000")))
+        .hasMessage(
+            "operator setting metrics.port (VOLUME_CLONE_METRICS_PORT) = '70000' is invalid: must"
+                + " be between 0 (off) and 65535");
+    assertThatThrownBy(() -> OperatorOptions.of(Map.of("health.port", "http")))
+        .hasMessageContaining("health.port (VOLUME_CLONE_HEALTH_PORT) = 'http' is invalid");
+  }
 }
