@@ -168,6 +168,71 @@ class AgentTest {
         .allMatch(r -> r.contains("/status"));
   }
 
+  /** The premise of both writers' strategy: a status write with a stale resourceVersion fails. */
+  @Test
+  void aStaleStatusWriteIsRefusedWithConflict() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "stale", MiB);
+    api.create(f.resource("64Ki", null));
+    VolumeClone first = get(f);
+    VolumeClone second = get(f);
+    first.setStatus(new VolumeCloneStatus());
+    first.getStatus().setMessage("first");
+    api.client.resource(first).updateStatus();
+
+    second.setStatus(new VolumeCloneStatus());
+    second.getStatus().setMessage("second, from a stale read");
+    var refused =
+        org.assertj.core.api.Assertions.catchThrowableOfType(
+            io.fabric8.kubernetes.client.KubernetesClientException.class,
+            () -> api.client.resource(second).updateStatus());
+
+    assertThat(refused).isNotNull();
+    assertThat(refused.getCode()).isEqualTo(409);
+    assertThat(get(f).getStatus().getMessage()).isEqualTo("first");
+  }
+
+  @Test
+  void concurrentOperatorWritesAndAgentWritesNeverEraseEachOther() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "racing", 16 * MiB);
+    api.create(f.resource("64Ki", copy(null, "8Mi")));
+    Agent agent = f.agent(api, Duration.ofMillis(200), logStream);
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    int operatorWrites = 0;
+    int conflicts = 0;
+    boolean agentSeen = false;
+    while (!exit.isDone()) {
+      VolumeClone vc = get(f);
+      VolumeCloneStatus s = vc.getStatus() == null ? new VolumeCloneStatus() : vc.getStatus();
+      boolean agentFields =
+          s.getProgress() != null && s.condition(ConditionTypes.AVAILABLE).isPresent();
+      assertThat(agentFields || !agentSeen).as("the agent's fields, once written, stay").isTrue();
+      agentSeen |= agentFields;
+      if (operatorWrites > 0) {
+        assertThat(s.getMessage()).as("the operator's field stays").startsWith("operator write ");
+      }
+      s.setMessage("operator write " + (operatorWrites + 1));
+      s.setPhase(Phase.Copying);
+      vc.setStatus(s);
+      try {
+        api.client.resource(vc).updateStatus();
+        operatorWrites++;
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        assertThat(e.getCode()).isEqualTo(409);
+        conflicts++;
+      }
+    }
+
+    assertThat(exit.get()).as(logText()).isEqualTo(0);
+    VolumeClone vc = get(f);
+    assertThat(vc.getStatus().getMessage()).isEqualTo("operator write " + operatorWrites);
+    assertThat(vc.getStatus().getPhase()).isEqualTo(Phase.Copying);
+    assertThat(conditionIs(vc, ConditionTypes.CUT_OVER, "True", "CutOver")).isTrue();
+    assertThat(vc.getStatus().getProgress().getPercent()).isEqualTo("100.0");
+    assertThat(operatorWrites).isGreaterThan(10);
+    System.out.println(
+        "operator writes " + operatorWrites + ", conflicts seen by the operator " + conflicts);
+  }
+
   @Test
   void pauseStopsTheCopyAndResumeContinuesIt() throws Exception {
     AgentFixture f = new AgentFixture(dir, "pausing", 16 * MiB);
