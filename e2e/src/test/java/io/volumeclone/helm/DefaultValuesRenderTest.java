@@ -43,10 +43,10 @@ class DefaultValuesRenderTest {
             "Namespace/volume-clones",
             "ServiceAccount/volume-clone-agent",
             "RoleBinding/vc-volume-clone-agent",
-            "Deployment/vc-volume-clone-operator");
-    // Off by default: one replica needs no PDB; the operator serves no metrics yet.
+            "Deployment/vc-volume-clone-operator",
+            "Service/vc-volume-clone-metrics");
+    // Off by default: one replica needs no PDB; a ServiceMonitor needs prometheus-operator.
     assertThat(manifests.all(PodDisruptionBudget.class)).isEmpty();
-    assertThat(manifests.all(Service.class)).isEmpty();
     assertThat(manifests.text()).doesNotContain("ServiceMonitor");
   }
 
@@ -79,17 +79,42 @@ class DefaultValuesRenderTest {
   }
 
   @Test
-  void operatorHasResourcesAndNoProbesWithoutAHealthEndpoint() {
-    Container operator =
-        manifests.only(Deployment.class).getSpec().getTemplate().getSpec().getContainers().get(0);
+  void operatorHasResourcesProbesAndAMetricsService(@TempDir Path scratch) {
+    Deployment deployment = manifests.only(Deployment.class);
+    Container operator = deployment.getSpec().getTemplate().getSpec().getContainers().get(0);
+    OperatorOptions options = OperatorConfig.of(manifests, scratch).options();
 
     assertThat(operator.getResources().getRequests()).containsKeys("cpu", "memory");
     assertThat(operator.getResources().getLimits()).containsKey("memory");
     assertThat(operator.getImage()).isEqualTo("ghcr.io/volume-clone/volume-clone-operator:0.1.0");
-    // No health endpoint in the operator yet: no probe rather than one that cannot tell anything.
-    assertThat(operator.getLivenessProbe()).isNull();
-    assertThat(operator.getReadinessProbe()).isNull();
-    assertThat(operator.getPorts()).isNullOrEmpty();
+    // The container ports are the ports the operator is told to serve on.
+    assertThat(operator.getPorts())
+        .extracting(p -> p.getName() + ":" + p.getContainerPort() + "/" + p.getProtocol())
+        .containsExactlyInAnyOrder(
+            "health:" + options.get(OperatorOptions.HEALTH_PORT) + "/TCP",
+            "metrics:" + options.get(OperatorOptions.METRICS_PORT) + "/TCP");
+    assertThat(options.get(OperatorOptions.HEALTH_PORT)).isEqualTo(8081);
+    assertThat(options.get(OperatorOptions.METRICS_PORT)).isEqualTo(8080);
+    // Liveness must not fail while informers sync (that is readiness's business).
+    assertThat(operator.getLivenessProbe().getHttpGet().getPath()).isEqualTo("/healthz");
+    assertThat(operator.getLivenessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("health");
+    assertThat(operator.getLivenessProbe().getInitialDelaySeconds()).isEqualTo(15);
+    assertThat(operator.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/readyz");
+    assertThat(operator.getReadinessProbe().getHttpGet().getPort().getStrVal()).isEqualTo("health");
+
+    Service service = manifests.only(Service.class);
+    assertThat(service.getMetadata().getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
+    assertThat(service.getSpec().getType()).isEqualTo("ClusterIP");
+    assertThat(deployment.getSpec().getTemplate().getMetadata().getLabels())
+        .containsAllEntriesOf(service.getSpec().getSelector());
+    assertThat(service.getSpec().getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("metrics");
+              assertThat(p.getPort()).isEqualTo(8080);
+              assertThat(p.getTargetPort().getStrVal()).isEqualTo("metrics");
+            });
   }
 
   @Test
@@ -190,7 +215,9 @@ class DefaultValuesRenderTest {
         .contains("namespace: volume-clones")
         .contains("kubectl -n volume-clones get vc -w")
         .contains("--for=condition=Ready")
-        .contains("no health endpoint");
+        .contains("GET /healthz and /readyz on port 8081")
+        .contains("GET /metrics, Service vc-volume-clone-metrics port 8080")
+        .doesNotContain("serves no /healthz");
   }
 
   @Test

@@ -94,14 +94,37 @@ class ImagesTest {
 
     // runAsNonRoot needs a numeric USER the kubelet can check.
     assertThat(dockerfile).containsPattern("(?m)^USER " + chartUser + "(:" + chartUser + ")?$");
-    Matcher main =
-        Pattern.compile("\"(io\\.volumeclone\\.operator\\.\\w+)\"\\]").matcher(dockerfile);
-    assertThat(main.find()).as("operator Dockerfile ENTRYPOINT names a main class").isTrue();
+    // The image runs the operator's shaded jar, whose manifest names the operator's main class.
+    String pom = read("operator/pom.xml");
+    Matcher jar = Pattern.compile("<finalName>([^<]+)</finalName>").matcher(pom);
+    assertThat(jar.find()).as("operator/pom.xml names its shaded jar").isTrue();
+    Matcher main = Pattern.compile("<mainClass>([^<]+)</mainClass>").matcher(pom);
+    assertThat(main.find()).as("operator/pom.xml names the jar's main class").isTrue();
+    assertThat(main.group(1)).isEqualTo("io.volumeclone.operator.Main");
     assertThat(Class.forName(main.group(1)).getMethod("main", String[].class)).isNotNull();
-    // The operator module builds a plain jar (no shade): the image carries its dependencies.
+    String inImage = "/opt/volume-clone-operator/" + jar.group(1) + ".jar";
     assertThat(dockerfile)
-        .contains("COPY operator/target/dependency/")
-        .contains("dependency:copy-dependencies");
+        .contains("COPY operator/target/" + jar.group(1) + ".jar " + inImage)
+        .contains("ENTRYPOINT [\"java\", \"-jar\", \"" + inImage + "\"]");
+  }
+
+  @Test
+  void operatorImageExposesThePortsTheChartProbesAndScrapes() throws IOException {
+    String dockerfile = read("images/operator/Dockerfile");
+    Container operator =
+        ChartFixture.render()
+            .only(Deployment.class)
+            .getSpec()
+            .getTemplate()
+            .getSpec()
+            .getContainers()
+            .get(0);
+    Matcher expose = Pattern.compile("(?m)^EXPOSE (.+)$").matcher(dockerfile);
+
+    assertThat(expose.find()).as("operator Dockerfile EXPOSEs its ports").isTrue();
+    assertThat(List.of(expose.group(1).trim().split("\\s+")))
+        .containsExactlyInAnyOrderElementsOf(
+            operator.getPorts().stream().map(p -> String.valueOf(p.getContainerPort())).toList());
   }
 
   @Test

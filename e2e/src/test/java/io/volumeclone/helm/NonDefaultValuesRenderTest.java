@@ -84,6 +84,23 @@ class NonDefaultValuesRenderTest {
   }
 
   @Test
+  void healthAndMetricsOffMeanNoEndpointNoProbesAndNoService(@TempDir Path scratch) {
+    OperatorOptions options = OperatorConfig.of(single, scratch).options();
+    Container operator = operator(single);
+
+    // Port 0 tells the operator to open no endpoint at all.
+    assertThat(options.get(OperatorOptions.HEALTH_PORT)).isZero();
+    assertThat(options.get(OperatorOptions.METRICS_PORT)).isZero();
+    assertThat(operator.getLivenessProbe()).isNull();
+    assertThat(operator.getReadinessProbe()).isNull();
+    assertThat(operator.getPorts()).isNullOrEmpty();
+    assertThat(single.all(Service.class)).isEmpty();
+    assertThat(ChartFixture.notes(ChartFixture.valuesResource("values-single-no-election.yaml")))
+        .contains("operator.health.enabled is false")
+        .doesNotContain("GET /metrics");
+  }
+
+  @Test
   void operatorSettingsFlowIntoTheConfigTheOperatorReads(@TempDir Path scratch) {
     OperatorOptions options = OperatorConfig.of(full, scratch).options();
 
@@ -120,7 +137,7 @@ class NonDefaultValuesRenderTest {
   }
 
   @Test
-  void operatorPodTakesResourcesPlacementImageAndProbes() {
+  void operatorPodTakesResourcesPlacementImageAndProbes(@TempDir Path scratch) {
     PodSpec pod = pod(full);
     Container operator = operator(full);
 
@@ -166,6 +183,9 @@ class NonDefaultValuesRenderTest {
     assertThat(operator.getLivenessProbe().getInitialDelaySeconds()).isEqualTo(20);
     assertThat(operator.getLivenessProbe().getFailureThreshold()).isEqualTo(5);
     assertThat(operator.getReadinessProbe().getHttpGet().getPath()).isEqualTo("/readyz");
+    OperatorOptions options = OperatorConfig.of(full, scratch).options();
+    assertThat(options.get(OperatorOptions.HEALTH_PORT)).isEqualTo(8081);
+    assertThat(options.get(OperatorOptions.METRICS_PORT)).isEqualTo(9090);
     assertThat(operator.getPorts())
         .extracting(p -> p.getName() + ":" + p.getContainerPort())
         .containsExactlyInAnyOrder("metrics:9090", "health:8081");

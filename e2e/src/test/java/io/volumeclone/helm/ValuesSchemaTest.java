@@ -69,8 +69,15 @@ class ValuesSchemaTest {
             new String[] {"/operator/logLevel", "trace", "error"}),
         Arguments.of("metrics:\n  port: 80\n", new String[] {"port", "minimum"}),
         Arguments.of(
-            "metrics:\n  serviceMonitor:\n    enabled: true\n",
+            "metrics:\n  enabled: false\n  serviceMonitor:\n    enabled: true\n",
             new String[] {"metrics.serviceMonitor.enabled needs metrics.enabled"}),
+        Arguments.of(
+            "metrics:\n  port: 8081\n",
+            new String[] {
+              "metrics.port and operator.health.port are both 8081; give the metrics and health"
+                  + " endpoints different ports"
+            }),
+        Arguments.of("operator:\n  health:\n    port: 0\n", new String[] {"port", "minimum"}),
         Arguments.of(
             "operator:\n  replicas: 2\n  podDisruptionBudget:\n    minAvailable: 2\n",
             new String[] {
