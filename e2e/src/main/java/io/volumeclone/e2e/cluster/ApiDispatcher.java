@@ -147,8 +147,26 @@ public class ApiDispatcher extends Dispatcher {
         && hasStatusSubresource(resource)) {
       return update(request, resource, resource.subresource() != null);
     }
+    boolean list = method == HttpMethod.GET && !"true".equals(query.get("watch"));
+    if (list && query.containsKey("fieldSelector")) {
+      // The mock answers an empty list to field selectors it does not know; filter here instead.
+      StringBuilder rest = new StringBuilder();
+      query.forEach(
+          (k, v) -> {
+            if (!k.equals("fieldSelector")) {
+              rest.append(rest.length() == 0 ? "?" : "&")
+                  .append(k)
+                  .append('=')
+                  .append(java.net.URLEncoder.encode(v, StandardCharsets.UTF_8));
+            }
+          });
+      request = rewritePath(request, path + rest);
+    }
     MockResponse response = crud.dispatch(request);
-    if (method == HttpMethod.GET && !"true".equals(query.get("watch"))) {
+    if (list && resource.name() == null) {
+      response = typedList(resource, response);
+    }
+    if (list) {
       response = filterByFields(response, query.get("fieldSelector"));
       String accept = Objects.toString(request.getHeader("Accept"), "");
       if (accept.contains("as=Table") && response.code() == 200) {
@@ -281,6 +299,15 @@ public class ApiDispatcher extends Dispatcher {
     return result;
   }
 
+  private static RecordedRequest rewritePath(RecordedRequest original, String path) {
+    return new RecordedRequest(
+        original.getHttpVersion(),
+        original.method(),
+        path,
+        original.getHeaders(),
+        original.getBody() == null ? new Buffer() : original.getBody());
+  }
+
   private static RecordedRequest rewrite(
       RecordedRequest original, HttpMethod method, String path, JsonNode body) {
     byte[] bytes;
@@ -321,6 +348,38 @@ public class ApiDispatcher extends Dispatcher {
 
   private static boolean isBuiltinGroup(String groupVersion) {
     return BUILTINS.stream().anyMatch(b -> b.groupVersion().equals(groupVersion));
+  }
+
+  /**
+   * The mock calls every list {@code List}; typed clients (kubectl describe reads events into an
+   * EventList) want {@code <Kind>List} of the resource's group version.
+   */
+  private MockResponse typedList(ResourcePath resource, MockResponse response) {
+    if (response.code() != 200) {
+      return response;
+    }
+    String kind = null;
+    for (Builtin b : BUILTINS) {
+      if (b.groupVersion().equals(resource.groupVersion())
+          && b.plural().equals(resource.plural())) {
+        kind = b.kind();
+      }
+    }
+    if (kind == null && !resource.group().isEmpty()) {
+      ObjectNode crd = crdFor(resource.group(), resource.plural());
+      if (crd != null) {
+        kind = crd.path("spec").path("names").path("kind").asText();
+      }
+    }
+    ObjectNode body = parseObject(response.getBody().readUtf8());
+    if (body == null) {
+      return response;
+    }
+    if (kind != null && "List".equals(body.path("kind").asText())) {
+      body.put("kind", kind + "List");
+      body.put("apiVersion", resource.groupVersion());
+    }
+    return json(200, body);
   }
 
   // ---------------------------------------------------------------- field selectors

@@ -1,0 +1,532 @@
+package io.volumeclone.e2e.cluster;
+
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.PersistentVolume;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.fabric8.kubernetes.api.model.PodCondition;
+import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeDevice;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
+import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Plays the kubelet of the simulated nodes ({@code node-1}, {@code node-2}): every Pod scheduled to
+ * one of them runs as a local process, and the Pod's status says what that process does.
+ *
+ * <p>What a container gets, and how it is mapped here:
+ *
+ * <ul>
+ *   <li>The command {@code volume-clone} is the node-agent's CLI main class in a child JVM with
+ *       this JVM's class path; the container's args are passed as they are. Other commands fail the
+ *       Pod with a message saying so.
+ *   <li>Environment: plain values, and {@code fieldRef} values for {@code metadata.name}, {@code
+ *       metadata.namespace}, {@code spec.nodeName} and {@code status.podIP}. {@code KUBECONFIG}
+ *       points at the embedded cluster (in-cluster configuration does not exist here).
+ *   <li>hostPath directories ({@code /var/lib/volume-clone/...}) live under this node's own
+ *       directory, {@code <root>/<node>/<path>}; environment values naming a mount path are
+ *       rewritten to it. hostPath block devices are used at their own path (both simulated nodes
+ *       share this machine's devices).
+ *   <li>{@code volumeDevices}: the claim's bound PersistentVolume names a file or device ({@code
+ *       spec.local.path} or {@code spec.hostPath.path}); a per-Pod directory holds a symlink per
+ *       device, named like the device path's last segment, and the agent is told that directory
+ *       with {@code --pvc-device-directory}.
+ * </ul>
+ *
+ * <p>Restarts follow {@code restartPolicy}: a process that exits non-zero under {@code OnFailure}
+ * or {@code Always} is started again after a short back-off and {@code restartCount} goes up; exit
+ * 0 makes the Pod {@code Succeeded}. Deleting the Pod sends SIGTERM, then SIGKILL after the Pod's
+ * grace period.
+ */
+public final class NodeRunner implements AutoCloseable {
+
+  private static final String AGENT_MAIN = "io.volumeclone.cli.Main";
+
+  private final KubernetesClient client;
+  private final Path kubeconfig;
+  private final Path root;
+  private final Set<String> nodes;
+  private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
+  private SharedIndexInformer<Pod> informer;
+
+  public NodeRunner(KubernetesClient client, Path kubeconfig, Path root, Set<String> nodes) {
+    this.client = client;
+    this.kubeconfig = kubeconfig.toAbsolutePath();
+    this.root = root.toAbsolutePath();
+    this.nodes = Set.copyOf(nodes);
+  }
+
+  /** Where node {@code node} keeps its hostPath directories. */
+  public Path nodeDirectory(String node) {
+    return root.resolve(node);
+  }
+
+  public void start() {
+    informer =
+        client
+            .pods()
+            .inAnyNamespace()
+            .inform(
+                new ResourceEventHandler<>() {
+                  @Override
+                  public void onAdd(Pod pod) {
+                    observe(pod);
+                  }
+
+                  @Override
+                  public void onUpdate(Pod oldPod, Pod pod) {
+                    observe(pod);
+                  }
+
+                  @Override
+                  public void onDelete(Pod pod, boolean unknownFinalState) {
+                    PodRun run = runs.remove(key(pod));
+                    if (run != null) {
+                      run.stop("the Pod was deleted");
+                    }
+                  }
+                },
+                30_000L);
+  }
+
+  private static String key(Pod pod) {
+    return pod.getMetadata().getNamespace()
+        + "/"
+        + pod.getMetadata().getName()
+        + "/"
+        + pod.getMetadata().getUid();
+  }
+
+  private void observe(Pod pod) {
+    String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+    if (node == null || !nodes.contains(node)) {
+      return;
+    }
+    String key = key(pod);
+    if (pod.getMetadata().getDeletionTimestamp() != null) {
+      PodRun run = runs.remove(key);
+      if (run != null) {
+        run.stop("the Pod is being deleted");
+      }
+      return;
+    }
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+      return;
+    }
+    runs.computeIfAbsent(
+        key,
+        k -> {
+          PodRun run = new PodRun(pod, node);
+          Thread thread = new Thread(run::run, "kubelet-" + pod.getMetadata().getName());
+          thread.setDaemon(true);
+          thread.start();
+          return run;
+        });
+  }
+
+  /** The process currently running for the Pod, if any (for tests that kill agents). */
+  public Optional<ProcessHandle> process(String namespace, String podName) {
+    return runs.entrySet().stream()
+        .filter(e -> e.getKey().startsWith(namespace + "/" + podName + "/"))
+        .map(e -> e.getValue().current)
+        .filter(p -> p != null && p.isAlive())
+        .map(Process::toHandle)
+        .findFirst();
+  }
+
+  /** The log file the Pod's process writes to. */
+  public Path logFile(String namespace, String podName) {
+    return root.resolve("logs").resolve(namespace + "_" + podName + ".log");
+  }
+
+  @Override
+  public void close() {
+    if (informer != null) {
+      informer.close();
+    }
+    for (PodRun run : runs.values()) {
+      run.stop("the node runner stops");
+    }
+    runs.clear();
+  }
+
+  /** One Pod's life on a simulated node. */
+  private final class PodRun {
+    private final String namespace;
+    private final String name;
+    private final String node;
+    private final Pod pod;
+    private volatile boolean stopped;
+    private volatile Process current;
+    private int restarts;
+
+    PodRun(Pod pod, String node) {
+      this.pod = pod;
+      this.namespace = pod.getMetadata().getNamespace();
+      this.name = pod.getMetadata().getName();
+      this.node = node;
+    }
+
+    void run() {
+      Container container = pod.getSpec().getContainers().get(0);
+      String policy = Optional.ofNullable(pod.getSpec().getRestartPolicy()).orElse("Always");
+      Duration backoff = Duration.ofMillis(500);
+      while (!stopped) {
+        Launch launch;
+        try {
+          launch = prepare(container);
+        } catch (WaitingException e) {
+          reportWaiting(container.getName(), e.reason, e.getMessage());
+          sleep(Duration.ofSeconds(1));
+          continue;
+        } catch (IOException | RuntimeException e) {
+          reportFinished(container.getName(), "Failed", 128, "StartError", e.getMessage());
+          return;
+        }
+        Instant started = Instant.now();
+        try {
+          synchronized (this) {
+            if (stopped) {
+              return;
+            }
+            current =
+                ChildJvm.start(
+                    AGENT_MAIN,
+                    List.of("-Xmx256m"),
+                    launch.args,
+                    launch.env,
+                    logFile(namespace, name),
+                    launch.workingDirectory);
+          }
+        } catch (IOException e) {
+          reportFinished(container.getName(), "Failed", 128, "StartError", e.getMessage());
+          return;
+        }
+        reportRunning(container.getName(), started);
+        int exit;
+        try {
+          exit = current.waitFor();
+        } catch (InterruptedException e) {
+          current.destroyForcibly();
+          return;
+        }
+        if (stopped) {
+          return;
+        }
+        String reason = exit == 0 ? "Completed" : "Error";
+        boolean restart = policy.equals("Always") || (policy.equals("OnFailure") && exit != 0);
+        if (!restart) {
+          reportFinished(
+              container.getName(), exit == 0 ? "Succeeded" : "Failed", exit, reason, null);
+          return;
+        }
+        restarts++;
+        reportRestarting(container.getName(), exit, reason, started);
+        sleep(backoff);
+        backoff =
+            backoff.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0
+                ? Duration.ofSeconds(5)
+                : backoff.multipliedBy(2);
+      }
+    }
+
+    void stop(String why) {
+      Process p;
+      synchronized (this) {
+        stopped = true;
+        p = current;
+      }
+      if (p == null || !p.isAlive()) {
+        return;
+      }
+      long grace =
+          Optional.ofNullable(pod.getSpec().getTerminationGracePeriodSeconds()).orElse(30L);
+      p.destroy(); // SIGTERM: the agent commits its metadata and exits
+      try {
+        if (!p.waitFor(grace, TimeUnit.SECONDS)) {
+          p.descendants().forEach(ProcessHandle::destroyForcibly);
+          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+      } catch (InterruptedException e) {
+        p.destroyForcibly();
+        Thread.currentThread().interrupt();
+      }
+    }
+
+    private record Launch(List<String> args, Map<String, String> env, Path workingDirectory) {}
+
+    private Launch prepare(Container container) throws IOException, WaitingException {
+      List<String> command = Optional.ofNullable(container.getCommand()).orElse(List.of());
+      if (command.size() != 1 || !command.get(0).endsWith("volume-clone")) {
+        throw new IllegalArgumentException(
+            "the embedded node runs only the volume-clone command, not " + command);
+      }
+      Path podDir = root.resolve("pods").resolve(namespace + "_" + name);
+      Files.createDirectories(podDir);
+
+      // hostPath directories: each node has its own copy of the host's directories.
+      Map<String, Path> mounts = new LinkedHashMap<>();
+      Map<String, Volume> volumes = new LinkedHashMap<>();
+      for (Volume v : pod.getSpec().getVolumes()) {
+        volumes.put(v.getName(), v);
+      }
+      for (VolumeMount m : Optional.ofNullable(container.getVolumeMounts()).orElse(List.of())) {
+        Volume v = volumes.get(m.getName());
+        if (v == null) {
+          continue;
+        }
+        if (v.getHostPath() != null) {
+          String type = Optional.ofNullable(v.getHostPath().getType()).orElse("");
+          if (type.equals("BlockDevice") || type.equals("CharDevice") || type.equals("File")) {
+            mounts.put(m.getMountPath(), Path.of(v.getHostPath().getPath()));
+          } else {
+            Path onNode = nodeDirectory(node).resolve(v.getHostPath().getPath().substring(1));
+            Files.createDirectories(onNode);
+            mounts.put(m.getMountPath(), onNode);
+          }
+        } else if (v.getEmptyDir() != null) {
+          Path dir = podDir.resolve("volumes").resolve(v.getName());
+          Files.createDirectories(dir);
+          mounts.put(m.getMountPath(), dir);
+        }
+      }
+
+      List<String> args =
+          new ArrayList<>(Optional.ofNullable(container.getArgs()).orElse(List.of()));
+      List<VolumeDevice> devices =
+          Optional.ofNullable(container.getVolumeDevices()).orElse(List.of());
+      if (!devices.isEmpty()) {
+        Path deviceDir = podDir.resolve("dev");
+        Files.createDirectories(deviceDir);
+        for (VolumeDevice d : devices) {
+          Path target = claimTarget(volumes.get(d.getName()));
+          Path link = deviceDir.resolve(Path.of(d.getDevicePath()).getFileName().toString());
+          Files.deleteIfExists(link);
+          Files.createSymbolicLink(link, target);
+        }
+        args.add("--pvc-device-directory");
+        args.add(deviceDir.toString());
+      }
+
+      Map<String, String> env = new LinkedHashMap<>();
+      for (EnvVar e : Optional.ofNullable(container.getEnv()).orElse(List.of())) {
+        String value = e.getValue();
+        if (e.getValueFrom() != null && e.getValueFrom().getFieldRef() != null) {
+          value =
+              switch (e.getValueFrom().getFieldRef().getFieldPath()) {
+                case "metadata.name" -> name;
+                case "metadata.namespace" -> namespace;
+                case "spec.nodeName" -> node;
+                case "status.podIP", "status.hostIP" -> "127.0.0.1";
+                default -> "";
+              };
+        }
+        env.put(e.getName(), remap(value == null ? "" : value, mounts));
+      }
+      env.put("KUBECONFIG", kubeconfig.toString());
+      env.put("VOLUME_CLONE_EMBEDDED_NODE", node);
+      return new Launch(args, env, podDir);
+    }
+
+    private Path claimTarget(Volume volume) throws WaitingException {
+      if (volume == null || volume.getPersistentVolumeClaim() == null) {
+        throw new IllegalArgumentException(
+            "a volumeDevice must name a persistentVolumeClaim volume");
+      }
+      String claim = volume.getPersistentVolumeClaim().getClaimName();
+      PersistentVolumeClaim pvc =
+          client.persistentVolumeClaims().inNamespace(namespace).withName(claim).get();
+      if (pvc == null) {
+        throw new WaitingException(
+            "ContainerCreating", "persistentvolumeclaim \"" + claim + "\" not found");
+      }
+      String pvName = pvc.getSpec().getVolumeName();
+      PersistentVolume pv =
+          pvName == null ? null : client.persistentVolumes().withName(pvName).get();
+      if (pv == null) {
+        throw new WaitingException(
+            "ContainerCreating", "persistentvolumeclaim \"" + claim + "\" is not bound");
+      }
+      if (pv.getSpec().getLocal() != null) {
+        return Path.of(pv.getSpec().getLocal().getPath());
+      }
+      if (pv.getSpec().getHostPath() != null) {
+        return Path.of(pv.getSpec().getHostPath().getPath());
+      }
+      throw new IllegalArgumentException(
+          "PersistentVolume "
+              + pvName
+              + " is neither local nor hostPath; the embedded node cannot attach it");
+    }
+
+    private static String remap(String value, Map<String, Path> mounts) {
+      for (Map.Entry<String, Path> m : mounts.entrySet()) {
+        String mount = m.getKey();
+        if (value.equals(mount) || value.startsWith(mount + "/")) {
+          return m.getValue() + value.substring(mount.length());
+        }
+      }
+      return value;
+    }
+
+    // ---------------------------------------------------------------- status
+
+    private void reportWaiting(String container, String reason, String message) {
+      writeStatus(
+          "Pending",
+          new ContainerStatusBuilder()
+              .withName(container)
+              .withRestartCount(restarts)
+              .withReady(false)
+              .withNewState()
+              .withNewWaiting()
+              .withReason(reason)
+              .withMessage(message)
+              .endWaiting()
+              .endState()
+              .build(),
+          false,
+          message);
+    }
+
+    private void reportRunning(String container, Instant started) {
+      writeStatus(
+          "Running",
+          new ContainerStatusBuilder()
+              .withName(container)
+              .withRestartCount(restarts)
+              .withReady(true)
+              .withStarted(true)
+              .withNewState()
+              .withNewRunning()
+              .withStartedAt(started.toString())
+              .endRunning()
+              .endState()
+              .build(),
+          true,
+          null);
+    }
+
+    private void reportRestarting(String container, int exit, String reason, Instant started) {
+      writeStatus(
+          "Running",
+          new ContainerStatusBuilder()
+              .withName(container)
+              .withRestartCount(restarts)
+              .withReady(false)
+              .withNewState()
+              .withNewWaiting()
+              .withReason("CrashLoopBackOff")
+              .withMessage("the process exited with code " + exit + "; starting it again")
+              .endWaiting()
+              .endState()
+              .withNewLastState()
+              .withNewTerminated()
+              .withExitCode(exit)
+              .withReason(reason)
+              .withStartedAt(started.toString())
+              .withFinishedAt(Instant.now().toString())
+              .endTerminated()
+              .endLastState()
+              .build(),
+          false,
+          null);
+    }
+
+    private void reportFinished(
+        String container, String phase, int exit, String reason, String message) {
+      writeStatus(
+          phase,
+          new ContainerStatusBuilder()
+              .withName(container)
+              .withRestartCount(restarts)
+              .withReady(false)
+              .withNewState()
+              .withNewTerminated()
+              .withExitCode(exit)
+              .withReason(reason)
+              .withMessage(message)
+              .withFinishedAt(Instant.now().toString())
+              .endTerminated()
+              .endState()
+              .build(),
+          false,
+          message);
+    }
+
+    private void writeStatus(String phase, ContainerStatus status, boolean ready, String message) {
+      for (int attempt = 0; attempt < 5 && !stopped; attempt++) {
+        try {
+          Pod latest = client.pods().inNamespace(namespace).withName(name).get();
+          if (latest == null || !latest.getMetadata().getUid().equals(pod.getMetadata().getUid())) {
+            return;
+          }
+          PodCondition readyCondition =
+              new PodConditionBuilder()
+                  .withType("Ready")
+                  .withStatus(ready ? "True" : "False")
+                  .withLastTransitionTime(Instant.now().toString())
+                  .build();
+          latest.setStatus(
+              new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+                  .withPhase(phase)
+                  .withMessage(message)
+                  .withHostIP("127.0.0.1")
+                  .withPodIP("127.0.0.1")
+                  .withStartTime(
+                      latest.getStatus() != null && latest.getStatus().getStartTime() != null
+                          ? latest.getStatus().getStartTime()
+                          : Instant.now().toString())
+                  .withConditions(readyCondition)
+                  .withContainerStatuses(status)
+                  .build());
+          client.pods().inNamespace(namespace).resource(latest).updateStatus();
+          return;
+        } catch (KubernetesClientException e) {
+          if (e.getCode() == 404) {
+            return;
+          }
+          sleep(Duration.ofMillis(200));
+        }
+      }
+    }
+  }
+
+  private static final class WaitingException extends Exception {
+    final String reason;
+
+    WaitingException(String reason, String message) {
+      super(message);
+      this.reason = reason;
+    }
+  }
+
+  private static void sleep(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+}
