@@ -31,11 +31,14 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design note. One accept thread; per connection one reader thread that decodes requests and a
  * small worker pool that executes them, so a client with a deep queue (QD32) gets parallel I/O on
- * the target. Replies on one connection are serialised by a lock, each reply written whole. A
- * connection that violates the protocol in a way that cannot be answered (bad magic, unknown client
- * flags, an option too long to buffer) is closed with a log line naming the peer; the server and
- * the targets are not affected. Negotiation has a deadline so a slow or silent client cannot hold a
- * thread; transmission has none (idle clients are normal).
+ * the target. Payloads and read data live in pooled direct buffers ({@link PayloadBuffers}): a
+ * write's data goes from the socket into the buffer and from there to the target, a read's from the
+ * target into the buffer and out with its reply header in one gathering write, with no copy through
+ * the heap and no allocation per request. Replies on one connection are serialised by a lock, each
+ * reply written whole. A connection that violates the protocol in a way that cannot be answered
+ * (bad magic, unknown client flags, an option too long to buffer) is closed with a log line naming
+ * the peer; the server and the targets are not affected. Negotiation has a deadline so a slow or
+ * silent client cannot hold a thread; transmission has none (idle clients are normal).
  *
  * <p>Unix sockets: the socket is bound inside a fresh directory of mode 0700 next to the requested
  * path, set to mode 0600, and only then renamed into place, so no other user can ever connect, not
@@ -49,6 +52,9 @@ public final class NbdServer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
 
+  /** Idle payload buffers kept for reuse across all connections. */
+  static final long MAX_POOLED_BUFFER_BYTES = 64L << 20;
+
   /** Tunables; {@link #defaults()} suits a node agent. */
   public record Options(
       int maxBlockSize,
@@ -58,7 +64,7 @@ public final class NbdServer implements AutoCloseable {
       String description) {
 
     public static Options defaults() {
-      return new Options(32 << 20, 8, 64, Duration.ofSeconds(30), null);
+      return new Options(32 << 20, 16, 64, Duration.ofSeconds(30), null);
     }
 
     public Options withNegotiationTimeout(Duration timeout) {
@@ -81,6 +87,7 @@ public final class NbdServer implements AutoCloseable {
   private final ScheduledExecutorService timers;
   private final Thread acceptThread;
   private final Path socketPath;
+  private final PayloadBuffers buffers;
   private volatile boolean closing;
 
   private NbdServer(
@@ -101,6 +108,7 @@ public final class NbdServer implements AutoCloseable {
     }
     this.exports = byName;
     this.defaultExport = targets.get(0);
+    this.buffers = new PayloadBuffers(options.maxBlockSize(), MAX_POOLED_BUFFER_BYTES);
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -223,6 +231,10 @@ public final class NbdServer implements AutoCloseable {
 
   List<BlockTarget> exports() {
     return new ArrayList<>(exports.values());
+  }
+
+  PayloadBuffers buffers() {
+    return buffers;
   }
 
   ScheduledExecutorService timers() {

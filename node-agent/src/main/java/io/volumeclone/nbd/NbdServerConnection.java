@@ -47,10 +47,18 @@ final class NbdServerConnection {
   /** Extents per context in one BLOCK_STATUS reply. */
   static final int MAX_EXTENTS = 4096;
 
+  /**
+   * Reply headers of the data path, per thread: direct, so the gathering write of header and data
+   * goes to the socket without the JDK copying anything.
+   */
+  private static final ThreadLocal<ByteBuffer> REPLY_HEAD =
+      ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(32));
+
   static final int CONTEXT_ID_ALLOCATION = 1;
   static final int CONTEXT_ID_COPIED = 2;
 
   private final NbdServer server;
+  private final PayloadBuffers buffers;
   private final SocketChannel channel;
   private final String peer;
   private final ReentrantLock replyLock = new ReentrantLock();
@@ -66,6 +74,7 @@ final class NbdServerConnection {
 
   NbdServerConnection(NbdServer server, SocketChannel channel) {
     this.server = server;
+    this.buffers = server.buffers();
     this.channel = channel;
     String p;
     try {
@@ -479,7 +488,7 @@ final class NbdServerConnection {
     Semaphore inFlightKib = new Semaphore(MAX_IN_FLIGHT_KIB);
     long size = target.size();
     int maxBlock = options.maxBlockSize();
-    ByteBuffer header = ByteBuffer.allocate(REQUEST_HEADER_SIZE);
+    ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
     try {
       while (true) {
         header.clear();
@@ -519,10 +528,11 @@ final class NbdServerConnection {
         if (r.type() == CMD_WRITE) {
           acquire(inFlight, 1);
           acquire(inFlightKib, kib);
-          payload = ByteBuffer.allocate((int) r.length());
+          payload = buffers.take((int) r.length());
           try {
             readFully(channel, payload);
           } catch (IOException e) {
+            buffers.give(payload);
             inFlightKib.release(kib);
             inFlight.release();
             if (e instanceof EOFException) {
@@ -536,6 +546,7 @@ final class NbdServerConnection {
           }
           payload.flip();
           if (errno != 0) {
+            buffers.give(payload);
             inFlightKib.release(kib);
             inFlight.release();
           }
@@ -554,6 +565,7 @@ final class NbdServerConnection {
               try {
                 execute(r, writeData);
               } finally {
+                buffers.give(writeData);
                 inFlightKib.release(kib);
                 inFlight.release();
               }
@@ -647,17 +659,24 @@ final class NbdServerConnection {
     try {
       switch (r.type()) {
         case CMD_READ -> {
-          ByteBuffer data = ByteBuffer.allocate((int) r.length());
-          target.read(r.offset(), data);
-          data.flip();
-          if (structuredReplies) {
-            ByteBuffer head =
-                structuredHeader(
-                    REPLY_FLAG_DONE, REPLY_TYPE_OFFSET_DATA, r.cookie(), 8 + data.remaining());
-            ByteBuffer offset = ByteBuffer.allocate(8).putLong(r.offset()).flip();
-            reply(head, offset, data);
-          } else {
-            reply(simpleReply(0, r.cookie()), data);
+          ByteBuffer data = buffers.take((int) r.length());
+          try {
+            target.read(r.offset(), data);
+            data.flip();
+            ByteBuffer head = REPLY_HEAD.get().clear();
+            if (structuredReplies) {
+              head.putInt(STRUCTURED_REPLY_MAGIC)
+                  .putShort((short) REPLY_FLAG_DONE)
+                  .putShort((short) REPLY_TYPE_OFFSET_DATA)
+                  .putLong(r.cookie())
+                  .putInt(8 + data.remaining())
+                  .putLong(r.offset());
+            } else {
+              head.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie());
+            }
+            reply(head.flip(), data);
+          } finally {
+            buffers.give(data);
           }
           return;
         }
@@ -672,7 +691,8 @@ final class NbdServerConnection {
         }
         default -> throw new IllegalStateException("unvalidated command " + r.type());
       }
-      reply(simpleReply(0, r.cookie()));
+      ByteBuffer head = REPLY_HEAD.get().clear();
+      reply(head.putInt(SIMPLE_REPLY_MAGIC).putInt(0).putLong(r.cookie()).flip());
     } catch (IOException | RuntimeException e) {
       int errno = errnoOf(e);
       String message =
