@@ -44,6 +44,9 @@ final class NbdServerConnection {
   /** Payload bytes of requests being executed at once on one connection (bounds memory). */
   static final int MAX_IN_FLIGHT_KIB = 64 * 1024;
 
+  /** Socket send buffer asked for in transmission. */
+  static final int SEND_BUFFER_BYTES = 4 << 20;
+
   /** Extents per context in one BLOCK_STATUS reply. */
   static final int MAX_EXTENTS = 4096;
 
@@ -472,6 +475,13 @@ final class NbdServerConnection {
 
   private void transmit() throws IOException {
     var options = server.options();
+    try {
+      // A read reply then leaves in one write instead of waiting for the client to drain the
+      // socket's default 208 KiB; the kernel caps the size at net.core.wmem_max.
+      channel.setOption(java.net.StandardSocketOptions.SO_SNDBUF, SEND_BUFFER_BYTES);
+    } catch (IOException | UnsupportedOperationException e) {
+      log.debug("NBD client {}: cannot enlarge the send buffer: {}", peer, e.toString());
+    }
     ExecutorService workers =
         new ThreadPoolExecutor(
             options.workersPerConnection(),
