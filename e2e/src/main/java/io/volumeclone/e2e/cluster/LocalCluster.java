@@ -54,7 +54,7 @@ public final class LocalCluster implements AutoCloseable {
           new NodeRunner(
               cluster.client(),
               kubeconfig,
-              work.resolve("nodes"),
+              nodesDirectory(work),
               new HashSet<>(EmbeddedCluster.NODES));
       runner.start();
       return new LocalCluster(work, cluster, kubeconfig, operator, runner);
@@ -68,6 +68,24 @@ public final class LocalCluster implements AutoCloseable {
       cluster.close();
       throw e;
     }
+  }
+
+  /**
+   * The nodes' hostPath directories. An agent's NBD socket lives at {@code
+   * <nodes>/<node>/var/lib/volume-clone/<namespace>/<name>/nbd.sock}, and a Unix socket path has at
+   * most 107 bytes: under a long work directory the nodes live in a short one below /tmp instead,
+   * with {@code <work>/nodes} a symlink to it.
+   */
+  private static Path nodesDirectory(Path work) throws IOException {
+    Path nodes = work.resolve("nodes");
+    if (nodes.toString().length() <= 24) {
+      Files.createDirectories(nodes);
+      return nodes;
+    }
+    Path shortDir = Files.createTempDirectory(Path.of("/tmp"), "vcn-");
+    Files.deleteIfExists(nodes);
+    Files.createSymbolicLink(nodes, shortDir);
+    return shortDir;
   }
 
   public KubernetesClient client() {
