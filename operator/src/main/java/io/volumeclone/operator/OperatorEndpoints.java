@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -31,13 +33,19 @@ import org.slf4j.LoggerFactory;
  *
  * Probes and metrics get separate servers so a slow scrape never delays a probe; when both
  * addresses name the same port one server answers all three paths.
+ *
+ * <p>Never ask the {@link Operator} anything while it starts: {@code Operator.getRuntimeInfo()}
+ * lists controllers under the lock that {@code Operator.start()} holds until every informer has
+ * synced (minutes, against a slow API server), so a probe calling it would hang and the kubelet
+ * would restart a healthy operator. The {@link RuntimeInfo} is taken once, at {@link #open} (after
+ * registration); its {@code isStarted()} and event-source health take no lock.
  */
 public final class OperatorEndpoints implements AutoCloseable {
 
   private static final Logger LOG = LoggerFactory.getLogger(OperatorEndpoints.class);
   static final String PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8";
 
-  private final Operator operator;
+  private final RuntimeInfo runtime;
   private final OperatorMetrics metrics;
   private final List<HttpServer> servers = new ArrayList<>();
   private volatile boolean seenStarted;
@@ -45,13 +53,14 @@ public final class OperatorEndpoints implements AutoCloseable {
   private int metricsPort;
 
   private OperatorEndpoints(Operator operator, OperatorMetrics metrics) {
-    this.operator = operator;
+    this.runtime = operator.getRuntimeInfo();
     this.metrics = metrics;
   }
 
   /**
-   * Opens the endpoints; {@code health} or {@code metricsAddress} null means that endpoint is off.
-   * Port 0 in an address means any free port (tests); {@link #healthPort()} tells which.
+   * Opens the endpoints for {@code operator}, whose controllers must all be registered and which
+   * must not be starting yet; {@code health} or {@code metricsAddress} null means that endpoint is
+   * off. Port 0 in an address means any free port (tests); {@link #healthPort()} tells which.
    */
   public static OperatorEndpoints open(
       Operator operator,
@@ -96,6 +105,10 @@ public final class OperatorEndpoints implements AutoCloseable {
   private HttpServer bind(InetSocketAddress address, String option) throws IOException {
     try {
       HttpServer server = HttpServer.create(address, 16);
+      // Not the dispatcher thread: one stuck request must not stall the others.
+      server.setExecutor(
+          Executors.newFixedThreadPool(
+              2, Thread.ofPlatform().daemon().name("volume-clone-" + option + "-", 0).factory()));
       servers.add(server);
       return server;
     } catch (IOException e) {
@@ -135,7 +148,7 @@ public final class OperatorEndpoints implements AutoCloseable {
   }
 
   Answer healthz() {
-    boolean started = operator.getRuntimeInfo().isStarted();
+    boolean started = runtime.isStarted();
     if (started) {
       seenStarted = true;
       return Answer.text(200, "ok");
@@ -144,7 +157,7 @@ public final class OperatorEndpoints implements AutoCloseable {
   }
 
   Answer readyz() {
-    RuntimeInfo info = operator.getRuntimeInfo();
+    RuntimeInfo info = runtime;
     if (!info.isStarted()) {
       return Answer.text(503, "not ready: operator not started");
     }
@@ -205,6 +218,9 @@ public final class OperatorEndpoints implements AutoCloseable {
   public void close() {
     for (HttpServer server : servers) {
       server.stop(0);
+      if (server.getExecutor() instanceof ExecutorService executor) {
+        executor.shutdownNow();
+      }
     }
     servers.clear();
   }

@@ -6,6 +6,9 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodStatusBuilder;
+import io.fabric8.kubernetes.client.ConfigBuilder;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
@@ -17,7 +20,10 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.time.Duration;
+import java.util.Arrays;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -61,7 +67,10 @@ class OperatorEndpointsTest {
     try {
       HttpResponse<String> response =
           http.send(
-              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+              HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                  // Not a speed check: a hanging endpoint fails the test instead of stalling it.
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
               HttpResponse.BodyHandlers.ofString());
       return new Reply(
           response.statusCode(),
@@ -108,6 +117,55 @@ class OperatorEndpointsTest {
   }
 
   @Test
+  void probesAndMetricsAnswerWhileTheOperatorIsStuckStarting() throws Exception {
+    int refused;
+    try (ServerSocket socket = new ServerSocket(0)) {
+      refused = socket.getLocalPort();
+    }
+    try (KubernetesClient unreachable =
+        new KubernetesClientBuilder()
+            .withConfig(
+                // The client's default backoff retries a refused connection for a good while.
+                new ConfigBuilder().withMasterUrl("http://127.0.0.1:" + refused).build())
+            .build()) {
+      metrics = new OperatorMetrics();
+      Operator stuck = Main.create(unreachable, OPTIONS, Map.of(), metrics);
+      endpoints = OperatorEndpoints.open(stuck, metrics, ANY_PORT, ANY_PORT);
+      Thread starter =
+          Thread.ofPlatform()
+              .daemon()
+              .start(
+                  () -> {
+                    try {
+                      stuck.start();
+                    } catch (RuntimeException expected) {
+                      // the informers never sync; start gives up when the client closes
+                    }
+                  });
+      BooleanSupplier insideLockedStart =
+          () ->
+              Arrays.stream(starter.getStackTrace())
+                  .anyMatch(
+                      f ->
+                          f.getClassName().equals("io.javaoperatorsdk.operator.ControllerManager")
+                              && f.getMethodName().equals("start"));
+      await(
+          "Operator.start() inside JOSDK's locked ControllerManager.start, waiting for informers",
+          insideLockedStart);
+
+      assertThat(get(endpoints.healthPort(), "/healthz").body()).isEqualTo("ok: starting\n");
+      Reply ready = get(endpoints.healthPort(), "/readyz");
+      assertThat(ready.status()).isEqualTo(503);
+      assertThat(ready.body()).contains("operator not started");
+      assertThat(get(endpoints.metricsPort(), "/metrics").body()).contains("jvm_memory_used_bytes");
+      // A probe that waited for JOSDK's lock would only have been answered after start() let go.
+      assertThat(insideLockedStart.getAsBoolean())
+          .as("the answers came while start() still held its lock")
+          .isTrue();
+    }
+  }
+
+  @Test
   void metricsCarryJosdkReconcileCountersJvmMetricsAndClonesByPhase() throws IOException {
     openBeforeStart();
     assertThat(endpoints.metricsPort()).isNotEqualTo(endpoints.healthPort());
@@ -121,10 +179,21 @@ class OperatorEndpointsTest {
     cluster.create(clone);
     var pods = cluster.client.pods().inNamespace("db").withName(AgentPodFactory.podName("c"));
     await("the agent Pod", () -> pods.get() != null);
+    await(
+        "phase Pending with agentPod",
+        () -> {
+          var status = cluster.get("db", "c").getStatus();
+          return status != null && status.getAgentPod() != null;
+        });
     Pod pod = pods.get();
     pod.setStatus(new PodStatusBuilder().withPhase("Running").build());
     cluster.client.resource(pod).updateStatus();
-    await("phase Copying", () -> cluster.get("db", "c").getStatus().getPhase() == Phase.Copying);
+    await(
+        "phase Copying",
+        () -> {
+          var status = cluster.get("db", "c").getStatus();
+          return status != null && status.getPhase() == Phase.Copying;
+        });
     int port = endpoints.metricsPort();
     await(
         "the informer cache sees the clone Copying",
