@@ -46,8 +46,8 @@ public final class OperatorMetrics implements AutoCloseable {
 
   /**
    * Gauges of VolumeClones per phase, read from the controller's own informer cache. A clone the
-   * operator has not yet given a phase counts as Pending. Before the informer runs the gauges are
-   * NaN rather than a misleading 0.
+   * operator has not yet given a phase counts as Pending. Until the informer has synced they count
+   * what the cache holds (0); NaN only if the cache cannot be read at all.
    */
   void countClones(RegisteredController<VolumeClone> registered) {
     if (!(registered instanceof Controller<VolumeClone> controller)) {
