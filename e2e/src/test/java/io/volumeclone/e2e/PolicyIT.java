@@ -1,0 +1,116 @@
+package io.volumeclone.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.status.Phase;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** Manual cutover, validation and TTL, as a user meets them through kubectl. */
+class PolicyIT {
+
+  @Test
+  void manualCutoverWaitsForApproval() throws Exception {
+    String ns = E2e.namespace("manual");
+    int size = 4 << 20;
+    Path src = E2e.randomDevice(ns + "-src", size, 31);
+    Path dst = E2e.emptyDevice(ns + "-dst", size);
+    E2e.apply(Manifests.deviceClone(ns, "m", src, dst, "  cutover: Manual\n"));
+
+    VolumeClone copied =
+        E2e.awaitClone(
+            ns,
+            "m",
+            "phase Copied",
+            c -> Clones.phase(c, Phase.Copied) && Clones.conditionTrue(c, ConditionTypes.COPIED));
+    assertThat(copied.getStatus().isTrue(ConditionTypes.CUT_OVER))
+        .as("not cut over before approval")
+        .isFalse();
+    assertThat(copied.getStatus().isTrue(ConditionTypes.READY)).isFalse();
+    // Still waiting after further reports: the agent is alive and the phase has not moved.
+    String pod = copied.getStatus().getAgentPod();
+    E2e.await(
+        "the agent Pod running while it waits",
+        () -> E2e.pod(ns, pod),
+        p -> p != null && "Running".equals(p.getStatus().getPhase()));
+    assertThat(E2e.clone(ns, "m").getStatus().getPhase()).isEqualTo(Phase.Copied);
+
+    E2e.kubectl(
+        "-n",
+        ns,
+        "patch",
+        "vc",
+        "m",
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"cutoverApproved\":true}}");
+    E2e.awaitClone(
+        ns,
+        "m",
+        "phase Completed after approval",
+        c -> Clones.phase(c, Phase.Completed) && Clones.conditionTrue(c, ConditionTypes.CUT_OVER));
+    Clones.assertSameBytes(src, dst);
+  }
+
+  @Test
+  void invalidClonesGetAConditionThatSaysWhy() throws Exception {
+    String ns = E2e.namespace("invalid");
+    Path src = E2e.randomDevice(ns + "-src", 4 << 20, 41);
+
+    // A device outside the allowed prefixes: refused by the operator, no agent started.
+    E2e.apply(Manifests.deviceClone(ns, "outside", src, Path.of("/var/tmp/not-allowed.img"), ""));
+    VolumeClone refused =
+        E2e.awaitClone(
+            ns, "outside", "Stalled=True", c -> Clones.conditionTrue(c, ConditionTypes.STALLED));
+    var stalled = refused.getStatus().condition(ConditionTypes.STALLED).orElseThrow();
+    assertThat(stalled.getReason()).isEqualTo("DevicePathNotAllowed");
+    assertThat(stalled.getMessage()).contains("/var/tmp/not-allowed.img");
+    assertThat(refused.getStatus().getAgentPod()).isNull();
+    assertThat(E2e.kubectl("-n", ns, "describe", "vc", "outside")).contains("DevicePathNotAllowed");
+
+    // The source as its own destination: refused the same way.
+    E2e.apply(Manifests.deviceClone(ns, "self", src, src, ""));
+    VolumeClone self =
+        E2e.awaitClone(
+            ns, "self", "Stalled=True", c -> Clones.conditionTrue(c, ConditionTypes.STALLED));
+    assertThat(self.getStatus().condition(ConditionTypes.STALLED).orElseThrow().getReason())
+        .isEqualTo("SourceIsDestination");
+
+    // A host device too small for the source: only the node can see device sizes, so the agent
+    // refuses it and says so in a condition; nothing is written to either device.
+    Path small = E2e.emptyDevice(ns + "-small", 1 << 20);
+    E2e.apply(Manifests.deviceClone(ns, "toosmall", src, small, ""));
+    VolumeClone tooSmall =
+        E2e.awaitClone(
+            ns,
+            "toosmall",
+            "a True condition saying the destination is too small",
+            c ->
+                c.getStatus() != null
+                    && c.getStatus().getConditions().stream()
+                        .anyMatch(
+                            x ->
+                                "True".equals(x.getStatus())
+                                    && x.getMessage() != null
+                                    && x.getMessage().contains("too small")));
+    assertThat(tooSmall.getStatus().getPhase()).isNotEqualTo(Phase.Completed);
+    assertThat(java.nio.file.Files.readAllBytes(small)).containsOnly((byte) 0);
+  }
+
+  @Test
+  void ttlRemovesAFinishedClone() throws Exception {
+    String ns = E2e.namespace("ttl");
+    int size = 2 << 20;
+    Path src = E2e.randomDevice(ns + "-src", size, 51);
+    Path dst = E2e.emptyDevice(ns + "-dst", size);
+    E2e.apply(Manifests.deviceClone(ns, "short", src, dst, "  ttlSecondsAfterFinished: 2\n"));
+    E2e.await(
+        "VolumeClone short completed and then removed by its TTL",
+        () -> E2e.clone(ns, "short") == null,
+        gone -> gone);
+    Clones.assertSameBytes(src, dst); // the data stays
+  }
+}
