@@ -116,7 +116,7 @@ public final class Demo {
           export KUBECONFIG=%s
           kubectl get nodes
           kubectl apply -f %s         # clones %s to %s on node-1
-          kubectl get vc -w  (or: watch kubectl get vc)
+          watch kubectl get vc,pods
           kubectl describe vc example
         Device paths under %s are allowed on node-1 and node-2; put your own images there.
         Logs: %s (operator.log) and %s (one per agent Pod).
