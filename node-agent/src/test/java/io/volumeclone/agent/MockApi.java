@@ -1,7 +1,6 @@
 package io.volumeclone.agent;
 
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
@@ -37,7 +36,7 @@ final class MockApi implements AutoCloseable {
             new Context(),
             new MockWebServer(),
             new HashMap<>(),
-            new KubernetesCrudDispatcher(),
+            new TestingOptimisticCrudDispatcher(),
             false);
     server.init();
     client = server.createClient();
@@ -55,9 +54,24 @@ final class MockApi implements AutoCloseable {
     return client.resources(VolumeClone.class).inNamespace(namespace).withName(name).get();
   }
 
-  /** Changes the spec the way kubectl edit does (a fresh read, then an update). */
+  /**
+   * Changes the spec the way kubectl edit does (a fresh read, then an update), retrying when the
+   * running agent's status write got in between, as kubectl's user would.
+   */
   VolumeClone edit(String namespace, String name, UnaryOperator<VolumeClone> change) {
-    return client.resources(VolumeClone.class).inNamespace(namespace).withName(name).edit(change);
+    for (int attempt = 1; ; attempt++) {
+      try {
+        return client
+            .resources(VolumeClone.class)
+            .inNamespace(namespace)
+            .withName(name)
+            .edit(change);
+      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
+        if (e.getCode() != 409 || attempt == 10) {
+          throw e;
+        }
+      }
+    }
   }
 
   /** Every request answered since the start, as "METHOD path". */
