@@ -13,17 +13,13 @@ import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
-import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataMismatchException;
 import io.volumeclone.nbd.NbdBlockDevice;
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 
 /**
  * Opens a VolumeClone's devices where the agent Pod has them and starts the engine on them. PVCs
@@ -85,7 +81,7 @@ final class CloneOpener {
           spec.getDestination().getPersistentVolumeClaim() != null
               ? settings.pvcDevice("destination").toString()
               : spec.getDestination().getDevice().getPath();
-      destination = openWritable("destination", Path.of(destinationPath), true);
+      destination = Devices.open("destination", Path.of(destinationPath), true, true);
       long cloneSize = size >= 0 ? size : source.size() - sourceOffset;
       CloneGeometry geometry;
       try {
@@ -104,9 +100,10 @@ final class CloneOpener {
       }
       Path metadataPath = metadataPath(spec.getMetadata());
       if (spec.getMetadata() == null) {
-        createMetadataFile(metadataPath, geometry);
+        Files.createDirectories(metadataPath.toAbsolutePath().getParent());
+        Devices.prepareMetadataFile(metadataPath, geometry);
       }
-      metadataDevice = openWritable("metadata", metadataPath, false);
+      metadataDevice = Devices.open("metadata", metadataPath, true, false);
       CloneMetadata metadata;
       try {
         metadata = DiskCloneMetadata.open(metadataDevice, geometry, false);
@@ -177,24 +174,7 @@ final class CloneOpener {
         ref.getPersistentVolumeClaim() != null
             ? settings.pvcDevice("source")
             : Path.of(ref.getDevice().getPath());
-    try {
-      return FileBlockDevice.openReadOnly(path, true);
-    } catch (NoSuchFileException e) {
-      throw new IOException("source " + path + ": no such device or file", e);
-    } catch (IOException e) {
-      throw new IOException("cannot open source " + path + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static BlockDevice openWritable(String role, Path path, boolean direct)
-      throws IOException {
-    try {
-      return FileBlockDevice.openExclusive(path, direct);
-    } catch (NoSuchFileException e) {
-      throw new IOException(role + " " + path + ": no such device or file", e);
-    } catch (IOException e) {
-      throw new IOException("cannot open " + role + " " + path + ": " + e.getMessage(), e);
-    }
+    return Devices.open("source", path, false, true);
   }
 
   private Path metadataPath(MetadataRef ref) {
@@ -204,20 +184,6 @@ final class CloneOpener {
     return ref.getPersistentVolumeClaim() != null
         ? settings.pvcDevice("metadata")
         : Path.of(ref.getDevice().getPath());
-  }
-
-  /** A missing metadata file is created sparse at the size the geometry needs. */
-  private static void createMetadataFile(Path path, CloneGeometry geometry) throws IOException {
-    if (Files.exists(path)) {
-      return;
-    }
-    Files.createDirectories(path.toAbsolutePath().getParent());
-    long needed = DiskCloneMetadata.requiredSize(geometry);
-    try (FileChannel channel =
-        FileChannel.open(path, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-      channel.write(ByteBuffer.allocate(1), needed - 1);
-      channel.force(true);
-    }
   }
 
   private static void closeQuietly(AutoCloseable c) {

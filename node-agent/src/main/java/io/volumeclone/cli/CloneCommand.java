@@ -6,21 +6,22 @@ import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
+import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
-import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataMismatchException;
+import io.volumeclone.nbd.ExportAddress;
+import io.volumeclone.nbd.NbdBlockDevice;
+import io.volumeclone.nbd.NbdServer;
+import io.volumeclone.nbd.NbdUri;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -28,9 +29,8 @@ import picocli.CommandLine.Option;
  * {@code volume-clone clone}: opens source, destination and metadata, runs the clone until it is
  * copied and cut over, and exits 0. Rerunning after a crash or a kill resumes from the metadata.
  *
- * <p>Extension point: {@link #startExport(Clone)} runs after the clone is open and before the
- * command waits for it; the NBD export plugs in there (a subclass or an edit adding {@code
- * --export}). While an export runs, a manual cutover waits for approval instead of exiting.
+ * <p>With {@code --export} the clone is served over NBD while it copies and after cutover, until
+ * the process is interrupted; a manual cutover then waits for approval instead of exiting.
  */
 @Command(
     name = "clone",
@@ -50,8 +50,20 @@ import picocli.CommandLine.Option;
     })
 public class CloneCommand implements Callable<Integer> {
 
-  @Option(names = "--source", required = true, description = "Source device or file (read-only).")
-  Path source;
+  @Option(
+      names = "--source",
+      required = true,
+      description =
+          "Source device or file (opened read-only), or an NBD export:"
+              + " nbd://HOST[:PORT]/EXPORT or nbd+unix:///EXPORT?socket=PATH.")
+  String source;
+
+  @Option(
+      names = "--export",
+      description =
+          "Serve the clone over NBD while it copies: unix:PATH (socket mode 0600) or"
+              + " tcp:HOST:PORT. Keeps serving after cutover until interrupted.")
+  String export;
 
   @Option(
       names = "--destination",
@@ -137,21 +149,31 @@ public class CloneCommand implements Callable<Integer> {
   @Option(names = "--name", description = "Name of the clone in messages (default: destination).")
   String name;
 
+  private ExportAddress exportAddress;
+
   PrintStream out = System.out;
   PrintStream err = System.err;
   Boolean terminal;
 
   /**
-   * Starts serving {@code clone} to consumers, or returns null when nothing serves it (the
-   * default). The NBD export plugs in here; what it returns is closed before the clone is.
+   * Starts the NBD export of {@code clone} when {@code --export} asks for one, or returns null.
+   * What it returns is closed before the clone is.
    */
-  protected AutoCloseable startExport(Clone clone) throws IOException {
-    return null;
+  private AutoCloseable startExport(Clone clone) throws IOException {
+    if (export == null) {
+      return null;
+    }
+    NbdServer server = NbdServer.start(exportAddress, clone);
+    err.println("volume-clone: serving clone " + clone.name() + " at " + server.uri());
+    return server;
   }
 
-  /** True when the command line asks for an export; {@code --no-copy} needs one. */
-  protected boolean exportRequested() {
-    return false;
+  private boolean exportRequested() {
+    return export != null;
+  }
+
+  private static boolean isNbdUri(String text) {
+    return text.startsWith("nbd://") || text.startsWith("nbd+unix://");
   }
 
   @Override
@@ -167,7 +189,23 @@ public class CloneCommand implements Callable<Integer> {
       throw new Main.UsageException(
           "--no-copy without an export would never finish: nothing else copies the regions");
     }
-    if (source.toAbsolutePath().normalize().equals(destination.toAbsolutePath().normalize())) {
+    if (export != null) {
+      try {
+        exportAddress = ExportAddress.parse(export);
+      } catch (IllegalArgumentException e) {
+        throw new Main.UsageException("invalid --export: " + e.getMessage());
+      }
+    }
+    if (isNbdUri(source)) {
+      try {
+        NbdUri.parse(source);
+      } catch (IllegalArgumentException e) {
+        throw new Main.UsageException("invalid --source: " + e.getMessage());
+      }
+    } else if (Path.of(source)
+        .toAbsolutePath()
+        .normalize()
+        .equals(destination.toAbsolutePath().normalize())) {
       throw new Main.UsageException("--source and --destination are the same: " + source);
     }
     CloneOptions options;
@@ -186,29 +224,49 @@ public class CloneCommand implements Callable<Integer> {
     }
 
     Clone clone = openClone(options);
-    Thread shutdownHook = new Thread(() -> closeQuietly(clone), "volume-clone-shutdown");
+    AtomicReference<AutoCloseable> export = new AtomicReference<>();
+    // On SIGTERM or Ctrl-C: stop serving first (clients see a clean disconnect), then commit and
+    // close the clone so the next run resumes from here.
+    Thread shutdownHook =
+        new Thread(
+            () -> {
+              closeExport(export.getAndSet(null));
+              closeQuietly(clone);
+            },
+            "volume-clone-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
-    AutoCloseable export = null;
     ProgressReporter progress =
         new ProgressReporter(
             out, err, terminal != null ? terminal : ProgressReporter.stdoutIsTerminal());
     try {
-      export = startExport(clone);
-      return waitForCutover(clone, options, export != null, progress);
+      export.set(startExport(clone));
+      int code = waitForCutover(clone, options, export.get() != null, progress);
+      if (code == 0 && export.get() != null) {
+        err.println(
+            "volume-clone: clone "
+                + clone.name()
+                + " is cut over; still serving it until interrupted (Ctrl-C or SIGTERM)");
+        new CountDownLatch(1).await();
+      }
+      return code;
     } finally {
       progress.finish();
-      if (export != null) {
-        try {
-          export.close();
-        } catch (Exception e) {
-          err.println("volume-clone: closing the export failed: " + Main.describe(e));
-        }
-      }
+      closeExport(export.getAndSet(null));
       clone.close();
       try {
         Runtime.getRuntime().removeShutdownHook(shutdownHook);
       } catch (IllegalStateException e) {
         // shutting down already: the hook closes the clone
+      }
+    }
+  }
+
+  private void closeExport(AutoCloseable export) {
+    if (export != null) {
+      try {
+        export.close();
+      } catch (Exception e) {
+        err.println("volume-clone: closing the export failed: " + Main.describe(e));
       }
     }
   }
@@ -282,8 +340,8 @@ public class CloneCommand implements Callable<Integer> {
     BlockDevice metadataDevice = null;
     boolean opened = false;
     try {
-      sourceDevice = open("source", source, false, true);
-      destinationDevice = open("destination", destination, true, true);
+      sourceDevice = openSource();
+      destinationDevice = Devices.open("destination", destination, true, true);
       long cloneSize = size != null ? size : sourceDevice.size() - sourceOffset;
       CloneGeometry geometry;
       try {
@@ -299,8 +357,8 @@ public class CloneCommand implements Callable<Integer> {
         throw new IOException(
             "cannot clone " + source + " to " + destination + ": " + e.getMessage());
       }
-      prepareMetadataFile(geometry);
-      metadataDevice = open("metadata", metadata, true, false);
+      Devices.prepareMetadataFile(metadata, geometry);
+      metadataDevice = Devices.open("metadata", metadata, true, false);
       CloneMetadata cloneMetadata;
       try {
         cloneMetadata = DiskCloneMetadata.open(metadataDevice, geometry, force);
@@ -327,55 +385,14 @@ public class CloneCommand implements Callable<Integer> {
     }
   }
 
-  private static BlockDevice open(String role, Path path, boolean writable, boolean direct)
-      throws IOException {
+  private BlockDevice openSource() throws IOException {
+    if (!isNbdUri(source)) {
+      return Devices.open("source", Path.of(source), false, true);
+    }
     try {
-      return writable
-          ? FileBlockDevice.openExclusive(path, direct)
-          : FileBlockDevice.openReadOnly(path, direct);
-    } catch (NoSuchFileException e) {
-      throw new IOException(role + " " + path + ": no such device or file", e);
+      return NbdBlockDevice.open(source);
     } catch (IOException e) {
-      throw new IOException("cannot open " + role + " " + path + ": " + Main.describe(e), e);
-    }
-  }
-
-  /**
-   * A metadata file that does not exist is created sparse at the size the geometry needs; an
-   * unformatted (all-zero first block) regular file that is too small is extended. Block devices
-   * and formatted files are left alone: the metadata itself validates them.
-   */
-  private void prepareMetadataFile(CloneGeometry geometry) throws IOException {
-    long needed = DiskCloneMetadata.requiredSize(geometry);
-    if (!Files.exists(metadata)) {
-      Path parent = metadata.toAbsolutePath().getParent();
-      if (parent != null && !Files.isDirectory(parent)) {
-        throw new IOException("metadata " + metadata + ": directory " + parent + " does not exist");
-      }
-      try (FileChannel channel =
-          FileChannel.open(metadata, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-        channel.truncate(needed);
-        channel.write(ByteBuffer.allocate(1), needed - 1);
-      }
-      return;
-    }
-    if (Files.isRegularFile(metadata) && Files.size(metadata) < needed) {
-      try (FileChannel channel =
-          FileChannel.open(metadata, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
-        ByteBuffer first = ByteBuffer.allocate(4096);
-        channel.read(first, 0);
-        first.flip();
-        boolean zero = true;
-        while (first.hasRemaining()) {
-          if (first.get() != 0) {
-            zero = false;
-            break;
-          }
-        }
-        if (zero) {
-          channel.write(ByteBuffer.allocate(1), needed - 1);
-        }
-      }
+      throw new IOException("cannot open the NBD source " + source + ": " + e.getMessage(), e);
     }
   }
 

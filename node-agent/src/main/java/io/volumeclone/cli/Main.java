@@ -45,7 +45,7 @@ public final class Main implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "missing command: use 'clone' or 'status' (see --help)");
+        spec.commandLine(), "missing command: use 'clone', 'status' or 'agent' (see --help)");
   }
 
   public static void main(String[] args) {
