@@ -39,6 +39,9 @@ public final class OperatorProcess implements AutoCloseable {
     s.put(OperatorOptions.RECHECK_INTERVAL.environmentVariable(), "2s");
     s.put(OperatorOptions.AGENT_STOP_GRACE_PERIOD.environmentVariable(), "15s");
     s.put(OperatorOptions.AGENT_IMAGE.environmentVariable(), "volume-clone:embedded");
+    // Several embedded clusters may run at once (tests, a demo beside --serve): no fixed ports.
+    s.put(OperatorOptions.HEALTH_PORT.environmentVariable(), "0");
+    s.put(OperatorOptions.METRICS_PORT.environmentVariable(), "0");
     return s;
   }
 
