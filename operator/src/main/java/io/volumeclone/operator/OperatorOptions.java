@@ -3,6 +3,7 @@ package io.volumeclone.operator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.volumeclone.api.AgentPaths;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -103,7 +104,7 @@ public final class OperatorOptions {
   public static final Option<String> AGENT_STATE_DIRECTORY =
       define(
           "agent.stateDirectory",
-          "/var/lib/volume-clone",
+          AgentPaths.STATE_ROOT,
           "Directory on each node that holds <namespace>/<name>/ per clone (NBD socket, metadata"
               + " file when none is given).",
           Function.identity());
