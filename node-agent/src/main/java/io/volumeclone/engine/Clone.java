@@ -79,6 +79,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private volatile boolean passThrough;
   private volatile boolean closed;
   private volatile boolean cutoverApproved;
+  private volatile boolean copyOnRead;
   private volatile State state = State.COPYING;
   private volatile String lastError;
 
@@ -95,6 +96,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
     this.regionCount = geometry.regionCount();
     this.sourceBase = geometry.sourceOffset();
     this.destinationBase = geometry.destinationOffset();
+    this.copyOnRead = options.copyOnRead();
     this.buffers = new BufferPool((int) Math.min(COPY_CHUNK, roundUp(size, 4096)), 64);
     this.maintenance =
         Executors.newSingleThreadScheduledExecutor(
@@ -410,7 +412,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
       ByteBuffer slice = dst.slice(dst.position(), n);
       if (copiedRun) {
         destination.read(destinationBase + pos, slice);
-      } else if (options.copyOnRead() && metadata.mode() == Mode.WRITE) {
+      } else if (copyOnRead && metadata.mode() == Mode.WRITE) {
         for (long r = first; r < runEndRegion; r++) {
           ensureCopied(r, "copy-on-read");
         }
@@ -908,6 +910,22 @@ public final class Clone implements BlockTarget, AutoCloseable {
   public void resume() {
     copier.resume();
     fireStatus();
+  }
+
+  /**
+   * Switches copy-on-read while the clone runs. Reads that already decided where to read from
+   * finish as they started; later reads of uncopied regions copy them only while this is on.
+   */
+  public void setCopyOnRead(boolean enabled) {
+    if (copyOnRead != enabled) {
+      copyOnRead = enabled;
+      log.info("clone {}: copy-on-read {}", name, enabled ? "on" : "off");
+    }
+  }
+
+  /** Whether reads of uncopied regions also copy them now (starts as {@link CloneOptions}). */
+  public boolean copyOnRead() {
+    return copyOnRead;
   }
 
   /** The background copier, for retuning bandwidth, batch size and regions in flight. */

@@ -123,6 +123,41 @@ class CloneIoTest {
     assertThat(metadata.isHydrated(6)).isFalse();
   }
 
+  @Test
+  void copyOnReadSwitchedWhileRunningCopiesOnlyWhileEnabled() throws IOException {
+    open();
+    assertThat(clone.copyOnRead()).isFalse();
+
+    assertThat(read(2 * R + 10, 100)).isEqualTo(src(2 * R + 10, 100));
+    assertThat(metadata.isHydrated(2)).isFalse();
+    assertThat(destination.writes.get()).isZero();
+
+    clone.setCopyOnRead(true);
+    assertThat(clone.copyOnRead()).isTrue();
+    assertThat(read(5 * R + 10, 100)).isEqualTo(src(5 * R + 10, 100));
+    assertThat(metadata.isHydrated(5)).isTrue();
+    assertThat(dst(5 * R, R)).isEqualTo(src(5 * R, R));
+
+    clone.setCopyOnRead(false);
+    assertThat(clone.copyOnRead()).isFalse();
+    long writesBefore = destination.writes.get();
+    assertThat(read(8 * R + 10, 100)).isEqualTo(src(8 * R + 10, 100));
+    assertThat(metadata.isHydrated(8)).isFalse();
+    assertThat(destination.writes.get()).isEqualTo(writesBefore);
+    assertThat(dst(8 * R, R)).isEqualTo(filled(R, POISON));
+  }
+
+  @Test
+  void copyOnReadSwitchedOffAtRunTimeOverridesTheOpenOption() throws IOException {
+    open(options().copyOnRead(true), 0, 0, REGIONS * R);
+    assertThat(clone.copyOnRead()).isTrue();
+    clone.setCopyOnRead(false);
+    assertThat(read(3 * R, 2 * R)).isEqualTo(src(3 * R, 2 * R));
+    assertThat(metadata.isHydrated(3)).isFalse();
+    assertThat(metadata.isHydrated(4)).isFalse();
+    assertThat(destination.writes.get()).isZero();
+  }
+
   // ------------------------------------------------------------------ write
 
   @Test
