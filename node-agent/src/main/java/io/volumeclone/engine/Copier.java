@@ -41,6 +41,7 @@ public final class Copier implements AutoCloseable {
   private final long baseBackoffNanos;
   private final TokenBucket bandwidth;
   private final CopyScheduler.Participant participant;
+  private volatile Limiter limiter;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -59,6 +60,7 @@ public final class Copier implements AutoCloseable {
   private final AtomicLong bytesCopied = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
   private final AtomicLong largestBatch = new AtomicLong();
+  private final AtomicLong droppedOnPause = new AtomicLong();
   private long rateSampleNanos = System.nanoTime();
   private long rateSampleBytes;
   private long rate;
@@ -79,6 +81,11 @@ public final class Copier implements AutoCloseable {
     CopyScheduler scheduler =
         options.scheduler() != null ? options.scheduler() : new CopyScheduler();
     this.participant = scheduler.register(name);
+    this.limiter =
+        bytes -> {
+          participant.acquire(bytes);
+          bandwidth.acquire(bytes);
+        };
     AtomicInteger threadNumber = new AtomicInteger();
     this.workers =
         new ThreadPoolExecutor(
@@ -105,6 +112,20 @@ public final class Copier implements AutoCloseable {
     if (batchRegions < 1) {
       throw new IllegalArgumentException("batch regions must be >= 1, got " + batchRegions);
     }
+  }
+
+  /** Where a batch pays for its bytes before it is claimed: the node-wide scheduler, then ours. */
+  @FunctionalInterface
+  interface Limiter {
+    void acquire(long bytes) throws InterruptedException;
+  }
+
+  /**
+   * Replaces the limiter before {@link #start()}; tests hold a batch at the limiter with it to make
+   * races with {@link #pause()} deterministic.
+   */
+  void limitWith(Limiter replacement) {
+    limiter = replacement;
   }
 
   synchronized void start() {
@@ -149,7 +170,10 @@ public final class Copier implements AutoCloseable {
     return batchRegions;
   }
 
-  /** Stops dispatching new batches and waits for the ones in flight. */
+  /**
+   * Stops dispatching new batches and waits for the ones in flight. Once it returns no copy starts
+   * until {@link #resume()}, not even one that was waiting for bandwidth.
+   */
   public void pause() {
     paused = true;
     lock.lock();
@@ -196,6 +220,11 @@ public final class Copier implements AutoCloseable {
 
   public long largestBatchRegions() {
     return largestBatch.get();
+  }
+
+  /** Batches formed but not copied because a pause or stop came while they waited for bandwidth. */
+  long batchesDroppedOnPause() {
+    return droppedOnPause.get();
   }
 
   /** The most regions the copier had in flight at once. */
@@ -281,8 +310,7 @@ public final class Copier implements AutoCloseable {
             geometry.regionStart(end - 1)
                 + geometry.regionLength(end - 1)
                 - geometry.regionStart(first);
-        participant.acquire(bytes);
-        bandwidth.acquire(bytes);
+        limiter.acquire(bytes);
         if (stopping) {
           break;
         }
@@ -291,9 +319,14 @@ public final class Copier implements AutoCloseable {
           cursor = first + 1;
           continue;
         }
+        if (!submit(first, count)) {
+          // Paused while this batch waited at the limiter: it is dropped, and copied from the
+          // same cursor after resume. Its tokens are not given back; the limits run at most one
+          // batch slow, never fast.
+          continue;
+        }
         cursor = first + count;
         dispatchedSinceWrap = true;
-        submit(first, count);
       }
     } catch (InterruptedException e) {
       // close() interrupts a dispatcher sleeping on bandwidth or backoff.
@@ -330,13 +363,30 @@ public final class Copier implements AutoCloseable {
     return count;
   }
 
-  private void submit(long first, long count) {
+  /**
+   * Hands a claimed batch to a worker, or releases its claims and returns false when the copier was
+   * paused or stopped since the batch was formed. The check and the count of regions in flight
+   * change under one lock: {@link #pause()} sets the flag, then waits for that count, so a batch
+   * either sees the pause or is waited for by it.
+   */
+  private boolean submit(long first, long count) {
+    boolean accepted;
     lock.lock();
     try {
-      regionsInFlightNow += count;
-      maxRegionsInFlightSeen = Math.max(maxRegionsInFlightSeen, regionsInFlightNow);
+      if (paused || stopping) {
+        accepted = false;
+      } else {
+        accepted = true;
+        regionsInFlightNow += count;
+        maxRegionsInFlightSeen = Math.max(maxRegionsInFlightSeen, regionsInFlightNow);
+      }
     } finally {
       lock.unlock();
+    }
+    if (!accepted) {
+      clone.inFlight().release(first, count);
+      droppedOnPause.incrementAndGet();
+      return false;
     }
     largestBatch.accumulateAndGet(count, Math::max);
     try {
@@ -345,6 +395,7 @@ public final class Copier implements AutoCloseable {
       finishBatch(first, count);
       throw e;
     }
+    return true;
   }
 
   private void copyBatch(long first, long count) {

@@ -244,6 +244,50 @@ class CopierTest {
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
+  /** Holds every batch at the bandwidth limiter until the test lets it through. */
+  static final class HeldLimiter implements Copier.Limiter {
+    final Semaphore arrivals = new Semaphore(0);
+    final Semaphore passes = new Semaphore(0);
+
+    @Override
+    public void acquire(long bytes) throws InterruptedException {
+      arrivals.release();
+      passes.acquire();
+    }
+
+    void letEverythingThrough() {
+      passes.release(1 << 20);
+    }
+  }
+
+  @Test
+  void aBatchWaitingForBandwidthWhenPauseReturnsIsNotCopiedUntilResume() throws Exception {
+    setUp(16);
+    // noCopy keeps the copier from starting at open, so the limiter is in place before it runs.
+    open(options().noCopy(true).batchRegions(4).regionsInFlight(4));
+    Copier copier = clone.copier();
+    HeldLimiter limiter = new HeldLimiter();
+    copier.limitWith(limiter);
+    copier.start();
+    assertThat(limiter.arrivals.tryAcquire(60, TimeUnit.SECONDS))
+        .as("the first batch reaches the bandwidth limiter")
+        .isTrue();
+
+    clone.pause(); // nothing is in flight yet, so pause (and its commit) returns at once
+    limiter.passes.release(); // the batch got its bandwidth after pause returned
+    waitUntil(() -> copier.batchesDroppedOnPause() == 1 || sourceMemory.reads.get() > 0);
+
+    assertThat(sourceMemory.reads.get()).as("source reads after pause returned").isZero();
+    assertThat(metadata.hydratedCount()).isZero();
+    assertThat(clone.inFlight().size()).isZero();
+    assertThat(copier.batches()).isZero();
+
+    limiter.letEverythingThrough();
+    clone.resume();
+    await(clone.cutOverFuture());
+    assertThat(destination.contents()).isEqualTo(sourceData);
+  }
+
   @Test
   void tokenBucketChargesBytesAtTheConfiguredRateAndCanBeRetuned() {
     TokenBucket bucket = new TokenBucket(1 << 20);
