@@ -4,6 +4,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.volumeclone.api.AgentFailures;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
@@ -36,27 +38,42 @@ import java.util.concurrent.locks.ReentrantLock;
  *   <li>Start: read the VolumeClone, open the devices ({@link CloneOpener}). The metadata decides
  *       between a fresh start and a resume, so a SIGKILL or a new Pod loses at most the regions
  *       copied since the last commit (the engine commits every second), and those are copied again.
- *       A metadata device of another clone is refused: Degraded=True, exit 1.
+ *       A metadata device of another clone is refused (Degraded=True, MetadataMismatch).
  *   <li>Export: with access Immediate the clone is served on {@code <state>/nbd.sock} at once and,
  *       where the node has nbd and device-mapper, attached as {@code
  *       /dev/mapper/volume-clone-<uid>} ({@link NodeAttach}); with AfterCopy nothing is served
  *       before cutover.
  *   <li>Live changes: an informer on the one VolumeClone feeds a single control thread that applies
- *       pause, bandwidth, regions in flight, batch size and cutover approval to the running clone.
- *       An identity field (source, destination, metadata, region size, range) that differs from
- *       what the clone was opened with is refused: Degraded=True, commit, exit 1.
+ *       pause, bandwidth, regions in flight, batch size, copy-on-read and cutover approval to the
+ *       running clone. An identity field (source, destination, metadata, region size, range) that
+ *       differs from what the clone was opened with is refused (Degraded=True, IdentityChanged),
+ *       after a commit.
+ *   <li>Failures: a permanent one ({@link AgentFailures#PERMANENT}: invalid spec, a device too
+ *       small for the range, metadata of another clone, an identity change) sets Degraded=True with
+ *       that reason and exits {@value #EXIT_PERMANENT}; the operator then fails the clone and
+ *       removes the Pod. Anything else (a device not there yet, an API error) exits {@value
+ *       #EXIT_FAILED} and the kubelet runs the agent again. A run that finds a permanent failure
+ *       already recorded exits {@value #EXIT_PERMANENT} without opening anything.
  *   <li>Status: {@link StatusReporter} writes only the agent's fields, at most once per reporting
  *       interval plus once per phase change.
  *   <li>End: after cutover (automatic, or manual once approved) the node's mapper device is moved
- *       onto the destination, the final status is written, and {@link #run} returns 0. {@link
- *       #stop} (SIGTERM) closes the export, commits, writes the status and returns {@value
- *       #EXIT_STOPPED}.
+ *       onto the destination, the final status is written, and {@link #run} returns 0 — only once
+ *       CutOver=True is in the status, so the operator can rely on it. {@link #stop} (SIGTERM)
+ *       closes the export, commits, writes the status and returns {@value #EXIT_STOPPED}.
  * </ul>
  */
 public final class Agent {
 
   public static final int EXIT_CUT_OVER = 0;
+
+  /** A transient failure: the kubelet runs the agent again and it resumes from the metadata. */
   public static final int EXIT_FAILED = 1;
+
+  /**
+   * A permanent failure ({@link AgentFailures#PERMANENT}): running again cannot help, so the
+   * operator fails the clone and removes the Pod.
+   */
+  public static final int EXIT_PERMANENT = AgentFailures.EXIT_PERMANENT;
 
   /** What a JVM stopped by SIGTERM exits with; {@link #run} returns it after {@link #stop}. */
   public static final int EXIT_STOPPED = 143;
@@ -100,6 +117,7 @@ public final class Agent {
   private volatile String exportDevice;
   private volatile String exportOnlyReason;
   private volatile AgentFailure failure;
+  private volatile CloneStatus.State stateBeforeClose;
   private volatile boolean stopped;
   private volatile int metricsPort;
   private NbdServer export;
@@ -130,7 +148,10 @@ public final class Agent {
             clock);
   }
 
-  /** Runs the clone until cutover (0), failure (1) or {@link #stop} ({@value #EXIT_STOPPED}). */
+  /**
+   * Runs the clone until cutover (0), a transient failure (1), a permanent failure ({@value
+   * #EXIT_PERMANENT}) or {@link #stop} ({@value #EXIT_STOPPED}).
+   */
   public int run() {
     started = true;
     SharedIndexInformer<VolumeClone> informer = null;
@@ -142,6 +163,7 @@ public final class Agent {
               .withName(settings.name())
               .get();
       if (resource == null) {
+        // transient as far as the exit code goes: the Pod is owned by the clone and goes with it
         log.error(
             "not-found",
             "VolumeClone "
@@ -150,6 +172,11 @@ public final class Agent {
                 + settings.name()
                 + " does not exist; nothing to do");
         return EXIT_FAILED;
+      }
+      String earlier = earlierPermanentFailure(resource);
+      if (earlier != null) {
+        log.error("refused", earlier);
+        return EXIT_PERMANENT;
       }
       initialSpec = serialization.clone(resource.getSpec());
       appliedSpec = initialSpec;
@@ -223,7 +250,7 @@ public final class Agent {
       detachAndCloseExport();
       closeClone();
       reportFinal();
-      return EXIT_FAILED;
+      return exitCodeOf(failure);
     }
     stopped = true;
     log.info("stopping", "stop requested: closing the export and committing the metadata");
@@ -277,9 +304,24 @@ public final class Agent {
         opened.destinationPath(),
         "copiedThisRunBytes",
         clone.copier().bytesCopied());
-    reportFinal();
     closeExport();
+    // The final report is the last write: the background reporter must not follow it with a
+    // report of a closing clone.
+    reporter.close();
+    boolean recorded = reportFinal();
     closeClone();
+    if (!recorded) {
+      // Exit 0 promises the operator that CutOver=True is in the status. Without it, exit as a
+      // transient failure: the next run opens the cut-over metadata and reports again.
+      log.error(
+          "cut-over-unreported",
+          "cut over, but CutOver=True could not be written to the status; exiting "
+              + EXIT_FAILED
+              + " so the agent runs again and reports it from the metadata",
+          "metadata",
+          opened.metadataPath());
+      return EXIT_FAILED;
+    }
     return EXIT_CUT_OVER;
   }
 
@@ -325,16 +367,54 @@ public final class Agent {
 
   private int fail(AgentFailure f) {
     failure = f;
-    log.error("refused", f.getMessage(), "reason", f.reason());
+    log.error("refused", f.getMessage(), "reason", f.reason(), "permanent", f.permanent());
     reportFinal();
-    return EXIT_FAILED;
+    return exitCodeOf(f);
   }
 
-  private void reportFinal() {
+  private static int exitCodeOf(AgentFailure f) {
+    return f.permanent() ? EXIT_PERMANENT : EXIT_FAILED;
+  }
+
+  /**
+   * A permanent failure an earlier run of this agent already reported, or the operator's Failed
+   * phase; null when there is none. The kubelet may restart the agent (restartPolicy OnFailure)
+   * between its permanent exit and the operator removing the Pod: that run must not open the
+   * devices again, least of all after an identity change.
+   */
+  static String earlierPermanentFailure(VolumeClone resource) {
+    var status = resource.getStatus();
+    if (status == null) {
+      return null;
+    }
+    var degraded =
+        status
+            .condition(ConditionTypes.DEGRADED)
+            .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
+            .filter(c -> AgentFailures.permanent(c.getReason()));
+    if (degraded.isPresent()) {
+      return "an earlier run failed permanently ("
+          + degraded.get().getReason()
+          + ": "
+          + degraded.get().getMessage()
+          + "); not opening the devices again. Delete this VolumeClone and create a new one.";
+    }
+    if (status.getPhase() == io.volumeclone.api.v1alpha1.status.Phase.Failed) {
+      return "the VolumeClone has failed ("
+          + status.getMessage()
+          + "); not opening the devices again. Delete it and create a new one.";
+    }
+    return null;
+  }
+
+  /** Writes the final status; false when it could not be written. */
+  private boolean reportFinal() {
     try {
       reporter.reportNow();
+      return true;
     } catch (RuntimeException e) {
       log.warn("status-write-failed", "writing the final status failed: " + e.getMessage());
+      return false;
     }
   }
 
@@ -396,6 +476,10 @@ public final class Agent {
   private void closeClone() {
     Clone c = clone;
     if (c != null) {
+      CloneStatus.State state = c.status().state();
+      if (state != CloneStatus.State.CLOSED) {
+        stateBeforeClose = state;
+      }
       try {
         c.close();
       } catch (IOException | RuntimeException e) {
@@ -451,12 +535,13 @@ public final class Agent {
     if (changedIdentity != null) {
       failure =
           new AgentFailure(
-              "IdentityChanged",
+              AgentFailures.IDENTITY_CHANGED,
               changedIdentity
                   + " changed while the clone runs; the metadata "
                   + opened.metadataPath()
-                  + " records the clone it started with. Restore the field, or delete this"
-                  + " VolumeClone and create a new one. The agent stopped; progress is kept.");
+                  + " records the clone it started with. Delete this VolumeClone and create a"
+                  + " new one. The agent stopped; progress up to the last commit is on the"
+                  + " metadata device.");
       reporter.poke();
       wake();
       return;
@@ -494,14 +579,13 @@ public final class Agent {
         copy.batchRegionsOrDefault(),
         c.copier().batchRegions(),
         c.copier()::setBatchRegions);
-    if (copy.copyOnReadOrDefault() != c.options().copyOnRead()
-        && copy.copyOnReadOrDefault()
-            != (appliedSpec == null ? null : appliedSpec.copyOrDefault().copyOnReadOrDefault())) {
-      log.warn(
-          "copy-on-read-deferred",
-          "spec.copy.copyOnRead is now "
-              + copy.copyOnReadOrDefault()
-              + "; the engine fixes it when the clone opens, so it applies when the agent restarts");
+    if (copy.copyOnReadOrDefault() != c.copyOnRead()) {
+      c.setCopyOnRead(copy.copyOnReadOrDefault());
+      log.info(
+          "copy-on-read",
+          copy.copyOnReadOrDefault()
+              ? "copy-on-read on: reads of uncopied regions copy them"
+              : "copy-on-read off: reads of uncopied regions are served from the source only");
     }
     if (spec.cutoverOrDefault() == CutoverMode.Manual
         && spec.cutoverApprovedOrDefault()
@@ -577,6 +661,26 @@ public final class Agent {
   AgentReport report() {
     Clone c = clone;
     CloneStatus s = c == null ? null : c.status();
+    CloneStatus.State before = stateBeforeClose;
+    if (s != null && s.state() == CloneStatus.State.CLOSED && before != null) {
+      // A closed clone is still as copied (or cut over) as it was: report that, not "Copying".
+      s =
+          new CloneStatus(
+              s.name(),
+              before,
+              s.regionSize(),
+              s.regionsTotal(),
+              s.regionsCopied(),
+              s.regionsCommitted(),
+              s.bytesTotal(),
+              s.bytesCopied(),
+              s.metadataMode(),
+              s.paused(),
+              s.degraded(),
+              s.copyErrors(),
+              s.lastError(),
+              s.bytesPerSecond());
+    }
     VolumeCloneSpec spec = appliedSpec;
     AgentFailure f = failure;
     AgentReport.Situation at =

@@ -26,7 +26,10 @@ import picocli.CommandLine.Option;
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:cut over: the destination holds everything",
-      "1:refused or failed (the VolumeClone's Degraded condition says why); progress is kept",
+      "1:failed for a reason that may pass (a device not there yet, an API error); run again,"
+          + " it resumes from the metadata",
+      "3:failed permanently (invalid spec, device too small, metadata of another clone,"
+          + " identity change): the Degraded condition says why; running again cannot help",
       "2:usage error",
       "143:stopped by SIGTERM after committing the metadata"
     })

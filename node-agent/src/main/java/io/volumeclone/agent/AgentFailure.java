@@ -1,8 +1,13 @@
 package io.volumeclone.agent;
 
+import io.volumeclone.api.AgentFailures;
+
 /**
  * Why the agent cannot run this clone, as the Degraded condition reports it: a CamelCase reason and
- * a message that names the device and says what to change.
+ * a message that names the device and says what to change. A reason in {@link
+ * AgentFailures#PERMANENT} makes the failure permanent: the agent exits with {@link
+ * AgentFailures#EXIT_PERMANENT} and the operator fails the clone; any other is transient and the
+ * kubelet runs the agent again.
  */
 final class AgentFailure extends Exception {
 
@@ -20,5 +25,9 @@ final class AgentFailure extends Exception {
 
   String reason() {
     return reason;
+  }
+
+  boolean permanent() {
+    return AgentFailures.permanent(reason);
   }
 }

@@ -1,6 +1,7 @@
 package io.volumeclone.agent;
 
 import io.micrometer.core.instrument.MeterRegistry;
+import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CloneRange;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
@@ -46,13 +47,14 @@ final class CloneOpener {
     VolumeCloneSpec spec = resource.getSpec();
     if (spec == null || spec.getSource() == null || spec.getDestination() == null) {
       throw new AgentFailure(
-          "InvalidSpec", "spec.source and spec.destination are required; nothing was opened");
+          AgentFailures.INVALID_SPEC,
+          "spec.source and spec.destination are required; nothing was opened");
     }
     CloneOptions options;
     try {
       options = options(resource);
     } catch (IllegalArgumentException e) {
-      throw new AgentFailure("InvalidSpec", e.getMessage(), e);
+      throw new AgentFailure(AgentFailures.INVALID_SPEC, e.getMessage(), e);
     }
     long regionSize;
     long sourceOffset;
@@ -65,11 +67,12 @@ final class CloneOpener {
       destinationOffset = range.destinationOffsetBytes();
       size = range.sizeBytes();
     } catch (IllegalArgumentException e) {
-      throw new AgentFailure("InvalidSpec", e.getMessage(), e);
+      throw new AgentFailure(AgentFailures.INVALID_SPEC, e.getMessage(), e);
     }
     if (regionSize > CloneGeometry.MAX_REGION_SIZE) {
       throw new AgentFailure(
-          "InvalidSpec", "spec.regionSize " + spec.getRegionSize() + " is larger than 1Gi");
+          AgentFailures.INVALID_SPEC,
+          "spec.regionSize " + spec.getRegionSize() + " is larger than 1Gi");
     }
 
     BlockDevice source = null;
@@ -95,7 +98,7 @@ final class CloneOpener {
                 destination.size());
       } catch (IllegalArgumentException e) {
         throw new AgentFailure(
-            "InvalidGeometry",
+            AgentFailures.INVALID_GEOMETRY,
             "cannot clone " + source.name() + " to " + destination.name() + ": " + e.getMessage());
       }
       Path metadataPath = metadataPath(spec.getMetadata());
@@ -109,7 +112,7 @@ final class CloneOpener {
         metadata = DiskCloneMetadata.open(metadataDevice, geometry, false);
       } catch (MetadataMismatchException e) {
         throw new AgentFailure(
-            "MetadataMismatch",
+            AgentFailures.METADATA_MISMATCH,
             e.getMessage()
                 + ". The metadata records another clone (another source, destination, range or"
                 + " region size): restore this VolumeClone's spec, or create a new VolumeClone"

@@ -361,7 +361,7 @@ class AgentTest {
   }
 
   @Test
-  void anIdentityChangeWhileRunningIsRefusedWithDegradedAndExitOne() throws Exception {
+  void anIdentityChangeWhileRunningIsRefusedWithDegradedAndThePermanentExitCode() throws Exception {
     AgentFixture f = new AgentFixture(dir, "identity", 16 * MiB);
     api.create(f.resource("64Ki", copy(null, "1Mi")));
     Agent agent = f.agent(api, INTERVAL, logStream);
@@ -376,7 +376,7 @@ class AgentTest {
           return vc;
         });
 
-    assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(1);
+    assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_PERMANENT);
     VolumeClone vc = get(f);
     assertThat(conditionIs(vc, ConditionTypes.DEGRADED, "True", "IdentityChanged")).isTrue();
     assertThat(vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow().getMessage())
@@ -405,7 +405,7 @@ class AgentTest {
     api.create(f.resource("128Ki", null));
     int exit = AgentFixture.start(f.agent(api, INTERVAL, logStream)).get(1, TimeUnit.MINUTES);
 
-    assertThat(exit).isEqualTo(1);
+    assertThat(exit).isEqualTo(Agent.EXIT_PERMANENT);
     VolumeClone vc = get(f);
     assertThat(conditionIs(vc, ConditionTypes.DEGRADED, "True", "MetadataMismatch")).isTrue();
     assertThat(vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow().getMessage())

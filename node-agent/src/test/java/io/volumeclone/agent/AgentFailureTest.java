@@ -1,0 +1,208 @@
+package io.volumeclone.agent;
+
+import static io.volumeclone.agent.AgentFixture.NAMESPACE;
+import static io.volumeclone.agent.AgentFixture.await;
+import static io.volumeclone.agent.AgentFixture.conditionIs;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.volumeclone.api.AgentFailures;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.api.v1alpha1.spec.DestinationRef;
+import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Permanent and transient failures as the operator sees them (the Degraded condition and the exit
+ * code), and copy-on-read switched while the clone runs. In-process against the mock API server.
+ */
+class AgentFailureTest {
+
+  static final Duration INTERVAL = Duration.ofSeconds(1);
+  static final Duration LIMIT = Duration.ofSeconds(60);
+  static final long MiB = 1L << 20;
+
+  @TempDir Path dir;
+  MockApi api;
+  ByteArrayOutputStream logs = new ByteArrayOutputStream();
+  PrintStream logStream = new PrintStream(logs, true, StandardCharsets.UTF_8);
+
+  @BeforeEach
+  void api() throws Exception {
+    api = new MockApi();
+  }
+
+  @AfterEach
+  void close() {
+    api.close();
+  }
+
+  String logText() {
+    return logs.toString(StandardCharsets.UTF_8);
+  }
+
+  static CopySpec paused() {
+    CopySpec c = new CopySpec();
+    c.setPaused(true);
+    return c;
+  }
+
+  int runToEnd(AgentFixture f) throws Exception {
+    return AgentFixture.start(f.agent(api, INTERVAL, logStream)).get(1, TimeUnit.MINUTES);
+  }
+
+  @Test
+  void aDestinationTooSmallIsPermanentDegradedWithTheReasonAndExitThree() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "small", 4 * MiB);
+    Path small = dir.resolve("small.img");
+    try (FileChannel c =
+        FileChannel.open(small, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
+      c.write(ByteBuffer.allocate(1), MiB - 1);
+    }
+    VolumeClone resource = f.resource("64Ki", null);
+    resource.getSpec().setDestination(DestinationRef.device(small.toString()));
+    api.create(resource);
+
+    int exit = runToEnd(f);
+
+    assertThat(exit).as(logText()).isEqualTo(Agent.EXIT_PERMANENT).isEqualTo(3);
+    VolumeClone vc = api.get(NAMESPACE, f.name);
+    var degraded = vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo(AgentFailures.INVALID_GEOMETRY);
+    assertThat(AgentFailures.permanent(degraded.getReason())).isTrue();
+    assertThat(degraded.getMessage()).contains(small.toString()).contains("too small");
+    assertThat(conditionIs(vc, ConditionTypes.AVAILABLE, "False", "AgentFailed")).isTrue();
+    assertThat(Files.readAllBytes(small)).containsOnly((byte) 0);
+    assertThat(logText()).contains("\"permanent\":true");
+  }
+
+  @Test
+  void aMissingDeviceIsTransientExitOneAndTheNextRunSucceeds() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "late", 2 * MiB);
+    Path moved = dir.resolve("destination.later");
+    Files.move(f.destination, moved);
+    api.create(f.resource("64Ki", null));
+
+    int first = runToEnd(f);
+
+    assertThat(first).as(logText()).isEqualTo(Agent.EXIT_FAILED);
+    VolumeClone vc = api.get(NAMESPACE, f.name);
+    var degraded = vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow();
+    assertThat(degraded.getReason()).isEqualTo("DeviceUnavailable");
+    assertThat(AgentFailures.permanent(degraded.getReason())).isFalse();
+    assertThat(degraded.getMessage()).contains(f.destination.toString());
+
+    // The device appears; the kubelet's restart (here: a new run) copies and cuts over.
+    Files.move(moved, f.destination);
+    assertThat(runToEnd(f)).as(logText()).isEqualTo(Agent.EXIT_CUT_OVER);
+    vc = api.get(NAMESPACE, f.name);
+    assertThat(conditionIs(vc, ConditionTypes.DEGRADED, "False", "NoErrors")).isTrue();
+    assertThat(conditionIs(vc, ConditionTypes.CUT_OVER, "True", "CutOver")).isTrue();
+    f.assertDestinationEqualsSource();
+  }
+
+  @Test
+  void aRunAfterARecordedPermanentFailureOpensNothingAndExitsThree() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "again", 2 * MiB);
+    api.create(f.resource("64Ki", null));
+    // What an earlier run reported before the kubelet restarted the container.
+    VolumeClone vc = api.get(NAMESPACE, f.name);
+    VolumeCloneStatus s = new VolumeCloneStatus();
+    s.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType(ConditionTypes.DEGRADED)
+                .withStatus("True")
+                .withReason(AgentFailures.IDENTITY_CHANGED)
+                .withMessage("spec.regionSize (64Ki -> 128Ki) changed while the clone runs")
+                .withLastTransitionTime("2026-01-01T00:00:00Z")
+                .build()));
+    vc.setStatus(s);
+    api.client.resource(vc).updateStatus();
+
+    int exit = runToEnd(f);
+
+    assertThat(exit).as(logText()).isEqualTo(Agent.EXIT_PERMANENT);
+    assertThat(logText()).contains("an earlier run failed permanently (IdentityChanged");
+    assertThat(Files.exists(f.state.resolve("metadata"))).as("no metadata created").isFalse();
+    assertThat(Files.readAllBytes(f.destination)).containsOnly((byte) 0);
+    // The earlier report stands as it was.
+    assertThat(api.get(NAMESPACE, f.name).getStatus().getConditions())
+        .singleElement()
+        .satisfies(c -> assertThat(c.getReason()).isEqualTo(AgentFailures.IDENTITY_CHANGED));
+  }
+
+  @Test
+  void copyOnReadChangesWhileTheCloneRuns() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "cor", 4 * MiB);
+    api.create(f.resource("64Ki", paused()));
+    Agent agent = f.agent(api, INTERVAL, logStream);
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    await("the clone runs", LIMIT, () -> agent.runningClone() != null);
+    var clone = agent.runningClone();
+    assertThat(clone.copyOnRead()).isFalse();
+    // Paused from the start, but a first batch may be under way: wait until it has settled, so
+    // that only reads can copy from here on. The copier goes from offset 0 up; the last regions
+    // stay uncopied.
+    await(
+        "the paused copier settled",
+        LIMIT,
+        () -> {
+          var st = clone.status();
+          return st.paused()
+              && st.bytesPerSecond() == 0
+              && st.regionsCopied() == st.regionsCommitted();
+        });
+    long base = clone.status().regionsCopied();
+    assertThat(base).isLessThan(60);
+    long last = f.size - 64 * 1024;
+
+    // Off: a read of an uncopied region is served from the source and copies nothing.
+    clone.read(last, ByteBuffer.allocate(4096));
+    assertThat(clone.status().regionsCopied()).isEqualTo(base);
+
+    api.edit(
+        NAMESPACE,
+        f.name,
+        vc -> {
+          vc.getSpec().getCopy().setCopyOnRead(true);
+          return vc;
+        });
+    await("copy-on-read on", LIMIT, clone::copyOnRead);
+    clone.read(last, ByteBuffer.allocate(4096));
+    assertThat(clone.status().regionsCopied()).as("the region read was copied").isEqualTo(base + 1);
+
+    api.edit(
+        NAMESPACE,
+        f.name,
+        vc -> {
+          vc.getSpec().getCopy().setCopyOnRead(false);
+          return vc;
+        });
+    await("copy-on-read off", LIMIT, () -> !clone.copyOnRead());
+    clone.read(last - 64 * 1024, ByteBuffer.allocate(4096));
+    assertThat(clone.status().regionsCopied()).isEqualTo(base + 1);
+    assertThat(logText()).contains("\"event\":\"copy-on-read\"");
+
+    agent.stop();
+    assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
+  }
+}
