@@ -214,21 +214,12 @@ public final class Clone implements BlockTarget, AutoCloseable {
     if (length == 0) {
       return;
     }
-    if (passThrough) {
-      destination.read(destinationBase + offset, dst);
-      return;
-    }
-    Lock lock = enter();
-    try {
-      if (passThrough) {
-        destination.read(destinationBase + offset, dst);
-        return;
-      }
-      checkNotFailed("read", offset);
-      readMapped(offset, dst);
-    } finally {
-      exit(lock);
-    }
+    serve(
+        "read",
+        offset,
+        false,
+        () -> destination.read(destinationBase + offset, dst),
+        () -> readMapped(offset, dst));
   }
 
   @Override
@@ -238,49 +229,17 @@ public final class Clone implements BlockTarget, AutoCloseable {
     if (length == 0) {
       return;
     }
-    if (passThrough) {
-      destination.write(destinationBase + offset, src);
-      if (fua) {
-        destination.flush();
-      }
-      return;
-    }
-    Lock lock = enter();
-    try {
-      if (passThrough) {
-        destination.write(destinationBase + offset, src);
-        if (fua) {
-          destination.flush();
-        }
-        return;
-      }
-      checkNotFailed("write", offset);
-      writeMapped(offset, src);
-      if (fua) {
-        commitAndFlush("FUA write", offset);
-      }
-    } finally {
-      exit(lock);
-    }
+    serve(
+        "write",
+        offset,
+        fua,
+        () -> destination.write(destinationBase + offset, src),
+        () -> writeMapped(offset, src));
   }
 
   @Override
   public void flush() throws IOException {
-    if (passThrough) {
-      destination.flush();
-      return;
-    }
-    Lock lock = enter();
-    try {
-      if (passThrough) {
-        destination.flush();
-        return;
-      }
-      checkNotFailed("flush", 0);
-      commitAndFlush("flush", 0);
-    } finally {
-      exit(lock);
-    }
+    serve("flush", 0, false, destination::flush, () -> commitAndFlush("flush", 0));
   }
 
   @Override
@@ -289,34 +248,16 @@ public final class Clone implements BlockTarget, AutoCloseable {
     if (length == 0) {
       return;
     }
-    if (passThrough) {
-      if (options.discardPassdown()) {
-        destination.discard(destinationBase + offset, length);
-      }
-      if (fua) {
-        destination.flush();
-      }
-      return;
-    }
-    Lock lock = enter();
-    try {
-      if (passThrough) {
-        if (options.discardPassdown()) {
-          destination.discard(destinationBase + offset, length);
-        }
-        if (fua) {
-          destination.flush();
-        }
-        return;
-      }
-      checkNotFailed("discard", offset);
-      discardMapped(offset, length);
-      if (fua) {
-        commitAndFlush("FUA discard", offset);
-      }
-    } finally {
-      exit(lock);
-    }
+    serve(
+        "discard",
+        offset,
+        fua,
+        () -> {
+          if (options.discardPassdown()) {
+            destination.discard(destinationBase + offset, length);
+          }
+        },
+        () -> discardMapped(offset, length));
   }
 
   @Override
@@ -326,29 +267,51 @@ public final class Clone implements BlockTarget, AutoCloseable {
     if (length == 0) {
       return;
     }
+    serve(
+        "write-zeroes",
+        offset,
+        fua,
+        () -> destination.writeZeroes(destinationBase + offset, length),
+        () -> writeZeroesMapped(offset, length, fastOnly));
+  }
+
+  @FunctionalInterface
+  private interface Io {
+    void run() throws IOException;
+  }
+
+  /**
+   * Serves one request: {@code direct} on the destination once the clone is a pass-through,
+   * otherwise {@code mapped} through the region map under the gate. Pass-through is checked without
+   * the gate first (the fast path after cutover) and again under it, because cutover may have
+   * happened while the request waited. FUA adds a flush, and on the mapped path a commit.
+   */
+  private void serve(String operation, long offset, boolean fua, Io direct, Io mapped)
+      throws IOException {
     if (passThrough) {
-      destination.writeZeroes(destinationBase + offset, length);
-      if (fua) {
-        destination.flush();
-      }
+      serveDirect(direct, fua);
       return;
     }
     Lock lock = enter();
     try {
       if (passThrough) {
-        destination.writeZeroes(destinationBase + offset, length);
-        if (fua) {
-          destination.flush();
-        }
+        serveDirect(direct, fua);
         return;
       }
-      checkNotFailed("write-zeroes", offset);
-      writeZeroesMapped(offset, length, fastOnly);
+      checkNotFailed(operation, offset);
+      mapped.run();
       if (fua) {
-        commitAndFlush("FUA write-zeroes", offset);
+        commitAndFlush("FUA " + operation, offset);
       }
     } finally {
       exit(lock);
+    }
+  }
+
+  private void serveDirect(Io direct, boolean fua) throws IOException {
+    direct.run();
+    if (fua) {
+      destination.flush();
     }
   }
 
@@ -435,17 +398,9 @@ public final class Clone implements BlockTarget, AutoCloseable {
           ensureCopied(region, "write");
           destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
         },
-        new WholeRegionAction() {
-          @Override
-          public void copied(long from, long to) throws IOException {
-            destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
-          }
-
-          @Override
-          public void uncopied(long from, long to) throws IOException {
-            destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
-          }
-        },
+        (from, to) ->
+            destination.write(destinationBase + from, slice(src, basePosition, base, from, to)),
+        WhenReadOnly.FAIL,
         "write");
     src.position(src.limit());
   }
@@ -462,26 +417,12 @@ public final class Clone implements BlockTarget, AutoCloseable {
             destination.discard(destinationBase + from, to - from);
           }
         },
-        new WholeRegionAction() {
-          @Override
-          public void copied(long from, long to) throws IOException {
-            if (passdown) {
-              destination.discard(destinationBase + from, to - from);
-            }
-          }
-
-          @Override
-          public void uncopied(long from, long to) throws IOException {
-            if (passdown) {
-              destination.discard(destinationBase + from, to - from);
-            }
-          }
-
-          @Override
-          public boolean skipUncopiedWhenReadOnly() {
-            return true;
+        (from, to) -> {
+          if (passdown) {
+            destination.discard(destinationBase + from, to - from);
           }
         },
+        WhenReadOnly.SKIP_UNCOPIED,
         "discard");
   }
 
@@ -507,17 +448,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
           ensureCopied(region, "write-zeroes");
           destination.writeZeroes(destinationBase + from, to - from);
         },
-        new WholeRegionAction() {
-          @Override
-          public void copied(long from, long to) throws IOException {
-            destination.writeZeroes(destinationBase + from, to - from);
-          }
-
-          @Override
-          public void uncopied(long from, long to) throws IOException {
-            destination.writeZeroes(destinationBase + from, to - from);
-          }
-        },
+        (from, to) -> destination.writeZeroes(destinationBase + from, to - from),
+        WhenReadOnly.FAIL,
         "write-zeroes");
   }
 
@@ -536,17 +468,21 @@ public final class Clone implements BlockTarget, AutoCloseable {
     void apply(long region, long from, long to) throws IOException;
   }
 
+  /**
+   * Whole regions {@code [from, to)} (clone offsets). A run of uncopied regions is claimed by the
+   * caller before and marked copied after, as the action overwrites all of it.
+   */
+  @FunctionalInterface
   private interface WholeRegionAction {
-    /** Whole regions {@code [from, to)} (clone offsets) that are already copied. */
-    void copied(long from, long to) throws IOException;
+    void apply(long from, long to) throws IOException;
+  }
 
-    /** Whole uncopied regions, claimed by the caller; they are marked copied afterwards. */
-    void uncopied(long from, long to) throws IOException;
-
-    /** Discards may ignore uncopied regions when nothing can be recorded any more. */
-    default boolean skipUncopiedWhenReadOnly() {
-      return false;
-    }
+  /** What whole uncopied regions do once the metadata cannot record them any more. */
+  private enum WhenReadOnly {
+    /** Fail the request: the data could not be marked as copied. */
+    FAIL,
+    /** Leave them alone: a discard loses nothing by not touching the source's data. */
+    SKIP_UNCOPIED
   }
 
   /**
@@ -559,6 +495,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
       long length,
       PartialRegionAction partial,
       WholeRegionAction whole,
+      WhenReadOnly whenReadOnly,
       String operation)
       throws IOException {
     long end = offset + length;
@@ -573,7 +510,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
       long bodyFirst = geometry.regionOf(pos);
       long bodyEnd = end == size ? regionCount : geometry.regionOf(end);
       if (bodyEnd > bodyFirst) {
-        wholeRegions(bodyFirst, bodyEnd, whole, operation);
+        wholeRegions(bodyFirst, bodyEnd, whole, whenReadOnly, operation);
         pos = regionEnd(bodyEnd - 1);
       }
     }
@@ -590,7 +527,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
    * Applies {@code action} to whole regions {@code [first, end)} in runs: runs of copied regions
    * directly; runs of uncopied regions under a claim, marking them copied once the action returned.
    */
-  private void wholeRegions(long first, long end, WholeRegionAction action, String operation)
+  private void wholeRegions(
+      long first, long end, WholeRegionAction action, WhenReadOnly whenReadOnly, String operation)
       throws IOException {
     long r = first;
     while (r < end) {
@@ -599,12 +537,12 @@ public final class Clone implements BlockTarget, AutoCloseable {
         while (runEnd < end && metadata.isHydrated(runEnd)) {
           runEnd++;
         }
-        action.copied(geometry.regionStart(r), regionEnd(runEnd - 1));
+        action.apply(geometry.regionStart(r), regionEnd(runEnd - 1));
         r = runEnd;
         continue;
       }
       if (metadata.mode() != Mode.WRITE) {
-        if (action.skipUncopiedWhenReadOnly()) {
+        if (whenReadOnly == WhenReadOnly.SKIP_UNCOPIED) {
           r++;
           continue;
         }
@@ -631,7 +569,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
         runEnd++;
       }
       try {
-        action.uncopied(geometry.regionStart(r), regionEnd(runEnd - 1));
+        action.apply(geometry.regionStart(r), regionEnd(runEnd - 1));
         markCopied(r, runEnd - r, operation);
       } finally {
         inFlight.release(r, runEnd - r);
