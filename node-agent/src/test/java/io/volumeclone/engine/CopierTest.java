@@ -32,15 +32,14 @@ class CopierTest {
   Clone clone;
 
   /** Counts reads in progress and can hold them until released. */
-  static final class GatedDevice implements BlockDevice {
-    final BlockDevice inner;
+  static final class GatedDevice extends TestingForwardingBlockDevice {
     volatile Semaphore gate;
     final AtomicInteger active = new AtomicInteger();
     final AtomicInteger maxActive = new AtomicInteger();
     final AtomicInteger waiting = new AtomicInteger();
 
     GatedDevice(BlockDevice inner) {
-      this.inner = inner;
+      super(inner);
     }
 
     /** From now on only {@code permits} more reads pass until {@link #open}. */
@@ -71,51 +70,6 @@ class CopierTest {
       } finally {
         active.decrementAndGet();
       }
-    }
-
-    @Override
-    public String name() {
-      return inner.name();
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-      return inner.logicalBlockSize();
-    }
-
-    @Override
-    public boolean readOnly() {
-      return inner.readOnly();
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src) throws IOException {
-      inner.write(offset, src);
-    }
-
-    @Override
-    public void flush() throws IOException {
-      inner.flush();
-    }
-
-    @Override
-    public void discard(long offset, long length) throws IOException {
-      inner.discard(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length) throws IOException {
-      inner.writeZeroes(offset, length);
-    }
-
-    @Override
-    public void close() throws IOException {
-      inner.close();
     }
   }
 

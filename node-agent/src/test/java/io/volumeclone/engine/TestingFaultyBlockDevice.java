@@ -29,7 +29,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Every call, failed or not, is appended to {@link #log()} (operation, offset, length, failed),
  * so tests can also assert the order of operations. Thread-safe.
  */
-public final class TestingFaultyBlockDevice implements BlockDevice {
+public final class TestingFaultyBlockDevice extends TestingForwardingBlockDevice {
 
   /** The operations a rule can match. */
   public enum Op {
@@ -125,12 +125,11 @@ public final class TestingFaultyBlockDevice implements BlockDevice {
     }
   }
 
-  private final BlockDevice inner;
   private final List<Fault> faults = new CopyOnWriteArrayList<>();
   private final List<Call> log = new ArrayList<>();
 
   public TestingFaultyBlockDevice(BlockDevice inner) {
-    this.inner = inner;
+    super(inner);
   }
 
   /** Adds a rule failing the given operations (every call, anywhere, until narrowed). */
@@ -163,10 +162,6 @@ public final class TestingFaultyBlockDevice implements BlockDevice {
     }
   }
 
-  public BlockDevice inner() {
-    return inner;
-  }
-
   private Fault firing(Op op, long offset, long length) {
     for (Fault fault : faults) {
       if (fault.matches(op, offset, length) && fault.fires()) {
@@ -185,31 +180,6 @@ public final class TestingFaultyBlockDevice implements BlockDevice {
   private BlockIoException injected(Fault fault, String operation, long offset) {
     return new BlockIoException(
         fault.kind, inner.name(), operation, offset, "injected fault (" + fault.kind + ")");
-  }
-
-  @Override
-  public String name() {
-    return inner.name();
-  }
-
-  @Override
-  public long size() {
-    return inner.size();
-  }
-
-  @Override
-  public int logicalBlockSize() {
-    return inner.logicalBlockSize();
-  }
-
-  @Override
-  public boolean readOnly() {
-    return inner.readOnly();
-  }
-
-  @Override
-  public boolean supportsParallelReads() {
-    return inner.supportsParallelReads();
   }
 
   @Override
@@ -267,10 +237,5 @@ public final class TestingFaultyBlockDevice implements BlockDevice {
       throw injected(fault, "write-zeroes", offset);
     }
     inner.writeZeroes(offset, length);
-  }
-
-  @Override
-  public void close() throws IOException {
-    inner.close();
   }
 }

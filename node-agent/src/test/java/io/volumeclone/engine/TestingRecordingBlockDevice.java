@@ -9,7 +9,7 @@ import java.util.List;
  * Wraps a {@link BlockDevice} and records every write with its data and every flush, in order, so a
  * test can replay any prefix of them onto an earlier image: the states a crash could leave.
  */
-public final class TestingRecordingBlockDevice implements BlockDevice {
+public final class TestingRecordingBlockDevice extends TestingForwardingBlockDevice {
 
   /** A recorded write ({@code data != null}) or flush ({@code data == null}). */
   public record Event(long offset, byte[] data) {
@@ -18,11 +18,10 @@ public final class TestingRecordingBlockDevice implements BlockDevice {
     }
   }
 
-  private final BlockDevice inner;
   private final List<Event> events = new ArrayList<>();
 
   public TestingRecordingBlockDevice(BlockDevice inner) {
-    this.inner = inner;
+    super(inner);
   }
 
   public synchronized List<Event> events() {
@@ -31,31 +30,6 @@ public final class TestingRecordingBlockDevice implements BlockDevice {
 
   public synchronized void clear() {
     events.clear();
-  }
-
-  @Override
-  public String name() {
-    return inner.name();
-  }
-
-  @Override
-  public long size() {
-    return inner.size();
-  }
-
-  @Override
-  public int logicalBlockSize() {
-    return inner.logicalBlockSize();
-  }
-
-  @Override
-  public boolean readOnly() {
-    return inner.readOnly();
-  }
-
-  @Override
-  public void read(long offset, ByteBuffer dst) throws IOException {
-    inner.read(offset, dst);
   }
 
   @Override
@@ -81,10 +55,5 @@ public final class TestingRecordingBlockDevice implements BlockDevice {
   public synchronized void writeZeroes(long offset, long length) throws IOException {
     inner.writeZeroes(offset, length);
     events.add(new Event(offset, new byte[Math.toIntExact(length)]));
-  }
-
-  @Override
-  public void close() throws IOException {
-    inner.close();
   }
 }
