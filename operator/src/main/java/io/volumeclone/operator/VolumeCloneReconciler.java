@@ -1,5 +1,6 @@
 package io.volumeclone.operator;
 
+import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.Pod;
@@ -16,6 +17,7 @@ import io.javaoperatorsdk.operator.api.reconciler.UpdateControl;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
+import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
@@ -27,9 +29,11 @@ import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -42,10 +46,31 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The copying itself, progress, the export and cutover are the agent's. The phase combines both
  * views: Pending until the agent runs, Copying while it does, Copied when the agent reports {@code
- * Copied} (waiting for a manual cutover), Completed when it reports {@code CutOver} or exits 0,
- * Failed when its Pod fails for a reason other than losing its node. Completed and Failed are
- * final: the Pod is left alone, the claims' finalizers are released, and {@code
+ * Copied} (waiting for a manual cutover), Completed when it reports {@code CutOver=True} and only
+ * then, Failed when the agent fails permanently or its Pod fails for a reason other than losing its
+ * node. Completed and Failed are final: the claims' finalizers are released and {@code
  * ttlSecondsAfterFinished} deletes the clone later.
+ *
+ * <p>Agent failures. The agent Pod runs with {@code restartPolicy: OnFailure}: a crash, a SIGKILL
+ * or a device that is not there yet ends the container with a transient code, the kubelet restarts
+ * it in place with its usual back-off, and the agent resumes from the metadata. That is cheap and
+ * needs nobody. A permanent failure ({@link AgentFailures}: invalid spec, a destination too small,
+ * metadata of another clone, an identity change) cannot be cured by running again, yet the kubelet
+ * would restart it forever. So the agent reports it (Degraded=True with a reason from {@link
+ * AgentFailures#PERMANENT}) and exits {@value AgentFailures#EXIT_PERMANENT}; the operator takes
+ * either signal (the report, or that exit code in the Pod's container status when the report did
+ * not arrive), records phase Failed with Stalled=True carrying the agent's reason and message, and
+ * deletes the Pod if it is not already terminal, with the usual grace period: that is the only way
+ * to stop the kubelet, since a Pod's restart policy cannot be changed. The failure survives the Pod
+ * in the status and in a Warning Event; a restarted container that runs before the deletion sees
+ * the recorded failure and exits without touching the devices. Switching to {@code restartPolicy:
+ * Never} with operator-driven recreation would keep the failed Pod's log, but every transient crash
+ * would then cost a new Pod, a new scheduling and a re-attach of every volume.
+ *
+ * <p>An agent exits 0 only after CutOver=True is in the status. A Pod that Succeeded while the
+ * status says otherwise (the cache may simply lag, so the clone is read again first) is removed and
+ * started again: the new agent opens the cut-over metadata and reports it. After {@value
+ * #MAX_RERUNS_WITHOUT_CUTOVER} such runs the clone fails, saying so.
  */
 @ControllerConfiguration(
     name = VolumeCloneReconciler.NAME,
@@ -58,6 +83,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
 
   private static final Logger LOG = LoggerFactory.getLogger(VolumeCloneReconciler.class);
   private static final Duration STOP_POLL = Duration.ofSeconds(2);
+  static final int MAX_RERUNS_WITHOUT_CUTOVER = 3;
   private static final Set<String> NODE_LOSS_REASONS =
       Set.of(
           "Evicted",
@@ -80,6 +106,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private final StatusWriter statusWriter;
   private final ClaimFinalizers claimFinalizers;
   private final EventRecorder events;
+  private final Map<String, Integer> rerunsWithoutCutover = new ConcurrentHashMap<>();
 
   public VolumeCloneReconciler(KubernetesClient client, OperatorOptions options, Clock clock) {
     this.client = client;
@@ -192,11 +219,41 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
                 + "; starting a new one, which resumes from the metadata");
         client.pods().resource(pod).delete();
         return recheckSoon();
+      } else if (succeededWithoutCutover(clone, pod)) {
+        VolumeClone fresh =
+            client
+                .resources(VolumeClone.class)
+                .inNamespace(clone.getMetadata().getNamespace())
+                .withName(clone.getMetadata().getName())
+                .get();
+        if (fresh != null && !succeededWithoutCutover(fresh, pod)) {
+          clone = fresh; // the agent's last report had not reached the cache yet
+        } else {
+          int run = rerunsWithoutCutover.merge(clone.getMetadata().getUid(), 1, Integer::sum);
+          if (run <= MAX_RERUNS_WITHOUT_CUTOVER) {
+            events.warning(
+                clone,
+                "AgentExitedWithoutCutOver",
+                "agent Pod "
+                    + pod.getMetadata().getName()
+                    + " exited 0 but the VolumeClone does not report CutOver=True; starting the"
+                    + " agent again (run "
+                    + run
+                    + " of "
+                    + MAX_RERUNS_WITHOUT_CUTOVER
+                    + "), it reports from the metadata");
+            client.pods().resource(pod).delete();
+            return recheckSoon();
+          }
+        }
       }
     }
 
     StatusWriter.Desired desired = runningStatus(clone, node, pod);
     record(clone, desired, now);
+    if (desired.phase() == Phase.Failed) {
+      stopAgent(clone, pod, desired.message());
+    }
     if (desired.phase() == Phase.Completed || desired.phase() == Phase.Failed) {
       release(clone, context);
       return ttl(clone, now, now)
@@ -253,7 +310,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
               clone,
               status.getNodeName(),
               status.getAgentPod(),
-              stalled.map(c -> c.getMessage()).orElse(status.getMessage()));
+              stalled.map(Condition::getReason).orElse("AgentFailed"),
+              stalled.map(Condition::getMessage).orElse(status.getMessage()));
+      // A crash between recording Failed and removing the Pod must not leave it restarting.
+      stopAgent(clone, context.getSecondaryResource(Pod.class).orElse(null), desired.message());
     }
     StatusWriter.Written written = record(clone, desired, now);
     VolumeClone current = written.resource() == null ? clone : written.resource();
@@ -301,11 +361,32 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     var conditions = status == null ? null : status.getConditions();
     String podName = pod.getMetadata().getName();
     String podPhase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    if (ConditionSet.isTrue(conditions, ConditionTypes.CUT_OVER) || "Succeeded".equals(podPhase)) {
+    if (ConditionSet.isTrue(conditions, ConditionTypes.CUT_OVER)) {
       return completedStatus(clone, node, podName);
     }
+    Optional<AgentFailure> permanent = permanentFailure(conditions, pod);
+    if (permanent.isPresent()) {
+      return failedStatus(
+          clone, node, podName, permanent.get().reason(), permanent.get().message());
+    }
+    if ("Succeeded".equals(podPhase)) {
+      return failedStatus(
+          clone,
+          node,
+          podName,
+          "AgentExitedWithoutCutOver",
+          "agent Pod "
+              + podName
+              + " exited 0 "
+              + (MAX_RERUNS_WITHOUT_CUTOVER + 1)
+              + " times without reporting CutOver=True. Check that the agent's service account"
+              + " may update volumeclones/status; `volume-clone status --metadata` on node "
+              + node
+              + " shows whether the copy is complete");
+    }
     if ("Failed".equals(podPhase) && !lostNode(pod)) {
-      return failedStatus(clone, node, podName, "agent Pod " + podName + " failed: " + why(pod));
+      return failedStatus(
+          clone, node, podName, "AgentFailed", "agent Pod " + podName + " failed: " + why(pod));
     }
     if (ConditionSet.isTrue(conditions, ConditionTypes.COPIED)) {
       boolean manual = clone.getSpec().getCutover() == CutoverMode.Manual;
@@ -370,7 +451,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   }
 
   private StatusWriter.Desired failedStatus(
-      VolumeClone clone, String node, String podName, String message) {
+      VolumeClone clone, String node, String podName, String reason, String message) {
     return desired(
         clone,
         Phase.Failed,
@@ -380,9 +461,85 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         List.of(
             condition(ConditionTypes.READY, false, "Failed", message),
             condition(ConditionTypes.RECONCILING, false, "Failed", message),
-            condition(ConditionTypes.STALLED, true, "AgentFailed", message)),
+            condition(ConditionTypes.STALLED, true, reason, message)),
         true,
         true);
+  }
+
+  /** Why the agent gave up for good, as it reported it or as its exit code says. */
+  record AgentFailure(String reason, String message) {}
+
+  static Optional<AgentFailure> permanentFailure(List<Condition> conditions, Pod pod) {
+    var degraded =
+        ConditionSet.find(conditions, ConditionTypes.DEGRADED)
+            .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
+            .filter(c -> AgentFailures.permanent(c.getReason()));
+    if (degraded.isPresent()) {
+      return Optional.of(new AgentFailure(degraded.get().getReason(), degraded.get().getMessage()));
+    }
+    if (pod == null || pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
+      return Optional.empty();
+    }
+    for (ContainerStatus cs : pod.getStatus().getContainerStatuses()) {
+      for (var state :
+          new io.fabric8.kubernetes.api.model.ContainerState[] {cs.getState(), cs.getLastState()}) {
+        ContainerStateTerminated t = state == null ? null : state.getTerminated();
+        if (t != null
+            && t.getExitCode() != null
+            && t.getExitCode() == AgentFailures.EXIT_PERMANENT) {
+          return Optional.of(
+              new AgentFailure(
+                  "AgentFailedPermanently",
+                  "agent Pod "
+                      + pod.getMetadata().getName()
+                      + " exited with code "
+                      + AgentFailures.EXIT_PERMANENT
+                      + " (a failure that running again cannot cure)"
+                      + (t.getMessage() == null || t.getMessage().isBlank()
+                          ? ""
+                          : ": " + t.getMessage().strip())
+                      + "; its report did not reach the VolumeClone, the Pod's log says why"));
+        }
+      }
+    }
+    return Optional.empty();
+  }
+
+  private static boolean succeededWithoutCutover(VolumeClone clone, Pod pod) {
+    return pod.getStatus() != null
+        && "Succeeded".equals(pod.getStatus().getPhase())
+        && !ConditionSet.isTrue(
+            clone.getStatus() == null ? null : clone.getStatus().getConditions(),
+            ConditionTypes.CUT_OVER);
+  }
+
+  /**
+   * Removes the agent Pod of a failed clone unless it already ended: under restartPolicy OnFailure
+   * the kubelet would run it again and again. A terminal Pod is kept for its log.
+   */
+  private void stopAgent(VolumeClone clone, Pod pod, String why) {
+    if (pod == null || pod.getMetadata().getDeletionTimestamp() != null || !ownedBy(pod, clone)) {
+      return;
+    }
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+      return;
+    }
+    Duration grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD);
+    events.normal(
+        clone,
+        "AgentStopped",
+        "the clone failed, so agent Pod "
+            + pod.getMetadata().getName()
+            + " is removed rather than restarted by the kubelet; the failure stays in the"
+            + " status: "
+            + why);
+    client
+        .pods()
+        .inNamespace(pod.getMetadata().getNamespace())
+        .withName(pod.getMetadata().getName())
+        .withGracePeriod(grace.toSeconds())
+        .delete();
   }
 
   private StatusWriter.Desired refusedStatus(VolumeClone clone, Validator.Verdict.Refused refused) {
@@ -455,7 +612,13 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     Phase priorPhase = before == null ? null : before.getPhase();
     if (priorPhase != desired.phase()) {
       if (desired.phase() == Phase.Failed) {
-        events.warning(clone, "Failed", desired.message());
+        String reason =
+            desired.conditions().stream()
+                .filter(c -> c.type().equals(ConditionTypes.STALLED))
+                .map(StatusWriter.OperatorCondition::reason)
+                .findFirst()
+                .orElse("AgentFailed");
+        events.warning(clone, "Failed", reason + ": " + desired.message());
       } else {
         events.normal(clone, desired.phase().name(), desired.message());
       }
@@ -599,6 +762,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   /** Releases the slot and every claim no other started, unfinished clone still uses. */
   private void release(VolumeClone clone, Context<VolumeClone> context) {
     admission.release(clone);
+    rerunsWithoutCutover.remove(clone.getMetadata().getUid());
     String namespace = clone.getMetadata().getNamespace();
     List<String> mine = claims(clone);
     if (mine.isEmpty()) {
