@@ -7,7 +7,8 @@ import java.time.Duration;
  * while the clone runs through {@link Copier}.
  *
  * @param name export name of the clone, used in messages
- * @param copyOnRead a read of an uncopied region also copies the region
+ * @param copyOnRead a read of an uncopied region also copies the region; the initial setting,
+ *     switched while the clone runs with {@link Clone#setCopyOnRead}
  * @param discardPassdown discards are passed down to the destination
  * @param commitPeriod how often the metadata is committed when nothing else commits it
  * @param bandwidth copy bandwidth limit of this clone in bytes per second, 0 for unlimited

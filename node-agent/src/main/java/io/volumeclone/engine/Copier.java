@@ -176,14 +176,7 @@ public final class Copier implements AutoCloseable {
    */
   public void pause() {
     paused = true;
-    lock.lock();
-    try {
-      while (regionsInFlightNow > 0) {
-        changed.awaitUninterruptibly();
-      }
-    } finally {
-      lock.unlock();
-    }
+    awaitBatchesInFlight();
   }
 
   public void resume() {
@@ -480,6 +473,18 @@ public final class Copier implements AutoCloseable {
     }
   }
 
+  /** Waits, ignoring interrupts, until every submitted batch has finished. */
+  private void awaitBatchesInFlight() {
+    lock.lock();
+    try {
+      while (regionsInFlightNow > 0) {
+        changed.awaitUninterruptibly();
+      }
+    } finally {
+      lock.unlock();
+    }
+  }
+
   private void waitForNoneInFlight() throws InterruptedException {
     lock.lock();
     try {
@@ -535,14 +540,7 @@ public final class Copier implements AutoCloseable {
         Thread.currentThread().interrupt();
       }
     }
-    lock.lock();
-    try {
-      while (regionsInFlightNow > 0) {
-        changed.awaitUninterruptibly();
-      }
-    } finally {
-      lock.unlock();
-    }
+    awaitBatchesInFlight();
     workers.shutdown();
     participant.close();
   }

@@ -318,29 +318,6 @@ class CopierTest {
     Thread[] writers = new Thread[4];
     Object modelLock = new Object();
     for (int t = 0; t < writers.length; t++) {
-      long seed = random.nextLong();
-      writers[t] =
-          new Thread(
-              () -> {
-                Random r = new Random(seed);
-                try {
-                  for (int i = 0; i < 300; i++) {
-                    // Each writer owns its own stripe of 64-byte slots, so writes never overlap.
-                    int slot = r.nextInt(model.length / 64 / 4) * 4 + (int) (seed & 3);
-                    int length = 1 + r.nextInt(64);
-                    byte[] data = new byte[length];
-                    r.nextBytes(data);
-                    synchronized (modelLock) {
-                      System.arraycopy(data, 0, model, slot * 64, length);
-                    }
-                    clone.write(slot * 64L, ByteBuffer.wrap(data), r.nextInt(20) == 0);
-                  }
-                } catch (IOException e) {
-                  throw new RuntimeException(e);
-                }
-              });
-    }
-    for (int t = 0; t < writers.length; t++) {
       // Distinct stripes per writer.
       final int stripe = t;
       long seed = random.nextLong() & ~3L | stripe;
