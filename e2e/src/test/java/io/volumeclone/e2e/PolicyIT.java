@@ -80,23 +80,26 @@ class PolicyIT {
         .isEqualTo("SourceIsDestination");
 
     // A host device too small for the source: only the node can see device sizes, so the agent
-    // refuses it and says so in a condition; nothing is written to either device.
+    // refuses it (a permanent failure: Degraded=True InvalidGeometry, exit 3) and the operator
+    // fails the clone, says why in Stalled and removes the agent Pod instead of letting the
+    // kubelet restart it forever; nothing is written to either device.
     Path small = E2e.emptyDevice(ns + "-small", 1 << 20);
     E2e.apply(Manifests.deviceClone(ns, "toosmall", src, small, ""));
     VolumeClone tooSmall =
-        E2e.awaitClone(
-            ns,
-            "toosmall",
-            "a True condition saying the destination is too small",
-            c ->
-                c.getStatus() != null
-                    && c.getStatus().getConditions().stream()
-                        .anyMatch(
-                            x ->
-                                "True".equals(x.getStatus())
-                                    && x.getMessage() != null
-                                    && x.getMessage().contains("too small")));
-    assertThat(tooSmall.getStatus().getPhase()).isNotEqualTo(Phase.Completed);
+        E2e.awaitClone(ns, "toosmall", "phase Failed", c -> Clones.phase(c, Phase.Failed));
+    var failedStalled = tooSmall.getStatus().condition(ConditionTypes.STALLED).orElseThrow();
+    assertThat(failedStalled.getStatus()).isEqualTo("True");
+    assertThat(failedStalled.getReason()).isEqualTo("InvalidGeometry");
+    assertThat(failedStalled.getMessage()).contains("too small").contains(small.toString());
+    assertThat(tooSmall.getStatus().isTrue(ConditionTypes.READY)).isFalse();
+    assertThat(tooSmall.getStatus().isTrue(ConditionTypes.RECONCILING)).isFalse();
+    var degraded = tooSmall.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("InvalidGeometry");
+    String agentPod = tooSmall.getStatus().getAgentPod();
+    E2e.await("the failed agent Pod removed", () -> E2e.pod(ns, agentPod) == null, gone -> gone);
+    assertThat(E2e.kubectl("-n", ns, "describe", "vc", "toosmall")).contains("InvalidGeometry");
+    assertThat(E2e.clone(ns, "toosmall").getStatus().getPhase()).isEqualTo(Phase.Failed);
     assertThat(java.nio.file.Files.readAllBytes(small)).containsOnly((byte) 0);
   }
 
