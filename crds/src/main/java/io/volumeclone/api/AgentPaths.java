@@ -40,6 +40,26 @@ public final class AgentPaths {
   /** Environment variable carrying the clone's state directory to the agent. */
   public static final String ENV_STATE_DIRECTORY = "VOLUME_CLONE_STATE_DIRECTORY";
 
+  /**
+   * The directory below the state root where agents that are copying hold their leases, so that
+   * they can share the node's copy bandwidth; mounted into every agent Pod.
+   */
+  public static final String LEASE_DIRECTORY = ".copying";
+
+  /** {@code <root>/.copying}. */
+  public static String leaseDirectory(String root) {
+    return root + "/" + LEASE_DIRECTORY;
+  }
+
+  /** Environment variable carrying the lease directory to the agent. */
+  public static final String ENV_LEASE_DIRECTORY = "VOLUME_CLONE_LEASE_DIRECTORY";
+
+  /**
+   * Environment variable carrying the node's copy bandwidth budget in bytes per second (0 or unset
+   * = none), shared by the clones copying on the node.
+   */
+  public static final String ENV_NODE_BANDWIDTH = "VOLUME_CLONE_NODE_BANDWIDTH";
+
   /** Environment variables filled by the downward API. */
   public static final String ENV_POD_NAME = "POD_NAME";
 

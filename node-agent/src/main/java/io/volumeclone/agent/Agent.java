@@ -54,6 +54,11 @@ import java.util.concurrent.locks.ReentrantLock;
  *       removes the Pod. Anything else (a device not there yet, an API error) exits {@value
  *       #EXIT_FAILED} and the kubelet runs the agent again. A run that finds a permanent failure
  *       already recorded exits {@value #EXIT_PERMANENT} without opening anything.
+ *   <li>Node bandwidth: with a node budget ({@code VOLUME_CLONE_NODE_BANDWIDTH}) the agent holds a
+ *       lease while its clone copies and the copier runs at the smaller of spec.copy.bandwidth and
+ *       its fair share of the budget among the clones copying on the node ({@link
+ *       NodeBandwidthShare}); every change of that limit is logged ({@code bandwidth} event) and
+ *       exported as a metric.
  *   <li>Status: {@link StatusReporter} writes only the agent's fields, at most once per reporting
  *       interval plus once per phase change.
  *   <li>End: after cutover (automatic, or manual once approved) the node's mapper device is moved
@@ -94,6 +99,7 @@ public final class Agent {
   private final KubernetesSerialization serialization;
   private final AgentMetrics metrics;
   private final StatusReporter reporter;
+  private final NodeBandwidthShare share;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
@@ -146,6 +152,25 @@ public final class Agent {
             this::report,
             log,
             clock);
+    this.share =
+        new NodeBandwidthShare(
+            settings.leaseDirectory(),
+            settings.namespace(),
+            settings.name(),
+            settings.nodeBandwidth(),
+            0,
+            new NodeBandwidthShare.Listener() {
+              @Override
+              public void limitChanged(long bytesPerSecond, int copyingClones) {
+                applyLimit(bytesPerSecond, copyingClones);
+              }
+
+              @Override
+              public void failed(String message) {
+                log.warn("node-share-failed", message);
+              }
+            });
+    metrics.bindShare(share);
   }
 
   /**
@@ -185,8 +210,9 @@ public final class Agent {
         metricsPort = metrics.serve(settings.metricsPort());
         log.info("metrics", "serving Prometheus metrics", "port", metricsPort, "path", "/metrics");
       }
+      long initialLimit = initialLimit(initialSpec);
       try {
-        opened = new CloneOpener(settings, metrics.registry()).open(resource);
+        opened = new CloneOpener(settings, metrics.registry()).open(resource, initialLimit);
       } catch (AgentFailure f) {
         return fail(f);
       }
@@ -195,10 +221,13 @@ public final class Agent {
       logOpened(resource);
       clone.addListener(
           s -> {
+            updateShare();
             reporter.poke();
             wake();
           });
       apply(resource);
+      updateShare();
+      share.start();
       if (initialSpec.accessOrDefault() == Access.Immediate) {
         startExport(resource.getMetadata().getUid());
       }
@@ -220,6 +249,7 @@ public final class Agent {
       reportFinal();
       return EXIT_FAILED;
     } finally {
+      share.close();
       if (informer != null) {
         informer.close();
       }
@@ -234,6 +264,7 @@ public final class Agent {
     lock.lock();
     try {
       while (!stopRequested && failure == null && !clone.cutOverFuture().isDone()) {
+        updateShare();
         changed.await(1, TimeUnit.SECONDS);
       }
     } catch (InterruptedException e) {
@@ -474,6 +505,7 @@ public final class Agent {
   }
 
   private void closeClone() {
+    share.close(); // a stopping clone copies no more: the others may have its share now
     Clone c = clone;
     if (c != null) {
       CloneStatus.State state = c.status().state();
@@ -561,11 +593,8 @@ public final class Agent {
       }
     }
     try {
-      long bandwidth = copy.bandwidthBytesPerSecond();
-      if (bandwidth != c.copier().bandwidth()) {
-        c.copier().setBandwidth(bandwidth);
-        log.info("bandwidth", "copy bandwidth set", "bytesPerSecond", bandwidth);
-      }
+      // the share hands the copier min(own limit, node share) and logs what it set
+      share.setDemand(copy.bandwidthBytesPerSecond());
     } catch (IllegalArgumentException e) {
       log.warn("bandwidth-invalid", "spec.copy.bandwidth ignored: " + e.getMessage());
     }
@@ -596,7 +625,66 @@ public final class Agent {
     }
     appliedSpec = spec;
     generation = resource.getMetadata().getGeneration();
+    updateShare();
     reporter.poke();
+  }
+
+  // ---------------------------------------------------------------- node bandwidth
+
+  /**
+   * The copier's limit at start: the spec's own limit, or with a node budget the share this clone
+   * gets on joining the clones already copying, so the first batches do not overrun the budget.
+   */
+  private long initialLimit(VolumeCloneSpec spec) {
+    try {
+      share.setDemand(spec.copyOrDefault().bandwidthBytesPerSecond());
+    } catch (IllegalArgumentException e) {
+      return 0; // the opener refuses the spec with the reason
+    }
+    return share.rebalance();
+  }
+
+  /** The clone copies (and holds its lease) unless it is paused, copied, stopping or failed. */
+  private void updateShare() {
+    Clone c = clone;
+    share.setCopying(
+        c != null
+            && c.state() == CloneStatus.State.COPYING
+            && !c.copier().isPaused()
+            && failure == null
+            && !stopRequested);
+  }
+
+  private void applyLimit(long bytesPerSecond, int copyingClones) {
+    Clone c = clone;
+    if (c != null && c.copier().bandwidth() != bytesPerSecond) {
+      c.copier().setBandwidth(bytesPerSecond);
+    }
+    if (share.nodeBudget() == 0) {
+      log.info("bandwidth", "copy bandwidth set", "bytesPerSecond", bytesPerSecond);
+      return;
+    }
+    long own = share.demand();
+    log.info(
+        "bandwidth",
+        "copy bandwidth limit "
+            + bytesPerSecond
+            + " B/s: "
+            + copyingClones
+            + (copyingClones == 1 ? " clone" : " clones")
+            + " copying on this node under a node budget of "
+            + share.nodeBudget()
+            + " B/s",
+        "bytesPerSecond",
+        bytesPerSecond,
+        "copyingClones",
+        copyingClones,
+        "nodeBandwidth",
+        share.nodeBudget(),
+        "ownLimit",
+        own == 0 ? null : own,
+        "lease",
+        share.leaseFile());
   }
 
   private void tune(String what, int wanted, int current, java.util.function.IntConsumer setter) {
@@ -742,5 +830,9 @@ public final class Agent {
 
   String scrapeMetrics() {
     return metrics.scrape();
+  }
+
+  NodeBandwidthShare nodeShare() {
+    return share;
   }
 }

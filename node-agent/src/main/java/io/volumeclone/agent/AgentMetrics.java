@@ -26,6 +26,7 @@ final class AgentMetrics implements AutoCloseable {
   private final PrometheusMeterRegistry registry =
       new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
   private volatile Clone clone;
+  private volatile NodeBandwidthShare share;
   private HttpServer server;
 
   AgentMetrics(String namespace, String name) {
@@ -62,6 +63,27 @@ final class AgentMetrics implements AutoCloseable {
             m -> m.clone == null ? 0 : m.clone.copier().bytesCopied())
         .description("Bytes copied by the background copier since the agent started")
         .register(registry);
+    Gauge.builder(
+            "volume_clone_copy_bandwidth_limit_bytes_per_second",
+            this,
+            m -> m.clone == null ? Double.NaN : m.clone.copier().bandwidth())
+        .description(
+            "Limit the background copy runs at: spec.copy.bandwidth or the node share, whichever"
+                + " is smaller; 0 = unlimited")
+        .register(registry);
+    Gauge.builder(
+            "volume_clone_node_bandwidth_bytes_per_second",
+            this,
+            m -> m.share == null ? Double.NaN : m.share.nodeBudget())
+        .description("Copy bandwidth budget of the node, shared by its copying clones; 0 = none")
+        .register(registry);
+    Gauge.builder(
+            "volume_clone_node_copying_clones",
+            this,
+            m ->
+                m.share == null || m.share.nodeBudget() == 0 ? Double.NaN : m.share.copyingClones())
+        .description("Clones copying on this node at the last rebalance, this one included")
+        .register(registry);
     for (CloneMetadata.Mode mode : CloneMetadata.Mode.values()) {
       Gauge.builder(
               "volume_clone_metadata_mode",
@@ -94,6 +116,10 @@ final class AgentMetrics implements AutoCloseable {
 
   void bind(Clone clone) {
     this.clone = clone;
+  }
+
+  void bindShare(NodeBandwidthShare share) {
+    this.share = share;
   }
 
   String scrape() {

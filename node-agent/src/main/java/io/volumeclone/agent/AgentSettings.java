@@ -1,6 +1,7 @@
 package io.volumeclone.agent;
 
 import io.volumeclone.api.AgentPaths;
+import io.volumeclone.api.Sizes;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.format.DateTimeParseException;
@@ -20,6 +21,10 @@ import java.util.regex.Pattern;
  * @param metricsPort HTTP port of the Prometheus endpoint, 0 for none
  * @param pvcDeviceDirectory where PVCs appear as block devices ({@code /dev/volume-clone})
  * @param logFormat text or JSON lines
+ * @param nodeBandwidth bytes per second shared by all clones copying on the node, 0 for no budget
+ *     ({@link NodeBandwidthShare})
+ * @param leaseDirectory where the node's copying agents hold their leases; null means {@code
+ *     .copying} in the state root, two levels above {@code stateDirectory}
  */
 public record AgentSettings(
     String name,
@@ -28,7 +33,9 @@ public record AgentSettings(
     Duration reportInterval,
     int metricsPort,
     Path pvcDeviceDirectory,
-    AgentLog.Format logFormat) {
+    AgentLog.Format logFormat,
+    long nodeBandwidth,
+    Path leaseDirectory) {
 
   public static final String ENV_NAME = "VOLUME_CLONE_NAME";
   public static final String ENV_NAMESPACE = "VOLUME_CLONE_NAMESPACE";
@@ -51,6 +58,43 @@ public record AgentSettings(
       throw new IllegalArgumentException(
           "invalid metrics port " + metricsPort + ": expected 0 (off) or 1..65535");
     }
+    if (nodeBandwidth < 0) {
+      throw new IllegalArgumentException(
+          "the node bandwidth must be >= 0 (0 = none), got " + nodeBandwidth);
+    }
+    if (leaseDirectory == null) {
+      leaseDirectory = defaultLeaseDirectory(stateDirectory);
+    }
+  }
+
+  /** Settings without a node bandwidth budget. */
+  public AgentSettings(
+      String name,
+      String namespace,
+      Path stateDirectory,
+      Duration reportInterval,
+      int metricsPort,
+      Path pvcDeviceDirectory,
+      AgentLog.Format logFormat) {
+    this(
+        name,
+        namespace,
+        stateDirectory,
+        reportInterval,
+        metricsPort,
+        pvcDeviceDirectory,
+        logFormat,
+        0,
+        null);
+  }
+
+  /** {@code <root>/.copying} for a state directory {@code <root>/<namespace>/<name>}. */
+  static Path defaultLeaseDirectory(Path stateDirectory) {
+    Path root =
+        stateDirectory == null || stateDirectory.toAbsolutePath().getNameCount() < 2
+            ? Path.of(AgentPaths.STATE_ROOT)
+            : stateDirectory.toAbsolutePath().getParent().getParent();
+    return root.resolve(AgentPaths.LEASE_DIRECTORY);
   }
 
   /** The clone's export name, socket and metadata file live here. */
@@ -88,6 +132,14 @@ public record AgentSettings(
     }
     String interval =
         reportInterval != null ? reportInterval : env.get(AgentPaths.ENV_REPORT_INTERVAL);
+    String budget = env.get(AgentPaths.ENV_NODE_BANDWIDTH);
+    long nodeBandwidth;
+    try {
+      nodeBandwidth = budget == null || budget.isBlank() ? 0 : Sizes.parse(budget.strip());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(AgentPaths.ENV_NODE_BANDWIDTH + ": " + e.getMessage(), e);
+    }
+    String leases = env.get(AgentPaths.ENV_LEASE_DIRECTORY);
     return new AgentSettings(
         n,
         ns,
@@ -97,7 +149,9 @@ public record AgentSettings(
         pvcDeviceDirectory != null
             ? pvcDeviceDirectory
             : Path.of(AgentPaths.SOURCE_DEVICE).getParent(),
-        logFormat == null ? AgentLog.Format.TEXT : AgentLog.Format.parse(logFormat));
+        logFormat == null ? AgentLog.Format.TEXT : AgentLog.Format.parse(logFormat),
+        nodeBandwidth,
+        leases == null || leases.isBlank() ? null : Path.of(leases));
   }
 
   private static final Pattern SIMPLE_DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h)$");

@@ -44,6 +44,14 @@ final class CloneOpener {
   }
 
   Opened open(VolumeClone resource) throws AgentFailure {
+    return open(resource, -1);
+  }
+
+  /**
+   * Like {@link #open(VolumeClone)}, with the copier starting at {@code bandwidth} bytes per second
+   * (the node share, see {@link NodeBandwidthShare}); -1 means spec.copy.bandwidth.
+   */
+  Opened open(VolumeClone resource, long bandwidth) throws AgentFailure {
     VolumeCloneSpec spec = resource.getSpec();
     if (spec == null || spec.getSource() == null || spec.getDestination() == null) {
       throw new AgentFailure(
@@ -52,7 +60,7 @@ final class CloneOpener {
     }
     CloneOptions options;
     try {
-      options = options(resource);
+      options = options(resource, bandwidth);
     } catch (IllegalArgumentException e) {
       throw new AgentFailure(AgentFailures.INVALID_SPEC, e.getMessage(), e);
     }
@@ -143,13 +151,18 @@ final class CloneOpener {
   }
 
   static CloneOptions options(VolumeClone resource) {
+    return options(resource, -1);
+  }
+
+  static CloneOptions options(VolumeClone resource, long bandwidth) {
     VolumeCloneSpec spec = resource.getSpec();
     CopySpec copy = spec.copyOrDefault();
     try {
+      long own = copy.bandwidthBytesPerSecond(); // refused here when invalid, whatever we start at
       return CloneOptions.builder(resource.getMetadata().getName())
           .copyOnRead(copy.copyOnReadOrDefault())
           .discardPassdown(spec.discardPassdownOrDefault())
-          .bandwidth(copy.bandwidthBytesPerSecond())
+          .bandwidth(bandwidth >= 0 ? bandwidth : own)
           .regionsInFlight(copy.regionsInFlightOrDefault())
           .batchRegions(copy.batchRegionsOrDefault())
           .cutover(

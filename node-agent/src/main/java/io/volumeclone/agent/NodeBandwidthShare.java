@@ -1,5 +1,6 @@
 package io.volumeclone.agent;
 
+import io.volumeclone.api.AgentPaths;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
@@ -52,7 +53,7 @@ import jnr.posix.POSIXFactory;
 public final class NodeBandwidthShare implements AutoCloseable {
 
   /** The lease directory's name below the node state root. */
-  public static final String LEASE_DIRECTORY = ".copying";
+  public static final String LEASE_DIRECTORY = AgentPaths.LEASE_DIRECTORY;
 
   static final String LEASE_SUFFIX = ".lock";
   static final Duration REBALANCE_PERIOD = Duration.ofSeconds(1);
@@ -121,6 +122,11 @@ public final class NodeBandwidthShare implements AutoCloseable {
     return budget;
   }
 
+  /** The clone's own limit (spec.copy.bandwidth), 0 for none. */
+  public synchronized long demand() {
+    return demand;
+  }
+
   /** The effective limit last handed to the listener; -1 before the first rebalance. */
   public synchronized long limit() {
     return limit;
@@ -171,7 +177,7 @@ public final class NodeBandwidthShare implements AutoCloseable {
 
   /** The clone started or stopped copying: takes or gives back its lease, then rebalances. */
   public synchronized void setCopying(boolean nowCopying) {
-    if (closed) {
+    if (closed || nowCopying == copying) {
       return;
     }
     copying = nowCopying;
