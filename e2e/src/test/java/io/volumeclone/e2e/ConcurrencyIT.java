@@ -2,44 +2,92 @@ package io.volumeclone.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Pod;
+import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
 /**
- * Several clones on one node: two clones run side by side and both make progress before either
- * finishes; a second clone of a destination that is in use is held back with a condition naming the
- * clone that holds it, and starts once that one is done.
+ * Several clones on one node: two clones without their own limit share the node's copy budget (each
+ * runs at half of it while both copy, and one alone gets all of it) and both complete; a second
+ * clone of a destination that is in use is held back with a condition naming the clone that holds
+ * it, and starts once that one is done.
  */
 class ConcurrencyIT {
 
+  /** One "bandwidth" line of an agent's log: the limit it set and the clones copying then. */
+  record Limit(long bytesPerSecond, int copyingClones) {}
+
+  /**
+   * The fields of the agent's "bandwidth" event, as text ({@code k=v, }) or JSON ({@code "k":v,}).
+   */
+  private static final Pattern LIMIT_LINE =
+      Pattern.compile("bytesPerSecond\"?[=:](\\d+)\"?, ?\"?copyingClones\"?[=:](\\d+)");
+
+  /** Every copy limit the agent has logged, in order. */
+  static List<Limit> limits(String log) {
+    List<Limit> out = new ArrayList<>();
+    Matcher m = LIMIT_LINE.matcher(log);
+    while (m.find()) {
+      out.add(new Limit(Long.parseLong(m.group(1)), Integer.parseInt(m.group(2))));
+    }
+    return out;
+  }
+
+  /** The node budget the operator hands the agent Pod (VOLUME_CLONE_NODE_BANDWIDTH), 0 = none. */
+  static long nodeBudget(Pod pod) {
+    for (EnvVar e : pod.getSpec().getContainers().get(0).getEnv()) {
+      if (e.getName().equals(AgentPaths.ENV_NODE_BANDWIDTH) && e.getValue() != null) {
+        return Long.parseLong(e.getValue());
+      }
+    }
+    return 0;
+  }
+
   @Test
-  void twoClonesOnOneNodeProgressTogetherAndBothComplete() throws Exception {
+  void twoClonesOnOneNodeShareTheNodeBandwidthAndBothComplete() throws Exception {
     String ns = E2e.namespace("pair");
-    int size = 16 << 20;
+    int size = 32 << 20;
     Path srcA = E2e.randomDevice(ns + "-a-src", size, 11);
     Path dstA = E2e.emptyDevice(ns + "-a-dst", size);
     Path srcB = E2e.randomDevice(ns + "-b-src", size, 12);
     Path dstB = E2e.emptyDevice(ns + "-b-dst", size);
-    String limit = "  copy:\n    bandwidth: 1Mi\n";
+    // No own limit: only the node budget holds them. Paused, so that both start copying together.
+    String paused = "  copy:\n    paused: true\n";
     E2e.apply(
-        Manifests.deviceClone(ns, "a", srcA, dstA, limit)
+        Manifests.deviceClone(ns, "a", srcA, dstA, paused)
             + "---\n"
-            + Manifests.deviceClone(ns, "b", srcB, dstB, limit));
+            + Manifests.deviceClone(ns, "b", srcB, dstB, paused));
+    String[] pods = new String[2];
+    for (int i = 0; i < 2; i++) {
+      String name = i == 0 ? "a" : "b";
+      VolumeClone c =
+          E2e.awaitClone(
+              ns,
+              name,
+              "an agent Pod",
+              vc -> vc.getStatus() != null && vc.getStatus().getAgentPod() != null);
+      pods[i] = c.getStatus().getAgentPod();
+      String pod = pods[i];
+      E2e.await(
+          "agent " + pod + " started (its log says how many regions are copied)",
+          () -> E2e.agentLog(ns, pod),
+          log -> log.contains("regions already copied"));
+    }
+    long budget = nodeBudget(E2e.pod(ns, pods[0]));
+    Assumptions.assumeTrue(
+        budget > 0,
+        "the operator runs without agent.nodeBandwidth (VOLUME_CLONE_NODE_BANDWIDTH is 0 in the"
+            + " agent Pod): nothing is shared");
 
-    // Both copy at once: each has copied something while neither is complete.
-    E2e.await(
-        "both clones copying with progress",
-        () -> new VolumeClone[] {E2e.clone(ns, "a"), E2e.clone(ns, "b")},
-        pair -> {
-          for (VolumeClone c : pair) {
-            if (!Clones.phase(c, Phase.Copying) || Clones.bytesCopied(c) == 0) {
-              return false;
-            }
-          }
-          return true;
-        });
     for (String name : new String[] {"a", "b"}) {
       E2e.kubectl(
           "-n",
@@ -50,8 +98,43 @@ class ConcurrencyIT {
           "--type",
           "merge",
           "-p",
-          "{\"spec\":{\"copy\":{\"bandwidth\":\"64Mi\"}}}");
+          "{\"spec\":{\"copy\":{\"paused\":false}}}");
     }
+    // While both copy, each agent runs at half the node budget.
+    Limit half = new Limit(budget / 2, 2);
+    for (String pod : pods) {
+      E2e.await(
+          "agent " + pod + " limited to half the node budget (" + half + ")",
+          () -> limits(E2e.agentLog(ns, pod)),
+          l -> l.contains(half));
+    }
+    // b paused gives its share back: a alone gets the whole budget.
+    E2e.kubectl(
+        "-n",
+        ns,
+        "patch",
+        "vc",
+        "b",
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"copy\":{\"paused\":true}}}");
+    Limit whole = new Limit(budget, 1);
+    E2e.await(
+        "agent " + pods[0] + " given the whole node budget after b paused (" + whole + ")",
+        () -> limits(E2e.agentLog(ns, pods[0])),
+        l -> l.lastIndexOf(whole) > l.indexOf(half));
+
+    E2e.kubectl(
+        "-n",
+        ns,
+        "patch",
+        "vc",
+        "b",
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"copy\":{\"paused\":false}}}");
     E2e.awaitClone(ns, "a", "phase Completed", c -> Clones.phase(c, Phase.Completed));
     E2e.awaitClone(ns, "b", "phase Completed", c -> Clones.phase(c, Phase.Completed));
     Clones.assertSameBytes(srcA, dstA);

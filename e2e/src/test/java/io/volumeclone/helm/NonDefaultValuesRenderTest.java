@@ -118,6 +118,7 @@ class NonDefaultValuesRenderTest {
     assertThat(options.get(OperatorOptions.AGENT_REPORT_INTERVAL))
         .isEqualTo(Duration.ofMillis(750));
     assertThat(options.get(OperatorOptions.AGENT_STATE_DIRECTORY)).isEqualTo("/srv/volume-clone");
+    assertThat(options.get(OperatorOptions.AGENT_NODE_BANDWIDTH)).isEqualTo(400L << 20);
     assertThat(options.get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
         .containsExactly(
             "/dev/disk/by-id/", "/dev/disk/by-path/", "/var/lib/volume-clone-demo/devices/");

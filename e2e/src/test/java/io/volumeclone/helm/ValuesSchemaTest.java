@@ -36,6 +36,9 @@ class ValuesSchemaTest {
             "agent:\n  reportInterval: 5 seconds\n",
             new String[] {"/agent/reportInterval", "5 seconds"}),
         Arguments.of("agent:\n  reportInterval: 5\n", new String[] {"reportInterval", "string"}),
+        Arguments.of(
+            "agent:\n  nodeBandwidth: fast\n", new String[] {"/agent/nodeBandwidth", "fast"}),
+        Arguments.of("agent:\n  nodeBandwidth: 200\n", new String[] {"nodeBandwidth", "string"}),
         Arguments.of("agent:\n  privileged: \"yes\"\n", new String[] {"privileged", "boolean"}),
         Arguments.of(
             "agent:\n  image:\n    pullPolicy: Sometimes\n",

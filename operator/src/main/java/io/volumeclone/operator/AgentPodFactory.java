@@ -110,9 +110,9 @@ public final class AgentPodFactory {
     String name = owner.getMetadata().getName();
     String namespace = owner.getMetadata().getNamespace();
     boolean privileged = plan.usesHostDevices();
-    String stateDir =
-        AgentPaths.stateDirectory(
-            options.get(OperatorOptions.AGENT_STATE_DIRECTORY), namespace, name);
+    String stateRoot = options.get(OperatorOptions.AGENT_STATE_DIRECTORY);
+    String stateDir = AgentPaths.stateDirectory(stateRoot, namespace, name);
+    String leaseDir = AgentPaths.leaseDirectory(stateRoot);
 
     List<Volume> volumes = new ArrayList<>();
     List<VolumeDevice> devices = new ArrayList<>();
@@ -149,6 +149,17 @@ public final class AgentPodFactory {
             .endHostPath()
             .build());
     mounts.add(mount("state", stateDir));
+    // The agents of one node share its copy bandwidth through lease files here; only the lease
+    // files are shared, no other clone's state.
+    volumes.add(
+        new VolumeBuilder()
+            .withName("leases")
+            .withNewHostPath()
+            .withPath(leaseDir)
+            .withType("DirectoryOrCreate")
+            .endHostPath()
+            .build());
+    mounts.add(mount("leases", leaseDir));
     // The root filesystem is read-only; the JVM still wants a scratch directory.
     volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
     mounts.add(mount("tmp", "/tmp"));
@@ -160,7 +171,7 @@ public final class AgentPodFactory {
             .withImagePullPolicy(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY))
             .withCommand("volume-clone")
             .withArgs("agent", "--name", name, "--namespace", namespace)
-            .withEnv(environment(stateDir))
+            .withEnv(environment(stateDir, leaseDir))
             .withVolumeDevices(devices)
             .withVolumeMounts(mounts)
             .addNewPort()
@@ -216,7 +227,7 @@ public final class AgentPodFactory {
         .build();
   }
 
-  private List<EnvVar> environment(String stateDir) {
+  private List<EnvVar> environment(String stateDir, String leaseDir) {
     return List.of(
         new EnvVarBuilder()
             .withName(AgentPaths.ENV_POD_NAME)
@@ -238,7 +249,12 @@ public final class AgentPodFactory {
             AgentPaths.ENV_REPORT_INTERVAL,
             OperatorOptions.format(options.get(OperatorOptions.AGENT_REPORT_INTERVAL)),
             null),
-        new EnvVar(AgentPaths.ENV_STATE_DIRECTORY, stateDir, null));
+        new EnvVar(AgentPaths.ENV_STATE_DIRECTORY, stateDir, null),
+        new EnvVar(AgentPaths.ENV_LEASE_DIRECTORY, leaseDir, null),
+        new EnvVar(
+            AgentPaths.ENV_NODE_BANDWIDTH,
+            Long.toString(options.get(OperatorOptions.AGENT_NODE_BANDWIDTH)),
+            null));
   }
 
   private static SecurityContext securityContext(boolean privileged) {

@@ -108,6 +108,17 @@ public final class OperatorOptions {
           "Directory on each node that holds <namespace>/<name>/ per clone (NBD socket, metadata"
               + " file when none is given).",
           Function.identity());
+  public static final Option<Long> AGENT_NODE_BANDWIDTH =
+      define(
+          "agent.nodeBandwidth",
+          "0",
+          "Copy bandwidth of each node in bytes per second (bytes or a quantity such as 200Mi),"
+              + " shared fairly by the clones copying on that node: each gets an equal share, a"
+              + " clone whose own spec.copy.bandwidth is lower keeps its limit and leaves the rest"
+              + " to the others; 0 = no node limit. Agents hold a lease under"
+              + " <agent.stateDirectory>/.copying while they copy and rebalance every second."
+              + " Passed to the agent as VOLUME_CLONE_NODE_BANDWIDTH.",
+          OperatorOptions::bandwidth);
   public static final Option<List<String>> ALLOWED_DEVICE_PREFIXES =
       define(
           "allowedDevicePrefixes",
@@ -328,6 +339,10 @@ public final class OperatorOptions {
       throw new IllegalArgumentException("must be between 0 (off) and 65535");
     }
     return value;
+  }
+
+  static long bandwidth(String s) {
+    return io.volumeclone.api.Sizes.parse(s.strip());
   }
 
   static List<String> list(String s) {

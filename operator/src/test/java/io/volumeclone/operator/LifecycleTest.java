@@ -91,6 +91,13 @@ class LifecycleTest {
             .orElseThrow();
     assertThat(state.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/db/c");
     assertThat(state.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
+    Volume leases =
+        pod.getSpec().getVolumes().stream()
+            .filter(v -> v.getName().equals("leases"))
+            .findFirst()
+            .orElseThrow();
+    assertThat(leases.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/.copying");
+    assertThat(leases.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
     var security = agent.getSecurityContext();
     assertThat(security.getPrivileged()).isFalse();
     assertThat(security.getAllowPrivilegeEscalation()).isFalse();
@@ -102,6 +109,14 @@ class LifecycleTest {
             e ->
                 assertThat(e.getName() + "=" + e.getValue())
                     .isEqualTo("VOLUME_CLONE_REPORT_INTERVAL=5s"));
+    assertThat(agent.getEnv())
+        .extracting(e -> e.getName() + "=" + e.getValue())
+        .contains(
+            "VOLUME_CLONE_LEASE_DIRECTORY=/var/lib/volume-clone/.copying",
+            "VOLUME_CLONE_NODE_BANDWIDTH=0");
+    assertThat(agent.getVolumeMounts())
+        .extracting(m -> m.getName() + "=" + m.getMountPath())
+        .contains("state=/var/lib/volume-clone/db/c", "leases=/var/lib/volume-clone/.copying");
     assertThat(agent.getResources().getRequests()).containsKeys("cpu", "memory");
 
     var status = h.status("c");

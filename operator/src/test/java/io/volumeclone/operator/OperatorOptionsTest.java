@@ -53,6 +53,20 @@ class OperatorOptionsTest {
   }
 
   @Test
+  void nodeBandwidthIsAQuantityAndDefaultsToNoLimit() throws Exception {
+    assertThat(OperatorOptions.defaults().get(OperatorOptions.AGENT_NODE_BANDWIDTH)).isZero();
+    OperatorOptions o = OperatorOptions.load(Map.of("VOLUME_CLONE_AGENT_NODE_BANDWIDTH", "200Mi"));
+    assertThat(o.get(OperatorOptions.AGENT_NODE_BANDWIDTH)).isEqualTo(200L << 20);
+    assertThat(
+            OperatorOptions.of(Map.of("agent.nodeBandwidth", "1048576"))
+                .get(OperatorOptions.AGENT_NODE_BANDWIDTH))
+        .isEqualTo(1L << 20);
+    assertThatThrownBy(() -> OperatorOptions.of(Map.of("agent.nodeBandwidth", "fast")))
+        .hasMessageContaining(
+            "agent.nodeBandwidth (VOLUME_CLONE_AGENT_NODE_BANDWIDTH) = 'fast' is invalid");
+  }
+
+  @Test
   void portsDefaultToTheChartsAndZeroSwitchesAnEndpointOff() throws Exception {
     assertThat(OperatorOptions.defaults().get(OperatorOptions.HEALTH_PORT)).isEqualTo(8081);
     assertThat(OperatorOptions.defaults().get(OperatorOptions.METRICS_PORT)).isEqualTo(8080);

@@ -26,8 +26,11 @@ public final class OperatorProcess implements AutoCloseable {
   /**
    * The settings the embedded cluster runs with: host devices under {@code deviceDirectory} allowed
    * (the agent Pod then runs privileged, as the chart would say), fast reporting and rechecks, no
-   * leader election (one replica).
+   * leader election (one replica), and a node copy budget of {@value #NODE_BANDWIDTH} shared by the
+   * clones copying on a node.
    */
+  public static final String NODE_BANDWIDTH = "8Mi";
+
   public static Map<String, String> settings(Path deviceDirectory) {
     Map<String, String> s = new LinkedHashMap<>();
     s.put(
@@ -38,6 +41,7 @@ public final class OperatorProcess implements AutoCloseable {
     s.put(OperatorOptions.AGENT_REPORT_INTERVAL.environmentVariable(), "1s");
     s.put(OperatorOptions.RECHECK_INTERVAL.environmentVariable(), "2s");
     s.put(OperatorOptions.AGENT_STOP_GRACE_PERIOD.environmentVariable(), "15s");
+    s.put(OperatorOptions.AGENT_NODE_BANDWIDTH.environmentVariable(), NODE_BANDWIDTH);
     s.put(OperatorOptions.AGENT_IMAGE.environmentVariable(), "volume-clone:embedded");
     // Several embedded clusters may run at once (tests, a demo beside --serve): no fixed ports.
     s.put(OperatorOptions.HEALTH_PORT.environmentVariable(), "0");
