@@ -259,7 +259,8 @@ public final class Demo {
              holds the data now) and exited 0. Phase: %s.
           5. The destination equals the source byte for byte%s.
         Done in %d s. To look around yourself, keep a cluster running:
-          java -jar volume-clone-demo.jar --serve --dir /tmp/vc   (then: export KUBECONFIG=/tmp/vc/kubeconfig)
+          ./demo --serve --dir /tmp/vc   (or java -jar e2e/target/volume-clone-demo.jar --serve ...;
+          then: export KUBECONFIG=/tmp/vc/kubeconfig; kubectl get vc)
         This run's files: %s
         """,
         clone.getStatus().getAgentPod(),
