@@ -29,16 +29,17 @@ import jnr.posix.POSIXFactory;
  * <ul>
  *   <li>Lease. While its clone copies (not paused, not copied, not stopped) an agent holds an
  *       exclusive {@code flock(2)} on {@code <stateRoot>/.copying/<namespace>_<name>.lock}; the
- *       kernel drops it when the process dies, SIGKILL included. The file carries the holder's pid
- *       and its own spec limit (its "demand"), fixed width so a rewrite is one short write that
- *       readers see whole.
+ *       kernel drops it when the process dies, SIGKILL included ({@link LeaseFile} says why flock
+ *       and not {@code FileChannel.lock}). The file carries the holder's pid and its own spec limit
+ *       (its "demand"), fixed width so a rewrite is one short write that readers see whole.
  *   <li>Count. Every second (and at once on every change of its own) each agent tries to lock the
  *       other lease files: one it cannot lock is held by a live copier and counts, with the demand
  *       it carries; one it can lock is stale (its holder died), is deleted and does not count.
  *   <li>Share. The budget is shared max-min fairly: clones whose own limit is below an equal share
  *       get their limit, the rest split what remains equally. With no own limits that is budget /
  *       n. The effective limit handed to the copier is the smaller of the clone's own limit and its
- *       share, at least 1 byte/s.
+ *       share, at least 1 byte/s. A clone that does not copy is told the share it would get on
+ *       joining, so a resumed copy starts fair before the next rebalance.
  *   <li>Races. A lease file is deleted only by a process holding its lock (the owner when it stops,
  *       or whoever found it stale). Whoever locks a file therefore checks that the path still names
  *       the file it locked (same device and inode); if not (it was deleted meanwhile) the owner
