@@ -307,10 +307,14 @@ class AgentTest {
           vc.getSpec().getCopy().setBatchRegions(4);
           return vc;
         });
+    // The three knobs arrive in one spec change and are applied one after the other: wait for all.
     await(
-        "bandwidth 3Mi applied", LIMIT, () -> agent.runningClone().copier().bandwidth() == 3 * MiB);
-    assertThat(agent.runningClone().copier().regionsInFlight()).isEqualTo(2);
-    assertThat(agent.runningClone().copier().batchRegions()).isEqualTo(4);
+        "bandwidth 3Mi, 2 regions in flight and batches of 4 applied",
+        LIMIT,
+        () ->
+            agent.runningClone().copier().bandwidth() == 3 * MiB
+                && agent.runningClone().copier().regionsInFlight() == 2
+                && agent.runningClone().copier().batchRegions() == 4);
     assertThat(exit.isDone()).as("still copying at 3Mi/s").isFalse();
 
     api.edit(
