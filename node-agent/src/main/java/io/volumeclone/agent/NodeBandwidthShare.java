@@ -247,7 +247,8 @@ public final class NodeBandwidthShare implements AutoCloseable {
       remaining -= d;
       sharing--;
     }
-    long share = sharing == 0 ? remaining : remaining / sharing;
+    // sharing == 0: every copying clone's own limit fits in the budget, so each gets its own.
+    long share = sharing == 0 ? Long.MAX_VALUE : remaining / sharing;
     long effective = own > 0 ? Math.min(own, share) : share;
     return Math.max(1, effective);
   }

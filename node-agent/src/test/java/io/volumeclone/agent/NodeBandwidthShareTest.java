@@ -231,6 +231,10 @@ class NodeBandwidthShareTest {
     assertThat(NodeBandwidthShare.limitFor(900, 0, List.of(100L, 200L, 0L))).isEqualTo(600);
     // every clone limited below its share: each gets its own limit
     assertThat(NodeBandwidthShare.limitFor(900, 200, List.of(100L, 200L))).isEqualTo(200);
+    // own limits that use the whole budget exactly (the demo: 8Mi clone, 8Mi node budget)
+    assertThat(NodeBandwidthShare.limitFor(8 << 20, 8 << 20, List.of(8L << 20))).isEqualTo(8 << 20);
+    assertThat(NodeBandwidthShare.limitFor(900, 300, List.of(300L, 600L))).isEqualTo(300);
+    assertThat(NodeBandwidthShare.limitFor(900, 600, List.of(300L, 600L))).isEqualTo(600);
     // never 0, which would mean unlimited
     assertThat(NodeBandwidthShare.limitFor(2, 0, List.of(0L, 0L, 0L))).isEqualTo(1);
   }
