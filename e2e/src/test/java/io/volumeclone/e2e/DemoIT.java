@@ -1,0 +1,57 @@
+package io.volumeclone.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The README's run command, as a user runs it: the demo jar in its own JVM must finish with exit 0,
+ * having read a file through the export mid-copy and verified the destination. The scenario ITs use
+ * the same parts, but only this test runs the demo's own settings (its bandwidth, its node budget,
+ * its device layout).
+ */
+class DemoIT {
+
+  @TempDir Path dir;
+
+  @Test
+  void theDemoRunsToCompletionAndVerifiesTheDestination() throws Exception {
+    assumeTrue(
+        E2e.embedded(), "the demo starts its own embedded cluster; KUBECONFIG points elsewhere");
+    Tools.require("mkfs.ext4", "e2fsprogs");
+    Tools.require("nbdcopy", "libnbd-bin");
+    Path jar = Path.of("target", "volume-clone-demo.jar").toAbsolutePath();
+    assertThat(jar).as("the package phase builds the demo jar").exists();
+    Path output = dir.resolve("demo.out");
+    ProcessBuilder pb =
+        new ProcessBuilder(
+                List.of(
+                    ProcessHandle.current().info().command().orElse("java"),
+                    "--enable-native-access=ALL-UNNAMED",
+                    "-jar",
+                    jar.toString()))
+            .redirectErrorStream(true)
+            .redirectOutput(output.toFile());
+    pb.environment().put("PATH", "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv("PATH"));
+    pb.environment().put("TMPDIR", dir.toString());
+    Process demo = pb.start();
+    boolean finished = demo.waitFor(3, TimeUnit.MINUTES);
+    if (!finished) {
+      demo.destroyForcibly();
+    }
+    String text = Files.readString(output, StandardCharsets.UTF_8);
+    assertThat(finished).as("the demo finishes; output:%n%s", text).isTrue();
+    assertThat(demo.exitValue()).as("demo exit code; output:%n%s", text).isZero();
+    assertThat(text)
+        .contains("read from the clone while it was still copying")
+        .contains("comparison of source and destination: equal")
+        .contains("e2fsck -n -f destination: clean");
+  }
+}
