@@ -6,6 +6,7 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -27,8 +28,8 @@ class CloneLifecycleIT {
 
   @Test
   void copyWriteCrashResumeCutover() throws Exception {
-    Tools.require("nbdinfo", "libnbd-bin");
-    Tools.require("qemu-io", "qemu-utils");
+    HostRequirements.require("nbdinfo", "libnbd-bin");
+    HostRequirements.require("qemu-io", "qemu-utils");
     String ns = E2e.namespace("lifecycle");
     Path source = E2e.randomDevice(ns + "-src", SIZE, 42);
     Path destination = E2e.emptyDevice(ns + "-dst", SIZE);

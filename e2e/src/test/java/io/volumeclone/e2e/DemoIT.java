@@ -3,6 +3,7 @@ package io.volumeclone.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.volumeclone.testing.HostRequirements;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,8 +26,8 @@ class DemoIT {
   void theDemoRunsToCompletionAndVerifiesTheDestination() throws Exception {
     assumeTrue(
         E2e.embedded(), "the demo starts its own embedded cluster; KUBECONFIG points elsewhere");
-    Tools.require("mkfs.ext4", "e2fsprogs");
-    Tools.require("nbdcopy", "libnbd-bin");
+    HostRequirements.require("mkfs.ext4", "e2fsprogs");
+    HostRequirements.require("nbdcopy", "libnbd-bin");
     Path jar = Path.of("target", "volume-clone-demo.jar").toAbsolutePath();
     assertThat(jar).as("the package phase builds the demo jar").exists();
     Path output = dir.resolve("demo.out");

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.e2e.cluster.LocalCluster;
+import io.volumeclone.testing.HostRequirements;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
@@ -136,7 +137,7 @@ final class E2e {
   }
 
   static Tools.Result kubectlResult(String... args) {
-    Tools.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
+    HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
     Path cache =
         Path.of(
             System.getProperty("java.io.tmpdir"),

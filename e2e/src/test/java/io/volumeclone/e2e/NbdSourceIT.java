@@ -1,6 +1,7 @@
 package io.volumeclone.e2e;
 
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.testing.HostRequirements;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -12,7 +13,7 @@ class NbdSourceIT {
 
   @Test
   void cloneFromAnNbdkitExport() throws Exception {
-    Tools.require("nbdkit", "nbdkit");
+    HostRequirements.require("nbdkit", "nbdkit");
     String ns = E2e.namespace("nbdsrc");
     int size = 16 << 20;
     Path image = E2e.randomDevice(ns + "-backup.img", size, 61);

@@ -1,8 +1,5 @@
 package io.volumeclone.e2e;
 
-import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -13,26 +10,13 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The Debian tools the scenarios drive. A missing tool fails the test naming its package when
- * {@code CI=true}, and skips it (saying why) elsewhere.
+ * Runs the Debian tools the scenarios drive. Tests check for them first with {@code
+ * HostRequirements.require}: a missing tool fails the test naming its package when {@code CI=true},
+ * and skips it (saying why) elsewhere.
  */
 final class Tools {
 
   private Tools() {}
-
-  static void require(String tool, String debianPackage) {
-    boolean present =
-        Files.isExecutable(Path.of("/usr/bin", tool))
-            || Files.isExecutable(Path.of("/usr/sbin", tool));
-    if (present) {
-      return;
-    }
-    String message = tool + " is missing: apt-get install " + debianPackage;
-    if ("true".equals(System.getenv("CI"))) {
-      fail(message);
-    }
-    assumeTrue(false, message);
-  }
 
   static String path(String tool) {
     return Files.isExecutable(Path.of("/usr/bin", tool)) ? "/usr/bin/" + tool : "/usr/sbin/" + tool;

@@ -3,7 +3,6 @@ package io.volumeclone.agent;
 import static io.volumeclone.agent.AgentFixture.NAMESPACE;
 import static io.volumeclone.agent.AgentFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.volumeclone.api.v1alpha1.VolumeClone;
@@ -12,6 +11,7 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.testing.HostRequirements;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.PrintStream;
@@ -57,18 +57,9 @@ class NodeAttachIT {
     assumeTrue(
         Files.exists(Path.of("/dev/mapper/control")),
         "skipped: the kernel has no device-mapper (/dev/mapper/control is missing)");
-    ProcessCommandRunner runner = new ProcessCommandRunner();
-    for (String[] tool :
-        new String[][] {
-          {"dmsetup", "dmsetup"}, {"nbd-client", "nbd-client"}, {"losetup", "mount"}
-        }) {
-      if (!runner.onPath(tool[0])) {
-        if ("true".equals(System.getenv("CI"))) {
-          fail(tool[0] + " is missing: install the Debian package " + tool[1]);
-        }
-        assumeTrue(false, "skipped: " + tool[0] + " is missing (Debian package " + tool[1] + ")");
-      }
-    }
+    HostRequirements.require("dmsetup", "dmsetup");
+    HostRequirements.require("nbd-client", "nbd-client");
+    HostRequirements.require("losetup", "mount");
   }
 
   String loop(Path file, boolean readOnly) throws IOException {

@@ -1,10 +1,10 @@
 package io.volumeclone.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.volumeclone.testing.HostRequirements;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -262,17 +262,8 @@ class VolumeCloneCliIT {
 
   @Test
   void clonesLoopDevices() throws Exception {
-    boolean root = "root".equals(System.getProperty("user.name"));
-    boolean ci = "true".equals(System.getenv("CI"));
-    boolean losetup =
-        Files.isExecutable(Path.of("/usr/sbin/losetup"))
-            || Files.isExecutable(Path.of("/sbin/losetup"));
-    if (ci) {
-      assertThat(root).as("CI runs as root for loop devices").isTrue();
-      assertThat(losetup).as("losetup missing: apt-get install mount").isTrue();
-    }
-    assumeTrue(root, "loop devices need root");
-    assumeTrue(losetup, "losetup missing (Debian package mount)");
+    HostRequirements.requireRoot("loop devices need CAP_SYS_ADMIN");
+    HostRequirements.require("losetup", "mount");
     long size = 32L << 20;
     Path sourceFile = sparseSource("source.img", size, 4);
     Path destinationFile = sparse("destination.img", size);
@@ -308,13 +299,7 @@ class VolumeCloneCliIT {
     command.add(file.toString());
     Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
-    if (p.waitFor() != 0) {
-      boolean ci = "true".equals(System.getenv("CI"));
-      if (ci) {
-        throw new AssertionError("losetup failed: " + out);
-      }
-      assumeTrue(false, "cannot attach a loop device here: " + out);
-    }
+    HostRequirements.require(p.waitFor() == 0, "a free loop device (losetup said: " + out + ")");
     return out;
   }
 

@@ -1,5 +1,7 @@
 package io.volumeclone.engine;
 
+import static io.volumeclone.testing.HostRequirements.require;
+import static io.volumeclone.testing.HostRequirements.requireRoot;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -14,8 +16,6 @@ import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -36,32 +36,8 @@ class FileBlockDeviceIT {
 
   @BeforeEach
   void needRootAndLosetup() throws Exception {
-    require(isRoot(), "root (loop devices need CAP_SYS_ADMIN)");
-    require(onPath("losetup"), "losetup (Debian package mount)");
-  }
-
-  private static void require(boolean present, String what) {
-    if (present) {
-      return;
-    }
-    if ("true".equals(System.getenv("CI"))) {
-      Assertions.fail("CI=true but this test cannot run without " + what);
-    }
-    Assumptions.abort("skipped: needs " + what);
-  }
-
-  private static boolean isRoot() throws Exception {
-    return run("id", "-u").trim().equals("0");
-  }
-
-  private static boolean onPath(String tool) {
-    for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
-      if (Files.isExecutable(Path.of(dir, tool))) {
-        return true;
-      }
-    }
-    return Files.isExecutable(Path.of("/usr/sbin", tool))
-        || Files.isExecutable(Path.of("/sbin", tool));
+    requireRoot("loop devices need CAP_SYS_ADMIN");
+    require("losetup", "mount");
   }
 
   private static String run(String... command) throws IOException, InterruptedException {
@@ -210,11 +186,9 @@ class FileBlockDeviceIT {
 
   @Test
   void exclusiveOpenRefusesASecondClaimAndIsRefusedWhileAnotherHoldsIt() throws Exception {
+    require("mkfs.ext4", "e2fsprogs");
     String loop = attach(backingFile(16 * MIB, false));
-    boolean canMount = onPath("mkfs.ext4");
-    if (canMount) {
-      run("mkfs.ext4", "-q", "-F", loop);
-    }
+    run("mkfs.ext4", "-q", "-F", loop);
     try (FileBlockDevice first = FileBlockDevice.openExclusive(Path.of(loop))) {
       assertThatThrownBy(() -> FileBlockDevice.openExclusive(Path.of(loop)))
           .isInstanceOf(BlockIoException.class)
@@ -225,12 +199,10 @@ class FileBlockDeviceIT {
         assertThat(reader.size()).isEqualTo(16L * MIB);
       }
       // Nor is it mountable while we hold it.
-      if (canMount) {
-        Path target = Files.createDirectory(dir.resolve("held"));
-        assertThatThrownBy(() -> run("mount", loop, target.toString()))
-            .isInstanceOf(IOException.class)
-            .hasMessageContaining("busy");
-      }
+      Path target = Files.createDirectory(dir.resolve("held"));
+      assertThatThrownBy(() -> run("mount", loop, target.toString()))
+          .isInstanceOf(IOException.class)
+          .hasMessageContaining("busy");
     }
     try (FileBlockDevice again = FileBlockDevice.openExclusive(Path.of(loop))) {
       assertThat(again.size()).isEqualTo(16L * MIB);
@@ -239,7 +211,7 @@ class FileBlockDeviceIT {
 
   @Test
   void aMountedDeviceCannotBeOpenedExclusively() throws Exception {
-    require(onPath("mkfs.ext4"), "mkfs.ext4 (Debian package e2fsprogs)");
+    require("mkfs.ext4", "e2fsprogs");
     String loop = attach(backingFile(32 * MIB, false));
     run("mkfs.ext4", "-q", "-F", loop);
     Path target = Files.createDirectory(dir.resolve("mnt"));

@@ -1,8 +1,8 @@
 package io.volumeclone.nbd;
 
 import static io.volumeclone.nbd.ExternalTools.awaitSocket;
-import static io.volumeclone.nbd.ExternalTools.require;
 import static io.volumeclone.nbd.ExternalTools.run;
+import static io.volumeclone.testing.HostRequirements.require;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;

@@ -2,8 +2,8 @@ package io.volumeclone.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assertions.fail;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.volumeclone.testing.HostRequirements;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -14,47 +14,13 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the real NBD tools from integration tests. A missing tool skips the test (saying which
- * Debian package provides it), or fails it when {@code CI=true}. {@code /usr/bin} comes first on
- * PATH because {@code nbdsh} needs Debian's own python3.
+ * Runs the real NBD tools from integration tests, with {@link HostRequirements#PATH} ({@code
+ * /usr/bin} first, because {@code nbdsh} needs Debian's own python3). Tests check for the tools
+ * with {@link HostRequirements#require(String, String)}.
  */
 final class ExternalTools {
 
   private ExternalTools() {}
-
-  static final String PATH =
-      "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv().getOrDefault("PATH", "");
-
-  static boolean onCi() {
-    return "true".equalsIgnoreCase(System.getenv("CI"));
-  }
-
-  static void require(String tool, String debianPackage) {
-    boolean present = false;
-    for (String dir : PATH.split(":")) {
-      if (!dir.isEmpty() && Files.isExecutable(Path.of(dir, tool))) {
-        present = true;
-        break;
-      }
-    }
-    if (!present) {
-      String message = tool + " is not installed (Debian package " + debianPackage + ")";
-      if (onCi()) {
-        fail(message + "; CI=true requires it");
-      }
-      assumeTrue(false, message);
-    }
-  }
-
-  static void requireRoot() {
-    boolean root = "root".equals(System.getProperty("user.name"));
-    if (!root) {
-      if (onCi()) {
-        fail("this test needs root (loop devices, mounts); CI=true requires it");
-      }
-      assumeTrue(false, "this test needs root (loop devices, mounts)");
-    }
-  }
 
   record Result(int exitCode, String output) {
     Result ok() {
@@ -70,7 +36,7 @@ final class ExternalTools {
   static Result run(Duration timeout, List<String> command)
       throws IOException, InterruptedException {
     ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command)).redirectErrorStream(true);
-    pb.environment().put("PATH", PATH);
+    pb.environment().put("PATH", HostRequirements.PATH);
     pb.environment().remove("PYTHONHOME");
     pb.environment().remove("PYTHONPATH");
     Process p = pb.start();
@@ -103,7 +69,7 @@ final class ExternalTools {
   static Process start(List<String> command, Path log) throws IOException {
     ProcessBuilder pb =
         new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
-    pb.environment().put("PATH", PATH);
+    pb.environment().put("PATH", HostRequirements.PATH);
     return pb.start();
   }
 

@@ -1,7 +1,7 @@
 package io.volumeclone.nbd;
 
-import static io.volumeclone.nbd.ExternalTools.require;
 import static io.volumeclone.nbd.ExternalTools.run;
+import static io.volumeclone.testing.HostRequirements.require;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.volumeclone.engine.CloneOptions;

@@ -1,8 +1,8 @@
 package io.volumeclone.nbd;
 
-import static io.volumeclone.nbd.ExternalTools.require;
-import static io.volumeclone.nbd.ExternalTools.requireRoot;
 import static io.volumeclone.nbd.ExternalTools.run;
+import static io.volumeclone.testing.HostRequirements.require;
+import static io.volumeclone.testing.HostRequirements.requireRoot;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.volumeclone.engine.CloneOptions;
@@ -30,8 +30,8 @@ class NbdFuseIT {
 
   @Test
   void ext4OnTheExportWhileCopyingLandsOnTheDestination() throws Exception {
-    requireRoot();
-    require("nbdfuse", "nbdfuse");
+    requireRoot("nbdfuse, loop devices and mounts");
+    require("nbdfuse", "libnbd-bin");
     require("losetup", "mount");
     require("mkfs.ext4", "e2fsprogs");
     require("e2fsck", "e2fsprogs");

@@ -1,6 +1,6 @@
 package io.volumeclone.nbd;
 
-import static io.volumeclone.nbd.ExternalTools.require;
+import static io.volumeclone.testing.HostRequirements.require;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.volumeclone.engine.Clone;
