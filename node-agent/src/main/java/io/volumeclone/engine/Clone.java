@@ -776,13 +776,28 @@ public final class Clone implements BlockTarget, AutoCloseable {
     copied.complete(null);
     fireStatus();
     if (options.cutover() == CloneOptions.Cutover.AUTO || cutoverApproved) {
-      try {
-        cutover();
-      } catch (IOException e) {
-        lastError = e.getMessage();
-        log.error("clone {}: cutover failed: {}", name, e.getMessage());
-        fireStatus();
-      }
+      cutoverOrFail();
+    }
+  }
+
+  /** Cuts over; a failure completes the cutover future with it, so nobody waits forever. */
+  private void cutoverOrFail() {
+    try {
+      cutover();
+    } catch (IOException | RuntimeException e) {
+      String message =
+          "clone "
+              + name
+              + ": cutover to destination "
+              + dst()
+              + " failed: recording it in metadata "
+              + mdName()
+              + " failed: "
+              + e.getMessage();
+      lastError = message;
+      log.error(message);
+      cutOver.completeExceptionally(new IOException(message, e));
+      fireStatus();
     }
   }
 
@@ -793,16 +808,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   public CompletableFuture<Void> approveCutover() {
     cutoverApproved = true;
     if (state == State.COPIED && !closed) {
-      maintenance.execute(
-          () -> {
-            try {
-              cutover();
-            } catch (IOException e) {
-              lastError = e.getMessage();
-              log.error("clone {}: cutover failed: {}", name, e.getMessage());
-              cutOver.completeExceptionally(e);
-            }
-          });
+      maintenance.execute(this::cutoverOrFail);
     }
     return cutOver;
   }

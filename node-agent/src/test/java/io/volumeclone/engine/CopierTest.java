@@ -372,6 +372,21 @@ class CopierTest {
   }
 
   @Test
+  void failedAutomaticCutoverCompletesTheCutoverFutureWithTheError() throws Exception {
+    setUp(8);
+    metadata.failCutOver = true;
+    open(options());
+    await(clone.copiedFuture());
+    assertThatThrownBy(() -> await(clone.cutOverFuture()))
+        .hasMessageContaining("cutover to destination dst failed")
+        .hasMessageContaining("memory-metadata")
+        .hasMessageContaining("injected write error");
+    assertThat(clone.state()).isEqualTo(State.COPIED);
+    assertThat(clone.isPassThrough()).isFalse();
+    assertThat(clone.status().lastError()).contains("cutover").contains("injected write error");
+  }
+
+  @Test
   void cloneOpenedOnCompleteMetadataStartsAsPassThrough() throws Exception {
     setUp(8);
     open(options().cutover(CloneOptions.Cutover.MANUAL));

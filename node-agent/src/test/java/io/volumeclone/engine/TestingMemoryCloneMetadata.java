@@ -31,6 +31,9 @@ public final class TestingMemoryCloneMetadata implements CloneMetadata {
   /** When true, a failed commit's rollback fails too and the mode becomes FAIL. */
   public volatile boolean failReload;
 
+  /** When true, recording the cutover fails with an I/O error. */
+  public volatile boolean failCutOver;
+
   public final AtomicInteger commits = new AtomicInteger();
   public final AtomicInteger destinationFlushesByCommit = new AtomicInteger();
 
@@ -196,6 +199,10 @@ public final class TestingMemoryCloneMetadata implements CloneMetadata {
   public synchronized void markCutOver() throws IOException {
     if (!complete) {
       throw new IllegalStateException("not complete");
+    }
+    if (failCutOver) {
+      throw new BlockIoException(
+          BlockIoException.Kind.IO, deviceName(), "mark cut over", 0, "injected write error");
     }
     cutOver = true;
   }
