@@ -21,12 +21,15 @@ import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.Objects;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.UnaryOperator;
 
 /**
  * Runs one VolumeClone inside its agent Pod, from start to cutover.
@@ -129,6 +132,7 @@ public final class Agent {
   private NbdServer export;
   private NodeAttach attach;
   private CloneOpener.Opened opened;
+  private UnaryOperator<CloneMetadata> metadataWrapper = UnaryOperator.identity();
 
   public Agent(
       AgentSettings settings,
@@ -173,6 +177,12 @@ public final class Agent {
     metrics.bindShare(share);
   }
 
+  /** For tests: wraps the clone's metadata, e.g. in one whose writes fail. Call before run. */
+  Agent wrapMetadata(UnaryOperator<CloneMetadata> wrapper) {
+    this.metadataWrapper = wrapper;
+    return this;
+  }
+
   /**
    * Runs the clone until cutover (0), a transient failure (1), a permanent failure ({@value
    * #EXIT_PERMANENT}) or {@link #stop} ({@value #EXIT_STOPPED}).
@@ -212,7 +222,9 @@ public final class Agent {
       }
       long initialLimit = initialLimit(initialSpec);
       try {
-        opened = new CloneOpener(settings, metrics.registry()).open(resource, initialLimit);
+        opened =
+            new CloneOpener(settings, metrics.registry(), metadataWrapper)
+                .open(resource, initialLimit);
       } catch (AgentFailure f) {
         return fail(f);
       }
@@ -276,6 +288,13 @@ public final class Agent {
     if (clone.cutOverFuture().isDone() && !clone.cutOverFuture().isCompletedExceptionally()) {
       return finishCutover();
     }
+    if (failure == null && !stopRequested && clone.cutOverFuture().isCompletedExceptionally()) {
+      // A failed cutover is no stop: report it as a transient failure so the next run retries.
+      failure =
+          new AgentFailure(
+              "CutoverFailed",
+              "the cutover to " + opened.destinationPath() + " failed: " + cutoverError());
+    }
     if (failure != null) {
       log.error("refused", failure.getMessage(), "reason", failure.reason());
       detachAndCloseExport();
@@ -295,6 +314,16 @@ public final class Agent {
         "metadata",
         opened.metadataPath());
     return EXIT_STOPPED;
+  }
+
+  private String cutoverError() {
+    try {
+      clone.cutOverFuture().join();
+      return "no error recorded";
+    } catch (CompletionException | CancellationException e) {
+      Throwable cause = e.getCause() == null ? e : e.getCause();
+      return cause.getMessage() == null ? cause.toString() : cause.getMessage();
+    }
   }
 
   private int finishCutover() {

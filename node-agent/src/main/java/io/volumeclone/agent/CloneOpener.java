@@ -21,6 +21,7 @@ import io.volumeclone.nbd.NbdBlockDevice;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.function.UnaryOperator;
 
 /**
  * Opens a VolumeClone's devices where the agent Pod has them and starts the engine on them. PVCs
@@ -38,9 +39,19 @@ final class CloneOpener {
   private final AgentSettings settings;
   private final MeterRegistry registry;
 
+  private final UnaryOperator<CloneMetadata> metadataWrapper;
+
   CloneOpener(AgentSettings settings, MeterRegistry registry) {
+    this(settings, registry, UnaryOperator.identity());
+  }
+
+  CloneOpener(
+      AgentSettings settings,
+      MeterRegistry registry,
+      UnaryOperator<CloneMetadata> metadataWrapper) {
     this.settings = settings;
     this.registry = registry;
+    this.metadataWrapper = metadataWrapper;
   }
 
   Opened open(VolumeClone resource) throws AgentFailure {
@@ -128,7 +139,7 @@ final class CloneOpener {
             e);
       }
       metadataDevice = null; // owned by the metadata now
-      CloneMetadata metered = new MeteredMetadata(metadata, registry);
+      CloneMetadata metered = new MeteredMetadata(metadataWrapper.apply(metadata), registry);
       Clone clone;
       try {
         clone = Clone.open(source, destination, metered, options);

@@ -10,6 +10,7 @@ import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.io.ByteArrayOutputStream;
@@ -204,5 +205,44 @@ class AgentFailureTest {
 
     agent.stop();
     assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
+  }
+
+  @Test
+  void aFailedManualCutoverIsATransientFailureNotAStop() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "nocut", 4 * MiB);
+    VolumeClone resource = f.resource("64Ki", null);
+    resource.getSpec().setCutover(CutoverMode.Manual);
+    api.create(resource);
+    Agent agent =
+        f.agent(api, INTERVAL, logStream).wrapMetadata(TestingFailingCutoverMetadata::new);
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    await(
+        "CutOver=False AwaitingApproval",
+        LIMIT,
+        () ->
+            conditionIs(
+                api.get(NAMESPACE, f.name), ConditionTypes.CUT_OVER, "False", "AwaitingApproval"));
+
+    api.edit(
+        NAMESPACE,
+        f.name,
+        vc -> {
+          vc.getSpec().setCutoverApproved(true);
+          return vc;
+        });
+
+    assertThat(exit.get(1, TimeUnit.MINUTES)).as(logText()).isEqualTo(Agent.EXIT_FAILED);
+    VolumeClone vc = api.get(NAMESPACE, f.name);
+    var degraded = vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow();
+    assertThat(degraded.getStatus()).isEqualTo("True");
+    assertThat(degraded.getReason()).isEqualTo("CutoverFailed");
+    assertThat(AgentFailures.permanent(degraded.getReason())).isFalse();
+    assertThat(degraded.getMessage())
+        .contains(f.destination.toString())
+        .contains(TestingFailingCutoverMetadata.ERROR);
+    assertThat(conditionIs(vc, ConditionTypes.AVAILABLE, "False", "AgentStopped")).isFalse();
+    assertThat(logText()).doesNotContain("stop requested");
+    assertThat(f.inspectMetadata().complete()).isTrue();
+    assertThat(f.inspectMetadata().cutOver()).isFalse();
   }
 }
