@@ -257,6 +257,8 @@ public final class Agent {
       if (failure == null) {
         failure = new AgentFailure("AgentError", e.getMessage(), e);
       }
+      // the kernel devices must not stay attached to a socket nobody serves any more
+      detachAndCloseExport();
       closeClone();
       reportFinal();
       return EXIT_FAILED;

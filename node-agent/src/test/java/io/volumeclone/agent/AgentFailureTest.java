@@ -9,6 +9,7 @@ import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
@@ -21,6 +22,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -244,5 +246,38 @@ class AgentFailureTest {
     assertThat(logText()).doesNotContain("stop requested");
     assertThat(f.inspectMetadata().complete()).isTrue();
     assertThat(f.inspectMetadata().cutOver()).isFalse();
+  }
+
+  @Test
+  void anErrorAfterTheNodeAttachDetachesTheKernelDevices() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "attached", 4 * MiB);
+    Path dev = Files.createDirectories(dir.resolve("dev"));
+    Files.createFile(dev.resolve("nbd0"));
+    Files.createDirectories(dir.resolve("sys-block"));
+    VolumeClone resource = f.resource("64Ki", paused());
+    resource.getSpec().setAccess(Access.Immediate);
+    VolumeClone created = api.create(resource);
+    TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
+    Agent agent =
+        new Agent(
+            f.settings(INTERVAL),
+            api.client,
+            new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
+            new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
+            Clock.systemUTC());
+    // the agent's watch of its VolumeClone cannot start: the run fails after the attach
+    api.dispatcher.refuseLists(true);
+
+    int exit = AgentFixture.start(agent).get(1, TimeUnit.MINUTES);
+
+    assertThat(exit).as(logText()).isEqualTo(Agent.EXIT_FAILED);
+    String mapper = "volume-clone-" + created.getMetadata().getUid();
+    assertThat(runner.commands())
+        .as(logText())
+        .containsExactly(
+            "nbd-client -unix " + f.state.resolve("nbd.sock") + " " + dev.resolve("nbd0"),
+            "dmsetup create " + mapper + " --table 0 8192 linear " + dev.resolve("nbd0") + " 0",
+            "dmsetup remove " + mapper,
+            "nbd-client -d " + dev.resolve("nbd0"));
   }
 }

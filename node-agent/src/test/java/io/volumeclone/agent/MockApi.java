@@ -28,16 +28,13 @@ final class MockApi implements AutoCloseable {
 
   final KubernetesMockServer server;
   final NamespacedKubernetesClient client;
+  final TestingOptimisticCrudDispatcher dispatcher = new TestingOptimisticCrudDispatcher();
   private final List<String> log = new ArrayList<>();
 
   MockApi() throws IOException {
     server =
         new KubernetesMockServer(
-            new Context(),
-            new MockWebServer(),
-            new HashMap<>(),
-            new TestingOptimisticCrudDispatcher(),
-            false);
+            new Context(), new MockWebServer(), new HashMap<>(), dispatcher, false);
     server.init();
     client = server.createClient();
     try (InputStream in = Files.newInputStream(CRD)) {

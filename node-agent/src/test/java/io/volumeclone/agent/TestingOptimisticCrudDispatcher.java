@@ -49,6 +49,25 @@ final class TestingOptimisticCrudDispatcher extends KubernetesCrudDispatcher {
     return super.handleUpdate(request);
   }
 
+  private volatile boolean refuseLists;
+
+  /** Lists of VolumeClones (what an informer starts with) are refused with 403 Forbidden. */
+  void refuseLists(boolean refuse) {
+    this.refuseLists = refuse;
+  }
+
+  @Override
+  public MockResponse handleGet(String path) {
+    if (refuseLists && path.contains("/volumeclones?")) {
+      return new MockResponse()
+          .setResponseCode(403)
+          .setBody(
+              "{\"apiVersion\":\"v1\",\"kind\":\"Status\",\"status\":\"Failure\",\"reason\":"
+                  + "\"Forbidden\",\"code\":403,\"message\":\"volumeclones is forbidden (testing)\"}");
+    }
+    return super.handleGet(path);
+  }
+
   @Override
   public synchronized MockResponse handlePatch(RecordedRequest request) {
     return super.handlePatch(request);
