@@ -13,6 +13,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
@@ -81,7 +82,9 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private volatile boolean cutoverApproved;
   private volatile boolean copyOnRead;
   private volatile State state = State.COPYING;
-  private volatile String lastError;
+
+  /** The newest error worth showing in the status; the copier reports through it too. */
+  private final AtomicReference<String> lastError = new AtomicReference<>();
 
   private Clone(
       BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options) {
@@ -686,7 +689,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
               destinationFlushed[0] = true;
             });
       } catch (IOException e) {
-        lastError = e.getMessage();
+        reportError(e.getMessage());
         throw new BlockIoException(
             Kind.IO,
             mdName(),
@@ -714,7 +717,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
         metadata.commit(destination::flush);
       }
     } catch (IOException | RuntimeException e) {
-      lastError = e.getMessage();
+      reportError(e.getMessage());
       log.error(
           "clone {}: periodic commit of metadata {} failed, metadata is now {}: {}",
           name,
@@ -760,7 +763,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
     try {
       metadata.markComplete(destination::flush);
     } catch (IOException | RuntimeException e) {
-      lastError = e.getMessage();
+      reportError(e.getMessage());
       log.error(
           "clone {}: recording completion in metadata {} failed: {}", name, mdName(), e.toString());
       completionScheduled.set(false);
@@ -794,7 +797,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
               + mdName()
               + " failed: "
               + e.getMessage();
-      lastError = message;
+      reportError(message);
       log.error(message);
       cutOver.completeExceptionally(new IOException(message, e));
       fireStatus();
@@ -906,6 +909,27 @@ public final class Clone implements BlockTarget, AutoCloseable {
     }
   }
 
+  /** Records {@code error} as the status's error: the newest error wins. */
+  void reportError(String error) {
+    lastError.set(error);
+  }
+
+  /**
+   * Records {@code error} only when no error is shown: for errors that are the consequence of an
+   * earlier one (the copier stopping because a failed commit left the metadata read-only), which
+   * must not hide their cause.
+   */
+  void reportErrorUnlessOneIsShown(String error) {
+    lastError.compareAndSet(null, error);
+  }
+
+  /** Clears {@code error} if it is still the one shown (a transient error that has gone away). */
+  void clearError(String error) {
+    if (error != null) {
+      lastError.compareAndSet(error, null);
+    }
+  }
+
   public State state() {
     return state;
   }
@@ -918,7 +942,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
     Mode mode = done ? Mode.WRITE : metadata.mode();
     long copiedBytes =
         copiedRegions == regionCount ? size : Math.min(size, copiedRegions * (long) regionSize);
-    String error = copier.lastError() != null ? copier.lastError() : lastError;
+    String error = lastError.get();
     return new CloneStatus(
         name,
         s,

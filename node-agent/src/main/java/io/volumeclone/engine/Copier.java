@@ -54,7 +54,10 @@ public final class Copier implements AutoCloseable {
   private volatile boolean started;
   private volatile long retryAtNanos;
   private volatile boolean degraded;
-  private volatile String lastError;
+
+  /** The last batch failure reported to the clone, cleared there when a batch succeeds. */
+  private volatile String transientError;
+
   private final AtomicInteger consecutiveFailures = new AtomicInteger();
   private final AtomicLong copyErrors = new AtomicLong();
   private final AtomicLong bytesCopied = new AtomicLong();
@@ -198,10 +201,6 @@ public final class Copier implements AutoCloseable {
     return copyErrors.get();
   }
 
-  public String lastError() {
-    return lastError;
-  }
-
   /** Bytes copied by the background copier since the clone was opened. */
   public long bytesCopied() {
     return bytesCopied.get();
@@ -261,7 +260,11 @@ public final class Copier implements AutoCloseable {
               name,
               metadata.deviceName(),
               metadata.mode());
-          lastError = "metadata " + metadata.deviceName() + " is " + metadata.mode();
+          clone.reportErrorUnlessOneIsShown(
+              "background copy stopped: metadata "
+                  + metadata.deviceName()
+                  + " is "
+                  + metadata.mode());
           break;
         }
         long waitNanos = retryAtNanos - System.nanoTime();
@@ -324,7 +327,7 @@ public final class Copier implements AutoCloseable {
     } catch (InterruptedException e) {
       // close() interrupts a dispatcher sleeping on bandwidth or backoff.
     } catch (RuntimeException e) {
-      lastError = e.toString();
+      clone.reportError("background copy stopped by an unexpected error: " + e);
       log.error("clone {}: background copy stopped by an unexpected error", name, e);
     }
   }
@@ -402,9 +405,15 @@ public final class Copier implements AutoCloseable {
       bytesCopied.addAndGet(bytes);
       batches.incrementAndGet();
       consecutiveFailures.set(0);
+      String cleared = transientError;
+      if (cleared != null) {
+        transientError = null;
+        clone.clearError(cleared);
+      }
     } catch (IOException | RuntimeException e) {
       if (metadata.mode() != Mode.WRITE) {
-        lastError = e.getMessage();
+        // Most likely the consequence of the metadata failure the clone already reported.
+        clone.reportErrorUnlessOneIsShown(e.getMessage());
       } else {
         recordFailure(first, count, e);
       }
@@ -418,7 +427,9 @@ public final class Copier implements AutoCloseable {
     int inARow = consecutiveFailures.incrementAndGet();
     long backoff = Math.min(MAX_BACKOFF_NANOS, baseBackoffNanos << Math.min(inARow - 1, 30));
     retryAtNanos = System.nanoTime() + backoff;
-    lastError = e.getMessage();
+    String error = String.valueOf(e.getMessage());
+    transientError = error;
+    clone.reportError(error);
     log.warn(
         "clone {}: copy of regions {}..{} (clone offset {}) failed (error {} of budget {}),"
             + " retrying in {} ms: {}",

@@ -279,6 +279,33 @@ class CopierTest {
   }
 
   @Test
+  void aCopyErrorIsNoLongerShownOnceTheRetrySucceeded() throws Exception {
+    setUp(16);
+    TestingFaultyBlockDevice.Fault fault = faulty.fail(Op.READ).range(5 * R, R).times(2);
+    open(options().batchRegions(1).maxCopyRetries(10).cutover(CloneOptions.Cutover.MANUAL));
+    await(clone.copiedFuture());
+    assertThat(fault.triggered()).isEqualTo(2);
+    assertThat(clone.status().copyErrors()).isEqualTo(2);
+    assertThat(clone.status().lastError()).isNull();
+  }
+
+  @Test
+  void aFailedCommitStaysTheShownErrorWhenTheCopierStopsBecauseOfIt() throws Exception {
+    setUp(16);
+    gated.close(0);
+    open(options().batchRegions(1).regionsInFlight(1).commitPeriod(Duration.ofHours(1)));
+    waitUntil(() -> gated.waiting.get() == 1); // the copier holds region 0
+    metadata.failCommits.set(1);
+    assertThatThrownBy(() -> clone.write(10 * R, ByteBuffer.wrap(new byte[R]), true))
+        .hasMessageContaining("injected metadata write error");
+    assertThat(metadata.mode()).isEqualTo(CloneMetadata.Mode.READ_ONLY);
+    // The copier's batch now fails to record region 0, and the copier stops: consequences.
+    gated.open();
+    clone.close();
+    assertThat(clone.status().lastError()).contains("injected metadata write error");
+  }
+
+  @Test
   void pastTheErrorBudgetTheCloneIsDegradedAndStillServesIo() throws Exception {
     setUp(16);
     faulty.fail(Op.READ).range(5 * R, R).always();
