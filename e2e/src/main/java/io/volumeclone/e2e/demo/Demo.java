@@ -205,7 +205,7 @@ public final class Demo {
         if (terminal) {
           out.println();
         }
-        readResult = readThroughExport(uri, cluster.workDirectory());
+        readResult = readThroughExport(uri, cluster.workDirectory(), deadline);
         out.println(indent(readResult));
       }
       if (phase == Phase.Completed || phase == Phase.Failed) {
@@ -339,7 +339,8 @@ public final class Demo {
   }
 
   /** nbdcopy the whole export to a scratch image, then debugfs reads /etc/motd out of it. */
-  private String readThroughExport(String uri, Path work) throws IOException, InterruptedException {
+  private String readThroughExport(String uri, Path work, Instant deadline)
+      throws IOException, InterruptedException {
     String nbdcopy = tool("nbdcopy");
     String debugfs = tool("debugfs");
     if (nbdcopy == null || debugfs == null) {
@@ -350,7 +351,15 @@ public final class Demo {
     StringBuilder text = new StringBuilder();
     text.append("Reading the clone through its NBD export while it copies:\n");
     text.append("  $ nbdcopy '").append(uri).append("' ").append(scratch).append('\n');
-    Result copy = exec(List.of(nbdcopy, uri, scratch.toString()));
+    // The read counts against the demo's deadline: a hung export must not hold the demo past it.
+    Duration left = Duration.between(Instant.now(), deadline);
+    if (left.compareTo(Duration.ofSeconds(1)) < 0) {
+      left = Duration.ofSeconds(1);
+    }
+    Result copy =
+        exec(
+            List.of(nbdcopy, uri, scratch.toString()),
+            left.compareTo(TOOL_TIMEOUT) < 0 ? left : TOOL_TIMEOUT);
     if (copy.code != 0) {
       return text.append("  nbdcopy failed (exit ")
           .append(copy.code)
@@ -448,17 +457,44 @@ public final class Demo {
 
   private record Result(int code, String output) {}
 
+  /** How long one tool (mkfs.ext4, nbdcopy, debugfs, e2fsck) may run before the demo gives up. */
+  private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
+
+  /**
+   * Runs a tool with its output going to a file rather than a pipe, so that waiting is bounded by
+   * the timeout: reading a pipe to its end would wait as long as a hung tool (an nbdcopy stuck on
+   * an export) keeps it open. On timeout the tool and its children are killed.
+   */
   private static Result exec(List<String> command) throws IOException, InterruptedException {
-    ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
-    pb.environment().put("PATH", "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv("PATH"));
-    pb.redirectErrorStream(true);
-    Process p = pb.start();
-    byte[] output = p.getInputStream().readAllBytes();
-    if (!p.waitFor(60, TimeUnit.SECONDS)) {
-      p.destroyForcibly();
-      return new Result(-1, "timed out");
+    return exec(command, TOOL_TIMEOUT);
+  }
+
+  private static Result exec(List<String> command, Duration timeout)
+      throws IOException, InterruptedException {
+    Path log = Files.createTempFile("vcdemo-tool-", ".log");
+    try {
+      ProcessBuilder pb = new ProcessBuilder(new ArrayList<>(command));
+      pb.environment().put("PATH", "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv("PATH"));
+      pb.redirectErrorStream(true);
+      pb.redirectOutput(log.toFile());
+      pb.redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+      Process p = pb.start();
+      if (!p.waitFor(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        p.waitFor(10, TimeUnit.SECONDS);
+        return new Result(
+            -1,
+            command.get(0)
+                + " did not finish within "
+                + timeout.toSeconds()
+                + " s and was killed; its output so far:\n"
+                + new String(Files.readAllBytes(log), StandardCharsets.UTF_8));
+      }
+      return new Result(p.exitValue(), new String(Files.readAllBytes(log), StandardCharsets.UTF_8));
+    } finally {
+      Files.deleteIfExists(log);
     }
-    return new Result(p.exitValue(), new String(output, StandardCharsets.UTF_8));
   }
 
   private static String tool(String name) {
