@@ -284,17 +284,14 @@ public final class Clone implements BlockTarget, AutoCloseable {
   }
 
   /**
-   * Serves one request: {@code direct} on the destination once the clone is a pass-through,
-   * otherwise {@code mapped} through the region map under the gate. Pass-through is checked without
-   * the gate first (the fast path after cutover) and again under it, because cutover may have
-   * happened while the request waited. FUA adds a flush, and on the mapped path a commit.
+   * Serves one request under the read side of the gate: {@code direct} on the destination once the
+   * clone is a pass-through, otherwise {@code mapped} through the region map. Pass-through requests
+   * take the gate too (uncontended after cutover) so that {@link #close()} waits for them before it
+   * closes the destination: a device may not lose its file descriptor under a request. FUA adds a
+   * flush, and on the mapped path a commit.
    */
   private void serve(String operation, long offset, boolean fua, Io direct, Io mapped)
       throws IOException {
-    if (passThrough) {
-      serveDirect(direct, fua);
-      return;
-    }
     Lock lock = enter();
     try {
       if (passThrough) {
@@ -331,10 +328,6 @@ public final class Clone implements BlockTarget, AutoCloseable {
   public void copiedExtents(long offset, long length, ExtentSink sink) throws IOException {
     checkRange("block-status", offset, length);
     if (length == 0) {
-      return;
-    }
-    if (passThrough) {
-      sink.extent(offset, length, false, false);
       return;
     }
     Lock lock = enter();

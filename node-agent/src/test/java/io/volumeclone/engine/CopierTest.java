@@ -413,6 +413,59 @@ class CopierTest {
     assertThat(clone.status().lastError()).contains("cutover").contains("injected write error");
   }
 
+  /** Holds write-zeroes requests inside the device until the test releases them. */
+  static final class HeldZeroesDevice extends TestingForwardingBlockDevice {
+    final Semaphore arrived = new Semaphore(0);
+    final Semaphore release = new Semaphore(0);
+
+    HeldZeroesDevice(BlockDevice inner) {
+      super(inner);
+    }
+
+    @Override
+    public void writeZeroes(long offset, long length) throws IOException {
+      arrived.release();
+      release.acquireUninterruptibly();
+      super.writeZeroes(offset, length);
+    }
+  }
+
+  @Test
+  void closeWaitsForRequestsThatArriveAfterCutover() throws Exception {
+    setUp(8);
+    HeldZeroesDevice held = new HeldZeroesDevice(destination);
+    clone = Clone.open(gated, held, metadata, options().build());
+    await(clone.cutOverFuture());
+    CompletableFuture<Void> zeroes =
+        CompletableFuture.runAsync(
+            () -> {
+              try {
+                clone.writeZeroes(0, R, false, false);
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    assertThat(held.arrived.tryAcquire(60, TimeUnit.SECONDS)).isTrue();
+    Thread closer =
+        new Thread(
+            () -> {
+              try {
+                clone.close();
+              } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+              }
+            });
+    closer.start();
+    // Either close finished (closing the destination under the request) or it waits at the gate.
+    waitUntil(() -> !closer.isAlive() || closer.getState() == Thread.State.WAITING);
+    held.release.release();
+    await(zeroes); // the destination was still open for the whole request
+    closer.join();
+    assertThat(clone.state()).isEqualTo(State.CLOSED);
+    assertThat(destination.contents()).startsWith(new byte[R]);
+    assertThatThrownBy(() -> clone.writeZeroes(0, R, false, false)).hasMessageContaining("closed");
+  }
+
   @Test
   void cloneOpenedOnCompleteMetadataStartsAsPassThrough() throws Exception {
     setUp(8);
