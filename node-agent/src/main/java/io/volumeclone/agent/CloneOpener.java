@@ -18,6 +18,7 @@ import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.MetadataMismatchException;
 import io.volumeclone.nbd.NbdBlockDevice;
+import io.volumeclone.nbd.NbdUri;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -186,8 +187,17 @@ final class CloneOpener {
     }
   }
 
-  private BlockDevice openSource(SourceRef ref) throws IOException {
+  private BlockDevice openSource(SourceRef ref) throws IOException, AgentFailure {
     if (ref.getNbd() != null) {
+      try {
+        NbdUri.parse(ref.getNbd().getUri());
+      } catch (IllegalArgumentException e) {
+        // no restart makes a malformed URI valid: permanent, not DeviceUnavailable
+        throw new AgentFailure(
+            AgentFailures.INVALID_SPEC,
+            "spec.source.nbd.uri: " + e.getMessage() + "; nothing was opened",
+            e);
+      }
       try {
         return NbdBlockDevice.open(ref.getNbd().getUri());
       } catch (IllegalArgumentException e) {

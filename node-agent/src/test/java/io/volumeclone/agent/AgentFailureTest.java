@@ -13,6 +13,7 @@ import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
+import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -279,5 +280,26 @@ class AgentFailureTest {
             "dmsetup create " + mapper + " --table 0 8192 linear " + dev.resolve("nbd0") + " 0",
             "dmsetup remove " + mapper,
             "nbd-client -d " + dev.resolve("nbd0"));
+  }
+
+  @Test
+  void anNbdUriTheClientCannotTakeIsAPermanentInvalidSpec() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "tls", 2 * MiB);
+    VolumeClone resource = f.resource("64Ki", null);
+    // an API server without the CRD's pattern (or a CRD from before it) let this through
+    resource.getSpec().setSource(SourceRef.nbd("nbds://backup/db"));
+    api.create(resource);
+
+    int exit = runToEnd(f);
+
+    assertThat(exit).as(logText()).isEqualTo(Agent.EXIT_PERMANENT);
+    var degraded =
+        api.get(NAMESPACE, f.name).getStatus().condition(ConditionTypes.DEGRADED).orElseThrow();
+    assertThat(degraded.getReason()).isEqualTo(AgentFailures.INVALID_SPEC);
+    assertThat(degraded.getMessage())
+        .contains("spec.source.nbd.uri")
+        .contains("nbds://backup/db")
+        .contains("TLS");
+    assertThat(Files.readAllBytes(f.destination)).containsOnly((byte) 0);
   }
 }

@@ -25,6 +25,10 @@ import java.util.List;
 final class CrdFile {
 
   static final Path CHECKED_IN = Path.of("volumeclones.volumeclone.io-v1.yml");
+
+  /** The Helm chart's copy (Helm installs CRDs only from the chart's own crds/ directory). */
+  static final Path HELM_COPY = Path.of("../helm/volume-clone/crds").resolve(CHECKED_IN);
+
   static final Path GENERATED =
       Path.of("target/classes/META-INF/fabric8/volumeclones.volumeclone.io-v1.yml");
 

@@ -173,6 +173,55 @@ class CrdRulesTest {
                 + "\ndestination: {persistentVolumeClaim: {claimName: dst}}\n"));
   }
 
+  // --- source.nbd.uri: what the agent's NBD client takes ---
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "nbd://backup/x",
+        "nbd://backup:10809/db",
+        "nbd://[::1]:10809/db",
+        "nbd://backup",
+        "nbd+unix:///backup?socket=/run/backup.sock",
+        "nbd+unix:///?socket=/run/backup.sock"
+      })
+  void nbdUrisTheAgentTakesAreAccepted(String uri) {
+    assertAccepted(nbdSource(uri));
+  }
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "nbds://backup/x",
+        "nbds+unix:///backup?socket=/run/backup.sock",
+        "nbd+unix:///backup",
+        "nbd+unix:///backup?",
+        "nbd+unix:///backup?socket=",
+        "nbd+unix:///backup?sock=/run/backup.sock",
+        "nbd+unix:///backup?socket=/run/backup.sock&tls=on",
+        "nbd+unix://host/backup?socket=/run/backup.sock",
+        "nbd:///x",
+        "nbd://backup/x?tls=on",
+        "http://backup/x"
+      })
+  void nbdUrisTheAgentRefusesFailThePattern(String uri) {
+    List<Violation> violations = nbdSource(uri);
+    assertThat(violations)
+        .singleElement()
+        .satisfies(
+            v -> {
+              assertThat(v.field()).isEqualTo("spec.source.nbd.uri");
+              assertThat(v.message()).contains("does not match the regex pattern");
+            });
+  }
+
+  static List<Violation> nbdSource(String uri) {
+    return create(
+        "source: {nbd: {uri: \""
+            + uri
+            + "\"}}\ndestination: {persistentVolumeClaim: {claimName: dst}}\n");
+  }
+
   // --- destination: exactly one reference ---
 
   @Test

@@ -7,7 +7,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import org.junit.jupiter.api.Test;
 
-/** The checked-in CRD is exactly what the model generates; {@code -Dcrd.update=true} refreshes. */
+/**
+ * The checked-in CRD, and the Helm chart's copy of it, are exactly what the model generates; {@code
+ * -Dcrd.update=true} refreshes both.
+ */
 class CrdUpToDateTest {
 
   @Test
@@ -15,6 +18,8 @@ class CrdUpToDateTest {
     String expected = CrdFile.expectedText();
     if (Boolean.getBoolean("crd.update")) {
       Files.writeString(CrdFile.CHECKED_IN, expected);
+      // both copies at once, so the chart's cannot drift from the model
+      Files.writeString(CrdFile.HELM_COPY, expected);
     }
     if (!Files.exists(CrdFile.CHECKED_IN)) {
       fail(
@@ -29,5 +34,15 @@ class CrdUpToDateTest {
                 + " (then review and commit the diff)",
             CrdFile.CHECKED_IN)
         .isEqualTo(expected);
+  }
+
+  @Test
+  void theHelmChartsCopyIsTheCheckedInCrd() {
+    assertThat(CrdFile.read(CrdFile.HELM_COPY))
+        .as(
+            "%s differs from crds/%s. Refresh both with: ./mvnw -B -pl crds verify"
+                + " -Dcrd.update=true",
+            CrdFile.HELM_COPY.normalize(), CrdFile.CHECKED_IN)
+        .isEqualTo(CrdFile.checkedInText());
   }
 }

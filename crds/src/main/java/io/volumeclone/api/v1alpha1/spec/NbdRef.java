@@ -11,13 +11,19 @@ import java.util.Objects;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class NbdRef {
 
+  /** The URIs the CRD admits: nbd://HOST[:PORT][/EXPORT] or nbd+unix:///[EXPORT]?socket=PATH. */
+  public static final String URI_PATTERN =
+      "^(nbd://[^/?#]+(/[^?#]*)?|nbd\\+unix:///[^?#]*\\?socket=[^&#]+)$";
+
   @Required
   @Size(min = 7, max = 4096)
-  @Pattern("^nbd(\\+unix|s|s\\+unix)?://.*")
+  // What the agent's NBD client takes: a host for TCP, the socket for a Unix socket, no TLS
+  // (nbds) and no other parameters. The agent refuses anything else as a permanent InvalidSpec.
+  @Pattern(URI_PATTERN)
   @JsonPropertyDescription(
       "NBD URI of the source export: nbd://host[:port]/export for TCP or"
           + " nbd+unix:///export?socket=PATH for a Unix socket on the node (see the NBD URI"
-          + " specification).")
+          + " specification). TLS (nbds://) is not supported.")
   private String uri;
 
   public NbdRef() {}
