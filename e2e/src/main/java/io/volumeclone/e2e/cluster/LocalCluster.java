@@ -2,11 +2,17 @@ package io.volumeclone.e2e.cluster;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Duration;
+import java.util.Comparator;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
+import java.util.stream.Stream;
 
 /**
  * Everything the demo and the end-to-end tests run on, in one place: the embedded API server, its
@@ -21,14 +27,17 @@ public final class LocalCluster implements AutoCloseable {
   private final Path kubeconfig;
   private final OperatorProcess operator;
   private final NodeRunner runner;
+  private final Path shortNodes;
 
   private LocalCluster(
       Path workDirectory,
       EmbeddedCluster cluster,
       Path kubeconfig,
       OperatorProcess operator,
-      NodeRunner runner) {
+      NodeRunner runner,
+      Path shortNodes) {
     this.workDirectory = workDirectory;
+    this.shortNodes = shortNodes;
     this.cluster = cluster;
     this.kubeconfig = kubeconfig;
     this.operator = operator;
@@ -44,20 +53,19 @@ public final class LocalCluster implements AutoCloseable {
     EmbeddedCluster cluster = EmbeddedCluster.start(port);
     OperatorProcess operator = null;
     NodeRunner runner = null;
+    Path nodes = null;
     try {
       Path kubeconfig = cluster.writeKubeconfig(work.resolve("kubeconfig"));
       java.util.Map<String, String> settings =
           new java.util.LinkedHashMap<>(OperatorProcess.settings(work.resolve("devices")));
       settings.putAll(operatorSettings);
       operator = OperatorProcess.start(kubeconfig, settings, work.resolve("logs"));
+      nodes = nodesDirectory(work);
       runner =
-          new NodeRunner(
-              cluster.client(),
-              kubeconfig,
-              nodesDirectory(work),
-              new HashSet<>(EmbeddedCluster.NODES));
+          new NodeRunner(cluster.client(), kubeconfig, nodes, new HashSet<>(EmbeddedCluster.NODES));
       runner.start();
-      return new LocalCluster(work, cluster, kubeconfig, operator, runner);
+      return new LocalCluster(
+          work, cluster, kubeconfig, operator, runner, nodes.startsWith(work) ? null : nodes);
     } catch (IOException | RuntimeException e) {
       if (runner != null) {
         runner.close();
@@ -66,6 +74,9 @@ public final class LocalCluster implements AutoCloseable {
         operator.close();
       }
       cluster.close();
+      if (nodes != null && !nodes.startsWith(work)) {
+        bringBack(nodes, work.resolve("nodes"));
+      }
       throw e;
     }
   }
@@ -127,5 +138,65 @@ public final class LocalCluster implements AutoCloseable {
     operator.stop(Duration.ofSeconds(10));
     runner.close();
     cluster.close();
+    if (shortNodes != null) {
+      bringBack(shortNodes, workDirectory.resolve("nodes"));
+    }
+  }
+
+  /**
+   * Moves the nodes' files from the short directory below /tmp back into {@code <work>/nodes} (in
+   * place of the symlink) and deletes the short directory, so that nothing is left behind in /tmp
+   * and the node logs stay where the work directory's users look for them. Sockets, the reason for
+   * the short directory, are dead by now and not copied.
+   */
+  private static void bringBack(Path shortDir, Path nodes) {
+    try {
+      if (Files.isSymbolicLink(nodes)) {
+        Files.delete(nodes);
+      }
+      if (Files.isDirectory(nodes.getParent())) {
+        List<Path> all;
+        try (Stream<Path> walk = Files.walk(shortDir)) {
+          all = walk.toList();
+        }
+        for (Path from : all) {
+          Path to = nodes.resolve(shortDir.relativize(from).toString());
+          if (Files.isDirectory(from, LinkOption.NOFOLLOW_LINKS)) {
+            Files.createDirectories(to);
+          } else if (Files.isRegularFile(from, LinkOption.NOFOLLOW_LINKS)
+              || Files.isSymbolicLink(from)) {
+            Files.copy(
+                from,
+                to,
+                LinkOption.NOFOLLOW_LINKS,
+                StandardCopyOption.COPY_ATTRIBUTES,
+                StandardCopyOption.REPLACE_EXISTING);
+          }
+        }
+      }
+      deleteTree(shortDir);
+    } catch (IOException | UncheckedIOException e) {
+      System.err.println(
+          "volume-clone: could not move the node files from "
+              + shortDir
+              + " back to "
+              + nodes
+              + ": "
+              + e);
+    }
+  }
+
+  /** Deletes a directory tree; symlinks in it are deleted, never followed. */
+  public static void deleteTree(Path root) throws IOException {
+    if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
+      return;
+    }
+    List<Path> all;
+    try (Stream<Path> walk = Files.walk(root)) {
+      all = walk.sorted(Comparator.reverseOrder()).toList();
+    }
+    for (Path p : all) {
+      Files.deleteIfExists(p);
+    }
   }
 }

@@ -46,10 +46,12 @@ public final class Demo {
         "org.slf4j.simpleLogger.log.io.fabric8.kubernetes.client.dsl.internal.VersionUsageUtils",
         "error");
     boolean serve = false;
+    boolean keep = false;
     Path dir = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--serve" -> serve = true;
+        case "--keep" -> keep = true;
         case "--dir" -> {
           if (i + 1 >= args.length) {
             fail("--dir needs a directory");
@@ -59,11 +61,15 @@ public final class Demo {
         case "-h", "--help" -> {
           System.out.println(
               """
-              Usage: volume-clone-demo [--serve --dir DIR]
+              Usage: volume-clone-demo [--dir DIR | --keep]
+                     volume-clone-demo --serve --dir DIR
 
                 (no options)      clone a 64 MiB ext4 image on an embedded cluster, read a file
                                   from the clone while it copies, verify, print what happened,
-                                  exit 0
+                                  exit 0; the run's files go to a new /tmp/vcdemo-* directory,
+                                  deleted at the end when the demo succeeds
+                --keep            keep that /tmp/vcdemo-* directory (images, logs, kubeconfig)
+                --dir DIR         put the run's files in DIR instead and keep them
                 --serve --dir DIR keep the embedded API server, operator and nodes running until
                                   Ctrl-C; writes DIR/kubeconfig and accepts device paths under
                                   DIR/devices on node-1 and node-2""");
@@ -76,7 +82,7 @@ public final class Demo {
       fail("--serve needs --dir DIR (where the kubeconfig and the devices go)");
     }
     Demo demo = new Demo();
-    int code = serve ? demo.serve(dir) : demo.run(dir);
+    int code = serve ? demo.serve(dir) : demo.run(dir, keep);
     System.exit(code);
   }
 
@@ -136,18 +142,32 @@ public final class Demo {
 
   // ---------------------------------------------------------------- the demo run
 
-  private int run(Path dir) throws Exception {
+  private int run(Path dir, boolean keep) throws Exception {
     Instant began = Instant.now();
     Path work = dir != null ? dir : Files.createTempDirectory(Path.of("/tmp"), "vcdemo-");
     Files.createDirectories(work);
     step("Starting an embedded Kubernetes API server, the operator and nodes node-1, node-2");
     LocalCluster cluster = LocalCluster.start(work, 0, Map.of());
+    int code;
     try {
-      return demo(cluster, began);
+      code = demo(cluster, began);
     } finally {
       step("Stopping the operator, the nodes and the API server");
       cluster.close();
     }
+    // A temporary work directory holds about 120 MiB of images; it goes unless asked for, or
+    // unless the demo failed and its logs are what the user needs next.
+    if (dir != null) {
+      out.println("This run's files: " + work.toAbsolutePath());
+    } else if (keep) {
+      out.println("This run's files (kept, --keep): " + work);
+    } else if (code != 0) {
+      out.println("This run's files are kept for a look at the logs: " + work);
+    } else {
+      LocalCluster.deleteTree(work);
+      out.println("This run's files in " + work + " were deleted; --keep or --dir DIR keeps them.");
+    }
+    return code;
   }
 
   private int demo(LocalCluster cluster, Instant began) throws Exception {
@@ -261,7 +281,6 @@ public final class Demo {
         Done in %d s. To look around yourself, keep a cluster running:
           ./demo --serve --dir /tmp/vc   (or java -jar e2e/target/volume-clone-demo.jar --serve ...;
           then: export KUBECONFIG=/tmp/vc/kubeconfig; kubectl get vc)
-        This run's files: %s
         """,
         clone.getStatus().getAgentPod(),
         BANDWIDTH,
@@ -279,8 +298,7 @@ public final class Demo {
                 readAtPercent),
         clone.getStatus().getPhase(),
         ext4 ? " and e2fsck finds the file system clean" : "",
-        took.toSeconds(),
-        cluster.workDirectory());
+        took.toSeconds());
     return same && fsck ? 0 : 1;
   }
 
