@@ -3,8 +3,10 @@ package io.volumeclone.cli;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.volumeclone.api.Sizes;
+import io.volumeclone.api.v1alpha1.status.Progress;
 import io.volumeclone.engine.CloneStatus;
 import java.io.PrintStream;
+import java.math.BigDecimal;
 
 /**
  * Progress of a running clone: a bar with rate and ETA on a terminal (stderr), one JSON object per
@@ -78,14 +80,25 @@ final class ProgressReporter {
     }
   }
 
+  /**
+   * {@code copied} of {@code total} as the status's {@code progress.percent} writes it: one
+   * decimal, rounded down, so "100.0" is shown only when everything is copied.
+   */
+  static String percent(long copied, long total) {
+    long t = Math.max(0, total);
+    return Progress.percentOf(Math.max(0, Math.min(copied, t)), t);
+  }
+
   static String bar(CloneStatus s) {
-    int filled = (int) Math.min(BAR_WIDTH, Math.round(s.percent() / 100 * BAR_WIDTH));
+    long total = Math.max(0, s.bytesTotal());
+    long copied = Math.max(0, Math.min(s.bytesCopied(), total));
+    int filled = total == 0 ? BAR_WIDTH : (int) (copied * BAR_WIDTH / total);
     String eta = s.etaSeconds() < 0 ? "--:--:--" : hms(s.etaSeconds());
     return String.format(
-        "[%s%s] %5.1f%%  %s/%s  %s/s  ETA %s%s",
+        "[%s%s] %5s%%  %s/%s  %s/s  ETA %s%s",
         "#".repeat(filled),
         ".".repeat(BAR_WIDTH - filled),
-        s.percent(),
+        percent(s.bytesCopied(), s.bytesTotal()),
         Sizes.format(s.bytesCopied()),
         Sizes.format(s.bytesTotal()),
         Sizes.format(s.bytesPerSecond()),
@@ -120,7 +133,7 @@ final class ProgressReporter {
     node.put("regionsCommitted", s.regionsCommitted());
     node.put("bytesTotal", s.bytesTotal());
     node.put("bytesCopied", s.bytesCopied());
-    node.put("percent", Math.round(s.percent() * 10) / 10.0);
+    node.put("percent", new BigDecimal(percent(s.bytesCopied(), s.bytesTotal())));
     node.put("bytesPerSecond", s.bytesPerSecond());
     node.put("etaSeconds", s.etaSeconds());
     node.put("metadataMode", s.metadataMode().name());

@@ -9,6 +9,7 @@ import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataReport;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.math.BigDecimal;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -88,10 +89,10 @@ public class StatusCommand implements Callable<Integer> {
     out.printf("size:         %d (%s)%n", g.size(), Sizes.format(g.size()));
     out.printf("region size:  %d (%s)%n", g.regionSize(), Sizes.format(g.regionSize()));
     out.printf(
-        "copied:       %d/%d regions, %.1f%%, %s of %s%n",
+        "copied:       %d/%d regions, %s%%, %s of %s%n",
         r.committedCount(),
         r.regionCount(),
-        r.percentCopied(),
+        ProgressReporter.percent(r.bytesCopied(), g.size()),
         Sizes.format(r.bytesCopied()),
         Sizes.format(g.size()));
     out.printf("transaction:  %d%n", r.transactionId());
@@ -122,7 +123,7 @@ public class StatusCommand implements Callable<Integer> {
       node.put("regionsTotal", r.regionCount());
       node.put("regionsCopied", r.committedCount());
       node.put("bytesCopied", r.bytesCopied());
-      node.put("percent", Math.round(r.percentCopied() * 10) / 10.0);
+      node.put("percent", new BigDecimal(ProgressReporter.percent(r.bytesCopied(), g.size())));
       node.put("transactionId", r.transactionId());
       node.put("mode", r.cutOver() ? "CLOSED" : "WRITE");
       node.put("complete", r.complete());
