@@ -68,6 +68,12 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   private final InFlightRegions inFlight = new InFlightRegions();
   private final BufferPool buffers;
+
+  /**
+   * The largest device transfer of one copy step: {@link #COPY_CHUNK}, or less for small clones.
+   */
+  private final int copyChunk;
+
   private final ReentrantReadWriteLock gate = new ReentrantReadWriteLock();
   private final AtomicInteger userIo = new AtomicInteger();
   private final AtomicBoolean completionScheduled = new AtomicBoolean();
@@ -100,7 +106,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
     this.sourceBase = geometry.sourceOffset();
     this.destinationBase = geometry.destinationOffset();
     this.copyOnRead = options.copyOnRead();
-    this.buffers = new BufferPool((int) Math.min(COPY_CHUNK, roundUp(size, 4096)), 64);
+    this.copyChunk = (int) Math.min(COPY_CHUNK, roundUp(size, BufferPool.ALIGNMENT));
+    this.buffers = new BufferPool("clone " + name, copyChunk, 64L * copyChunk);
     this.maintenance =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -611,10 +618,6 @@ public final class Clone implements BlockTarget, AutoCloseable {
     return inFlight;
   }
 
-  BufferPool buffers() {
-    return buffers;
-  }
-
   /** User requests being served right now; the copier backs off while this is non-zero. */
   int userIoInFlight() {
     return userIo.get();
@@ -627,10 +630,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
   void copyRegions(long first, long count) throws IOException {
     long from = geometry.regionStart(first);
     long to = regionEnd(first + count - 1);
-    ByteBuffer buffer = buffers.take();
+    ByteBuffer buffer = buffers.take(copyChunk);
     try {
       for (long pos = from; pos < to; ) {
-        int n = (int) Math.min(buffer.capacity(), to - pos);
+        int n = (int) Math.min(copyChunk, to - pos);
         buffer.clear().limit(n);
         readSource(pos, buffer);
         buffer.flip();

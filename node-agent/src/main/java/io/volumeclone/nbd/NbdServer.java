@@ -1,6 +1,7 @@
 package io.volumeclone.nbd;
 
 import io.volumeclone.engine.BlockTarget;
+import io.volumeclone.engine.BufferPool;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.net.StandardProtocolFamily;
@@ -31,10 +32,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design note. One accept thread; per connection one reader thread that decodes requests and a
  * small worker pool that executes them, so a client with a deep queue (QD32) gets parallel I/O on
- * the target. Payloads and read data live in pooled direct buffers ({@link PayloadBuffers}): a
- * write's data goes from the socket into the buffer and from there to the target, a read's from the
- * target into the buffer and out with its reply header in one gathering write, with no copy through
- * the heap and no allocation per request. Replies on one connection are serialised by a lock, each
+ * the target. Payloads and read data live in pooled direct buffers ({@link BufferPool}): a write's
+ * data goes from the socket into the buffer and from there to the target, a read's from the target
+ * into the buffer and out with its reply header in one gathering write, with no copy through the
+ * heap and no allocation per request. Replies on one connection are serialised by a lock, each
  * reply written whole. A connection that violates the protocol in a way that cannot be answered
  * (bad magic, unknown client flags, an option too long to buffer) is closed with a log line naming
  * the peer; the server and the targets are not affected. Negotiation has a deadline so a slow or
@@ -87,7 +88,7 @@ public final class NbdServer implements AutoCloseable {
   private final ScheduledExecutorService timers;
   private final Thread acceptThread;
   private final Path socketPath;
-  private final PayloadBuffers buffers;
+  private final BufferPool buffers;
   private volatile boolean closing;
 
   private NbdServer(
@@ -108,7 +109,8 @@ public final class NbdServer implements AutoCloseable {
     }
     this.exports = byName;
     this.defaultExport = targets.get(0);
-    this.buffers = new PayloadBuffers(options.maxBlockSize(), MAX_POOLED_BUFFER_BYTES);
+    this.buffers =
+        new BufferPool("NBD server on " + address, options.maxBlockSize(), MAX_POOLED_BUFFER_BYTES);
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -233,7 +235,7 @@ public final class NbdServer implements AutoCloseable {
     return new ArrayList<>(exports.values());
   }
 
-  PayloadBuffers buffers() {
+  BufferPool buffers() {
     return buffers;
   }
 

@@ -4,6 +4,7 @@ import static io.volumeclone.nbd.NbdProtocol.*;
 
 import io.volumeclone.engine.BlockIoException;
 import io.volumeclone.engine.BlockTarget;
+import io.volumeclone.engine.BufferPool;
 import io.volumeclone.nbd.NbdProtocol.NbdProtocolException;
 import io.volumeclone.nbd.NbdProtocol.Request;
 import java.io.EOFException;
@@ -61,7 +62,7 @@ final class NbdServerConnection {
   static final int CONTEXT_ID_COPIED = 2;
 
   private final NbdServer server;
-  private final PayloadBuffers buffers;
+  private final BufferPool buffers;
   private final SocketChannel channel;
   private final String peer;
   private final ReentrantLock replyLock = new ReentrantLock();

@@ -37,6 +37,7 @@ class CopierTest {
     final AtomicInteger active = new AtomicInteger();
     final AtomicInteger maxActive = new AtomicInteger();
     final AtomicInteger waiting = new AtomicInteger();
+    final AtomicInteger largestRead = new AtomicInteger();
 
     GatedDevice(BlockDevice inner) {
       super(inner);
@@ -57,6 +58,7 @@ class CopierTest {
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
+      largestRead.accumulateAndGet(dst.remaining(), Math::max);
       int now = active.incrementAndGet();
       maxActive.accumulateAndGet(now, Math::max);
       try {
@@ -133,6 +135,17 @@ class CopierTest {
     CloneStatus status = clone.status();
     assertThat(status.regionsCopied()).isEqualTo(100);
     assertThat(status.percent()).isEqualTo(100.0);
+  }
+
+  @Test
+  void aBatchIsCopiedInStepsOfAtMostTheCopyChunk() throws Exception {
+    int regions = 3 * (Clone.COPY_CHUNK / R) + 5;
+    setUp(regions);
+    open(options().batchRegions(regions).regionsInFlight(regions));
+    await(clone.cutOverFuture());
+    assertThat(clone.copier().largestBatchRegions()).isGreaterThan(Clone.COPY_CHUNK / R);
+    assertThat(gated.largestRead.get()).isEqualTo(Clone.COPY_CHUNK);
+    assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
   @Test

@@ -1,29 +1,30 @@
-package io.volumeclone.nbd;
+package io.volumeclone.engine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.ByteBuffer;
 import org.junit.jupiter.api.Test;
 
-class PayloadBuffersTest {
+class BufferPoolTest {
 
   @Test
   void handsOutDirectAlignedBuffersOfTheAskedLength() {
-    PayloadBuffers pool = new PayloadBuffers(32 << 20, 64 << 20);
+    BufferPool pool = new BufferPool("test", 32 << 20, 64 << 20);
     for (int length : new int[] {1, 512, 4096, 4097, 100_003, 1 << 20, 32 << 20}) {
       ByteBuffer b = pool.take(length);
       assertThat(b.isDirect()).as("length %d", length).isTrue();
-      assertThat(b.alignmentOffset(0, PayloadBuffers.ALIGNMENT)).as("length %d", length).isZero();
+      assertThat(b.alignmentOffset(0, BufferPool.ALIGNMENT)).as("length %d", length).isZero();
       assertThat(b.position()).isZero();
       assertThat(b.limit()).isEqualTo(length);
       assertThat(Integer.bitCount(b.capacity())).as("power-of-two class").isEqualTo(1);
+      assertThat(b.capacity()).as("no alignment slack").isLessThan(2 * Math.max(length, 4096));
       pool.give(b);
     }
   }
 
   @Test
   void reusesAReturnedBufferOfTheSameClass() {
-    PayloadBuffers pool = new PayloadBuffers(32 << 20, 64 << 20);
+    BufferPool pool = new BufferPool("test", 32 << 20, 64 << 20);
     ByteBuffer first = pool.take(300_000);
     first.put(0, (byte) 7);
     pool.give(first);
@@ -36,7 +37,7 @@ class PayloadBuffersTest {
 
   @Test
   void keepsNoMoreIdleBytesThanItsLimit() {
-    PayloadBuffers pool = new PayloadBuffers(32 << 20, 2 << 20);
+    BufferPool pool = new BufferPool("test", 32 << 20, 2 << 20);
     ByteBuffer a = pool.take(1 << 20);
     ByteBuffer b = pool.take(1 << 20);
     ByteBuffer c = pool.take(1 << 20);
@@ -48,7 +49,7 @@ class PayloadBuffersTest {
 
   @Test
   void requestsBeyondTheLargestClassAndHeapBuffersAreNotPooled() {
-    PayloadBuffers pool = new PayloadBuffers(1 << 20, 64 << 20);
+    BufferPool pool = new BufferPool("test", 1 << 20, 64 << 20);
     ByteBuffer big = pool.take((1 << 20) + 1);
     assertThat(big.limit()).isEqualTo((1 << 20) + 1);
     pool.give(big);
