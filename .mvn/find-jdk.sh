@@ -1,4 +1,4 @@
-# Sourced by ./mvnw and ./demo: make JAVA_HOME point at a JDK 21 or newer.
+# Sourced by ./mvnw, ./demo, ./cli-demo and ./bench: make JAVA_HOME point at a JDK 21 or newer.
 # The machines this project is built on default to Java 17 with a newer JDK
 # installed beside it, so look where distributions put JDKs before giving up.
 volume_clone_java_major() {
@@ -33,4 +33,45 @@ volume_clone_find_jdk() {
   fi
   JAVA_HOME="$best"
   export JAVA_HOME
+}
+
+# The flags the launchers pass to java, one per line (after volume_clone_find_jdk):
+#   mapfile -t jvm_flags < <(volume_clone_jvm_flags)
+volume_clone_jvm_flags() {
+  local v
+  echo "--enable-native-access=ALL-UNNAMED"
+  # jnr's jffi and netty use sun.misc.Unsafe; JDK 24+ warns about it unless told it is allowed.
+  v=$(volume_clone_java_major "$JAVA_HOME")
+  if [ "${v:-0}" -ge 24 ]; then echo "--sun-misc-unsafe-memory-access=allow"; fi
+}
+
+# volume_clone_build_if_stale JAR MODULE...: from the project root, builds JAR with
+# './mvnw -B -q -DskipTests -pl MODULE,... -am package' when it is missing or older than
+# what goes into it: the root pom.xml and each MODULE's pom.xml, src/main (tests do not
+# go into a jar) and top-level *.yml (crds' checked-in CRD is packed into the demo jar).
+# List every module whose main code ends up in JAR.
+volume_clone_build_if_stale() {
+  local jar why newer modules m
+  jar=$1
+  shift
+  why=""
+  if [ ! -f "$jar" ]; then
+    why="$jar is missing"
+  else
+    newer=$(find pom.xml -newer "$jar" -print 2>/dev/null) || true
+    for m in "$@"; do
+      [ -n "$newer" ] && break
+      newer=$(find "$m/pom.xml" "$m/src/main" -newer "$jar" -print -quit 2>/dev/null) || true
+      [ -n "$newer" ] || newer=$(find "$m" -maxdepth 1 -name '*.yml' -newer "$jar" -print -quit 2>/dev/null) || true
+    done
+    [ -z "$newer" ] || why="$newer changed since $jar was built"
+  fi
+  [ -n "$why" ] || return 0
+  modules=""
+  for m in "$@"; do modules="${modules:+$modules,}$m"; done
+  echo "== building $jar: $why" >&2
+  ./mvnw -B -q -DskipTests -pl "$modules" -am package || return 1
+  # A jar plugin that found nothing to repackage leaves the old jar's time; the jar is
+  # current now, so the next run must not rebuild it again.
+  touch "$jar"
 }
