@@ -397,6 +397,13 @@ public final class Copier implements AutoCloseable {
   private void copyBatch(long first, long count) {
     try {
       clone.copyRegions(first, count);
+      // The copy worked: a transient error shown from an earlier batch is over. Cleared before
+      // the regions are marked, so the status is clean by the time the last mark completes the copy.
+      String cleared = transientError;
+      if (cleared != null) {
+        transientError = null;
+        clone.clearError(cleared);
+      }
       clone.markCopied(first, count, "background copy");
       long bytes =
           geometry.regionStart(first + count - 1)
@@ -405,11 +412,6 @@ public final class Copier implements AutoCloseable {
       bytesCopied.addAndGet(bytes);
       batches.incrementAndGet();
       consecutiveFailures.set(0);
-      String cleared = transientError;
-      if (cleared != null) {
-        transientError = null;
-        clone.clearError(cleared);
-      }
     } catch (IOException | RuntimeException e) {
       if (metadata.mode() != Mode.WRITE) {
         // Most likely the consequence of the metadata failure the clone already reported.
