@@ -368,20 +368,14 @@ public final class Clone implements BlockTarget, AutoCloseable {
     while (pos < end) {
       long first = geometry.regionOf(pos);
       boolean copiedRun = metadata.isHydrated(first);
-      long runEndRegion = first + 1;
-      long lastRegion = geometry.regionOf(end - 1);
-      while (runEndRegion <= lastRegion && metadata.isHydrated(runEndRegion) == copiedRun) {
-        runEndRegion++;
-      }
+      long runEndRegion = runEnd(first, copiedRun, geometry.regionOf(end - 1) + 1);
       long runEnd = Math.min(end, geometry.regionStart(runEndRegion));
       int n = (int) (runEnd - pos);
       ByteBuffer slice = dst.slice(dst.position(), n);
       if (copiedRun) {
         destination.read(destinationBase + pos, slice);
       } else if (copyOnRead && metadata.mode() == Mode.WRITE) {
-        for (long r = first; r < runEndRegion; r++) {
-          ensureCopied(r, "copy-on-read");
-        }
+        copyUncopied(first, runEndRegion, "copy-on-read");
         destination.read(destinationBase + pos, slice);
       } else {
         readSource(pos, slice);
@@ -536,72 +530,77 @@ public final class Clone implements BlockTarget, AutoCloseable {
     long r = first;
     while (r < end) {
       if (metadata.isHydrated(r)) {
-        long runEnd = r + 1;
-        while (runEnd < end && metadata.isHydrated(runEnd)) {
-          runEnd++;
-        }
+        long runEnd = runEnd(r, true, end);
         action.apply(geometry.regionStart(r), regionEnd(runEnd - 1));
         r = runEnd;
         continue;
       }
       if (metadata.mode() != Mode.WRITE) {
         if (whenReadOnly == WhenReadOnly.SKIP_UNCOPIED) {
-          r++;
+          r = runEnd(r, false, end);
           continue;
         }
         throw readOnlyError(operation, geometry.regionStart(r));
       }
-      var owner = inFlight.tryClaim(r);
-      if (owner != null) {
-        InFlightRegions.await(owner);
+      long count = inFlight.claimRun(r, runEnd(r, false, end), metadata);
+      if (count == 0) {
+        inFlight.awaitOwner(r);
         continue;
-      }
-      if (metadata.isHydrated(r)) {
-        inFlight.release(r);
-        continue;
-      }
-      long runEnd = r + 1;
-      while (runEnd < end && !metadata.isHydrated(runEnd)) {
-        if (inFlight.tryClaim(runEnd) != null) {
-          break;
-        }
-        if (metadata.isHydrated(runEnd)) {
-          inFlight.release(runEnd);
-          break;
-        }
-        runEnd++;
       }
       try {
-        action.apply(geometry.regionStart(r), regionEnd(runEnd - 1));
-        markCopied(r, runEnd - r, operation);
+        action.apply(geometry.regionStart(r), regionEnd(r + count - 1));
+        markCopied(r, count, operation);
       } finally {
-        inFlight.release(r, runEnd - r);
+        inFlight.release(r, count);
       }
-      r = runEnd;
+      r += count;
     }
   }
 
   /** Copies {@code region} from the source unless it is copied already; waits for other copies. */
   private void ensureCopied(long region, String operation) throws IOException {
-    while (!metadata.isHydrated(region)) {
-      if (metadata.mode() != Mode.WRITE) {
-        throw readOnlyError(operation, geometry.regionStart(region));
+    copyUncopied(region, region + 1, operation);
+  }
+
+  /**
+   * Copies the uncopied regions of {@code [first, end)} from the source, each run of them claimed
+   * and copied in one {@link #copyRegions} call; waits for regions others are copying.
+   */
+  private void copyUncopied(long first, long end, String operation) throws IOException {
+    long r = first;
+    while (r < end) {
+      if (metadata.isHydrated(r)) {
+        r = runEnd(r, true, end);
+        continue;
       }
-      var owner = inFlight.tryClaim(region);
-      if (owner != null) {
-        InFlightRegions.await(owner);
+      if (metadata.mode() != Mode.WRITE) {
+        throw readOnlyError(operation, geometry.regionStart(r));
+      }
+      long count = inFlight.claimRun(r, runEnd(r, false, end), metadata);
+      if (count == 0) {
+        inFlight.awaitOwner(r);
         continue;
       }
       try {
-        if (metadata.isHydrated(region)) {
-          return;
-        }
-        copyRegions(region, 1);
-        markCopied(region, 1, operation);
+        copyRegions(r, count);
+        markCopied(r, count, operation);
       } finally {
-        inFlight.release(region);
+        inFlight.release(r, count);
       }
+      r += count;
     }
+  }
+
+  /**
+   * The end of the run of regions that starts at {@code region} and are all copied (or all not), at
+   * most {@code limit}: found a bitmap word at a time, not one bit at a time.
+   */
+  private long runEnd(long region, boolean copiedRun, long limit) {
+    if (region + 1 >= limit) {
+      return limit;
+    }
+    long next = copiedRun ? metadata.nextUnhydrated(region + 1) : metadata.nextHydrated(region + 1);
+    return next < 0 || next > limit ? limit : next;
   }
 
   // ---------------------------------------------------------------- shared with the Copier

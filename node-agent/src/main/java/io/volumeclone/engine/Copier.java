@@ -294,12 +294,13 @@ public final class Copier implements AutoCloseable {
           cursor = first + 1;
           continue;
         }
-        int limit = batchLimit();
+        long stop = Math.min(first + batchLimit(), regionCount);
+        long nextCopied = first + 1 < stop ? metadata.nextHydrated(first + 1) : -1;
+        if (nextCopied >= 0 && nextCopied < stop) {
+          stop = nextCopied;
+        }
         long end = first + 1;
-        while (end < regionCount
-            && end - first < limit
-            && !metadata.isHydrated(end)
-            && !clone.inFlight().isInFlight(end)) {
+        while (end < stop && !clone.inFlight().isInFlight(end)) {
           end++;
         }
         long bytes =
@@ -343,20 +344,7 @@ public final class Copier implements AutoCloseable {
   }
 
   private long claim(long first, long end) {
-    InFlightRegions inFlight = clone.inFlight();
-    long count = 0;
-    for (long r = first; r < end; r++) {
-      if (inFlight.tryClaim(r) != null) {
-        break;
-      }
-      if (metadata.isHydrated(r)) {
-        // Copied between the scan and the claim (a user write or discard got there first).
-        inFlight.release(r);
-        break;
-      }
-      count++;
-    }
-    return count;
+    return clone.inFlight().claimRun(first, end, metadata);
   }
 
   /**
@@ -398,7 +386,8 @@ public final class Copier implements AutoCloseable {
     try {
       clone.copyRegions(first, count);
       // The copy worked: a transient error shown from an earlier batch is over. Cleared before
-      // the regions are marked, so the status is clean by the time the last mark completes the copy.
+      // the regions are marked, so the status is clean by the time the last mark completes the
+      // copy.
       String cleared = transientError;
       if (cleared != null) {
         transientError = null;

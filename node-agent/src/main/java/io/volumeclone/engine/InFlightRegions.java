@@ -27,6 +27,34 @@ final class InFlightRegions {
     return owners.putIfAbsent(region, mine);
   }
 
+  /**
+   * Claims the run of regions from {@code first} towards {@code end}, stopping at the first region
+   * another owner holds or that {@code metadata} shows copied once claimed (it was copied between
+   * the caller's look at the bitmap and the claim).
+   *
+   * @return how many regions, {@code [first, first + count)}, the caller now owns; 0 when {@code
+   *     first} itself is owned by someone else or already copied
+   */
+  long claimRun(long first, long end, CloneMetadata metadata) {
+    long r = first;
+    while (r < end && tryClaim(r) == null) {
+      if (metadata.isHydrated(r)) {
+        release(r);
+        break;
+      }
+      r++;
+    }
+    return r - first;
+  }
+
+  /** Waits for the owner of {@code region}, if it has one. */
+  void awaitOwner(long region) {
+    CompletableFuture<Void> owner = owners.get(region);
+    if (owner != null) {
+      await(owner);
+    }
+  }
+
   void release(long region) {
     CompletableFuture<Void> owner = owners.remove(region);
     if (owner != null) {

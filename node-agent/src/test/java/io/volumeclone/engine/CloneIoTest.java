@@ -124,6 +124,28 @@ class CloneIoTest {
   }
 
   @Test
+  void copyOnReadCopiesARunOfUncopiedRegionsInOneSourceRead() throws IOException {
+    open(options().copyOnRead(true), 0, 0, REGIONS * R);
+    clone.write(6 * R, ByteBuffer.wrap(filled(R, 9)), false); // region 6 copied, splits the run
+    long readsBefore = sourceReads();
+    assertThat(read(2 * R + 100, 8 * R)).isEqualTo(readExpected(2 * R + 100, 8 * R, 6));
+    // Regions 2..5 in one read, 7..10 in another; region 6 comes from the destination.
+    assertThat(sourceReads() - readsBefore).isEqualTo(2);
+    for (int region = 2; region <= 10; region++) {
+      assertThat(metadata.isHydrated(region)).as("region %d", region).isTrue();
+    }
+    assertThat(dst(2 * R, 4 * R)).isEqualTo(src(2 * R, 4 * R));
+    assertThat(dst(7 * R, 4 * R)).isEqualTo(src(7 * R, 4 * R));
+  }
+
+  /** The source's bytes, except region {@code written}, which holds 9s. */
+  byte[] readExpected(int offset, int length, int written) {
+    byte[] expected = src(offset, length);
+    Arrays.fill(expected, written * R - offset, (written + 1) * R - offset, (byte) 9);
+    return expected;
+  }
+
+  @Test
   void copyOnReadSwitchedWhileRunningCopiesOnlyWhileEnabled() throws IOException {
     open();
     assertThat(clone.copyOnRead()).isFalse();
