@@ -151,6 +151,12 @@ public class CloneCommand implements Callable<Integer> {
 
   private ExportAddress exportAddress;
 
+  /** Set by {@link #stop} (SIGTERM, Ctrl-C) before it closes the export and the clone. */
+  private volatile boolean stopping;
+
+  private volatile Clone running;
+  private final AtomicReference<AutoCloseable> server = new AtomicReference<>();
+
   PrintStream out = System.out;
   PrintStream err = System.err;
   Boolean terminal;
@@ -224,24 +230,16 @@ public class CloneCommand implements Callable<Integer> {
     }
 
     Clone clone = openClone(options);
-    AtomicReference<AutoCloseable> export = new AtomicReference<>();
-    // On SIGTERM or Ctrl-C: stop serving first (clients see a clean disconnect), then commit and
-    // close the clone so the next run resumes from here.
-    Thread shutdownHook =
-        new Thread(
-            () -> {
-              closeExport(export.getAndSet(null));
-              closeQuietly(clone);
-            },
-            "volume-clone-shutdown");
+    running = clone;
+    Thread shutdownHook = new Thread(this::stop, "volume-clone-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
     ProgressReporter progress =
         new ProgressReporter(
             out, err, terminal != null ? terminal : ProgressReporter.stdoutIsTerminal());
     try {
-      export.set(startExport(clone));
-      int code = waitForCutover(clone, options, export.get() != null, progress);
-      if (code == 0 && export.get() != null) {
+      server.set(startExport(clone));
+      int code = waitForCutover(clone, options, server.get() != null, progress);
+      if (code == 0 && server.get() != null) {
         err.println(
             "volume-clone: clone "
                 + clone.name()
@@ -251,13 +249,27 @@ public class CloneCommand implements Callable<Integer> {
       return code;
     } finally {
       progress.finish();
-      closeExport(export.getAndSet(null));
+      closeExport(server.getAndSet(null));
       clone.close();
       try {
         Runtime.getRuntime().removeShutdownHook(shutdownHook);
       } catch (IllegalStateException e) {
         // shutting down already: the hook closes the clone
       }
+    }
+  }
+
+  /**
+   * What SIGTERM and Ctrl-C do (the shutdown hook): stop serving first (clients see a clean
+   * disconnect), then commit and close the clone so the next run resumes from here. The clone
+   * closing under {@link #waitForCutover} is then this stop, not a failure.
+   */
+  void stop() {
+    stopping = true;
+    closeExport(server.getAndSet(null));
+    Clone clone = running;
+    if (clone != null) {
+      closeQuietly(clone);
     }
   }
 
@@ -271,6 +283,9 @@ public class CloneCommand implements Callable<Integer> {
     }
   }
 
+  /** Exit code of a run stopped by SIGTERM or Ctrl-C (the JVM's own for SIGTERM). */
+  static final int STOPPED = 143;
+
   private int waitForCutover(
       Clone clone, CloneOptions options, boolean exported, ProgressReporter progress)
       throws IOException, InterruptedException {
@@ -282,7 +297,13 @@ public class CloneCommand implements Callable<Integer> {
       } catch (TimeoutException e) {
         // report progress below
       } catch (ExecutionException e) {
+        if (stopping) {
+          return STOPPED;
+        }
         throw new IOException("clone " + options.name() + " failed: " + e.getCause().getMessage());
+      }
+      if (stopping) {
+        return STOPPED;
       }
       CloneStatus status = clone.status();
       if (status.state() == CloneStatus.State.CUT_OVER) {

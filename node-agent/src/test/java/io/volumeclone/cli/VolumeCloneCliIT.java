@@ -181,6 +181,49 @@ class VolumeCloneCliIT {
   }
 
   @Test
+  void sigtermWhileAManualCutoverWaitsStopsQuietly() throws Exception {
+    long size = 8L << 20;
+    Path source = sparseSource("source.img", size, 3);
+    Path destination = sparse("destination.img", size);
+    Path metadata = dir.resolve("metadata.img");
+    Path out = dir.resolve("out.txt");
+    Path err = dir.resolve("err.txt");
+    Process clone =
+        command(
+                "clone",
+                "--source",
+                source.toString(),
+                "--destination",
+                destination.toString(),
+                "--metadata",
+                metadata.toString(),
+                "--export",
+                "unix:" + dir.resolve("nbd.sock"),
+                "--cutover",
+                "manual")
+            .redirectOutput(out.toFile())
+            .redirectError(err.toFile())
+            .start();
+    try {
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+      while (!Files.readString(out).contains("\"event\":\"waiting-for-cutover\"")) {
+        assertThat(clone.isAlive()).as(Files.readString(err)).isTrue();
+        assertThat(System.nanoTime()).as("waiting-for-cutover within 60 s").isLessThan(deadline);
+        Thread.sleep(100);
+      }
+    } finally {
+      clone.destroy(); // SIGTERM, as Ctrl-C's SIGINT: the shutdown hook closes the clone
+      assertThat(clone.waitFor(60, TimeUnit.SECONDS)).as("volume-clone stops").isTrue();
+    }
+    String stderr = Files.readString(err);
+    assertThat(stderr).doesNotContain("failed").doesNotContain("error");
+    assertThat(clone.exitValue()).as(stderr).isEqualTo(143);
+    JsonNode status = status(metadata);
+    assertThat(status.get("complete").asBoolean()).isTrue();
+    assertThat(status.get("cutOver").asBoolean()).as("no approval, no cutover").isFalse();
+  }
+
+  @Test
   void badInputGetsAnActionableMessageAndExitCode() throws Exception {
     Path source = sparseSource("source.img", 8L << 20, 3);
     Path destination = sparse("destination.img", 8L << 20);
