@@ -65,6 +65,9 @@ public final class FileBlockDevice implements BlockDevice {
   private static final int FILE_LOGICAL_BLOCK_SIZE = 512;
   private static final int ZERO_CHUNK = 1 << 20;
 
+  /** Zeroes written where no zeroing call works; shared read-only, duplicated per use. */
+  private static final ByteBuffer ZEROES = ByteBuffer.allocateDirect(ZERO_CHUNK).asReadOnlyBuffer();
+
   /** The path names nothing: "no such device or file: PATH". */
   public static final class NoSuchDeviceException extends NoSuchFileException {
     public NoSuchDeviceException(String path) {
@@ -486,11 +489,11 @@ public final class FileBlockDevice implements BlockDevice {
     if (length <= 0) {
       return;
     }
-    ByteBuffer zeroes = ByteBuffer.allocateDirect((int) Math.min(ZERO_CHUNK, length));
+    ByteBuffer zeroes = ZEROES.duplicate();
     long position = offset;
     long end = offset + length;
     while (position < end) {
-      zeroes.clear().limit((int) Math.min(zeroes.capacity(), end - position));
+      zeroes.clear().limit((int) Math.min(ZERO_CHUNK, end - position));
       writeFully(channel, position, zeroes, "write-zeroes");
       position += zeroes.limit();
     }
