@@ -18,15 +18,15 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design note. One dispatcher thread walks a scan cursor over the bitmap ({@link
  * CloneMetadata#nextUnhydrated}), wrapping around until nothing is left. Each step forms a batch of
- * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at the node-wide
- * {@link CopyScheduler} and this clone's token bucket, claims the regions in the clone's in-flight
- * map (stopping at the first region someone else owns) and hands the batch to a worker, which reads
- * it from the source and writes it to the destination in large aligned direct buffers. At most
- * {@code regionsInFlight} regions are in flight; while user requests are being served only one
- * batch is, so the copier yields to the consumer. A failed batch is released, counted and retried
- * after an exponential backoff when the cursor comes round again; past the error budget the clone
- * reports itself degraded and keeps trying. Bandwidth, batch size, regions in flight and pause can
- * all be changed while it runs.
+ * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at the shared {@link
+ * CopyScheduler} (if the clone has one) and this clone's token bucket, claims the regions in the
+ * clone's in-flight map (stopping at the first region someone else owns) and hands the batch to a
+ * worker, which reads it from the source and writes it to the destination in large aligned direct
+ * buffers. At most {@code regionsInFlight} regions are in flight; while user requests are being
+ * served only one batch is, so the copier yields to the consumer. A failed batch is released,
+ * counted and retried after an exponential backoff when the cursor comes round again; past the
+ * error budget the clone reports itself degraded and keeps trying. Bandwidth, batch size, regions
+ * in flight and pause can all be changed while it runs.
  */
 public final class Copier implements AutoCloseable {
 
@@ -81,14 +81,16 @@ public final class Copier implements AutoCloseable {
     this.bandwidth = new TokenBucket(options.bandwidth());
     this.regionsInFlight = options.regionsInFlight();
     this.batchRegions = options.batchRegions();
-    CopyScheduler scheduler =
-        options.scheduler() != null ? options.scheduler() : new CopyScheduler();
-    this.participant = scheduler.register(name);
+    // Without a shared scheduler there is nobody to take turns with: this clone's own limit is all.
+    CopyScheduler scheduler = options.scheduler();
+    this.participant = scheduler == null ? null : scheduler.register(name);
     this.limiter =
-        bytes -> {
-          participant.acquire(bytes);
-          bandwidth.acquire(bytes);
-        };
+        participant == null
+            ? bandwidth::acquire
+            : bytes -> {
+              participant.acquire(bytes);
+              bandwidth.acquire(bytes);
+            };
     AtomicInteger threadNumber = new AtomicInteger();
     this.workers =
         new ThreadPoolExecutor(
@@ -117,7 +119,10 @@ public final class Copier implements AutoCloseable {
     }
   }
 
-  /** Where a batch pays for its bytes before it is claimed: the node-wide scheduler, then ours. */
+  /**
+   * Where a batch pays for its bytes before it is claimed: the shared scheduler (when the clone has
+   * one), then ours.
+   */
   @FunctionalInterface
   interface Limiter {
     void acquire(long bytes) throws InterruptedException;
@@ -544,6 +549,8 @@ public final class Copier implements AutoCloseable {
     }
     awaitBatchesInFlight();
     workers.shutdown();
-    participant.close();
+    if (participant != null) {
+      participant.close();
+    }
   }
 }

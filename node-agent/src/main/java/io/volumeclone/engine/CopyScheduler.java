@@ -6,16 +6,14 @@ import java.util.List;
 /**
  * Shares copy bandwidth fairly between the clones of one process.
  *
- * <p>Design: deficit round robin over the registered copiers, in steps of {@link #quantum()} bytes
- * (64 MiB by default, the step size dedupv1's fast copy uses). A copier asks for the bytes of each
- * batch before it reads them; the copier whose turn it is may take up to a quantum, then the turn
- * passes to the next copier that is waiting. A copier that stops asking loses its turn after 20 ms,
- * so an idle or paused clone never holds up the others. A node-wide bandwidth limit (0 for
- * unlimited) applies on top of each clone's own limit.
+ * <p>Design: deficit round robin over the registered copiers, in steps of a quantum of bytes (64
+ * MiB is the step size dedupv1's fast copy uses). A copier asks for the bytes of each batch before
+ * it reads them; the copier whose turn it is may take up to a quantum, then the turn passes to the
+ * next copier that is waiting. A copier that stops asking loses its turn after 20 ms, so an idle or
+ * paused clone never holds up the others. A node-wide bandwidth limit (0 for unlimited) applies on
+ * top of each clone's own limit.
  */
 public final class CopyScheduler {
-
-  public static final long DEFAULT_QUANTUM = 64L << 20;
 
   /** A turn holder that has not asked for this long has stopped copying for now. */
   private static final long IDLE_NANOS = 20_000_000;
@@ -26,24 +24,12 @@ public final class CopyScheduler {
   private Participant current;
   private long usedThisTurn;
 
-  public CopyScheduler() {
-    this(DEFAULT_QUANTUM, 0);
-  }
-
   public CopyScheduler(long quantum, long nodeBytesPerSecond) {
     if (quantum <= 0) {
       throw new IllegalArgumentException("scheduler quantum must be positive, got " + quantum);
     }
     this.quantum = quantum;
     this.nodeBandwidth = new TokenBucket(nodeBytesPerSecond);
-  }
-
-  public long quantum() {
-    return quantum;
-  }
-
-  public void setNodeBandwidth(long bytesPerSecond) {
-    nodeBandwidth.setRate(bytesPerSecond);
   }
 
   public synchronized Participant register(String name) {
