@@ -67,21 +67,6 @@ public record CloneOptions(
     return new Builder(name);
   }
 
-  public Builder toBuilder() {
-    return new Builder(name)
-        .copyOnRead(copyOnRead)
-        .discardPassdown(discardPassdown)
-        .commitPeriod(commitPeriod)
-        .bandwidth(bandwidth)
-        .regionsInFlight(regionsInFlight)
-        .batchRegions(batchRegions)
-        .cutover(cutover)
-        .noCopy(noCopy)
-        .maxCopyRetries(maxCopyRetries)
-        .retryBackoff(retryBackoff)
-        .scheduler(scheduler);
-  }
-
   /** Defaults: no copy-on-read, discards passed down, 1 s commits, unlimited bandwidth. */
   public static final class Builder {
     private String name;

@@ -224,8 +224,8 @@ public final class Copier implements AutoCloseable {
     return droppedOnPause.get();
   }
 
-  /** The most regions the copier had in flight at once. */
-  public long maxRegionsInFlightSeen() {
+  /** The most regions the copier had in flight at once (for tests). */
+  long maxRegionsInFlightSeen() {
     lock.lock();
     try {
       return maxRegionsInFlightSeen;

@@ -299,15 +299,4 @@ public final class RegionMap {
     setCount.add(delta);
     return bits;
   }
-
-  /** Set bits in {@code block}. */
-  public long blockCardinality(int block) {
-    int first = firstWord(block);
-    int n = blockWords(block);
-    long bits = 0;
-    for (int i = 0; i < n; i++) {
-      bits += Long.bitCount(word(first + i));
-    }
-    return bits;
-  }
 }

@@ -34,10 +34,6 @@ public final class NbdBlockDevice implements BlockDevice {
       return new Options(4, 8, Duration.ofMillis(100), Duration.ofSeconds(10));
     }
 
-    public Options withConnections(int n) {
-      return new Options(n, attempts, initialBackoff, connectTimeout);
-    }
-
     public Options withAttempts(int n) {
       return new Options(connections, n, initialBackoff, connectTimeout);
     }

@@ -107,10 +107,6 @@ public final class NbdClient implements Closeable {
     return size;
   }
 
-  public int transmissionFlags() {
-    return transmissionFlags;
-  }
-
   public boolean canMultiConn() {
     return (transmissionFlags & TFLAG_CAN_MULTI_CONN) != 0;
   }

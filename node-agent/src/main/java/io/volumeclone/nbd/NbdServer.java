@@ -72,11 +72,6 @@ public final class NbdServer implements AutoCloseable {
       return new Options(
           maxBlockSize, workersPerConnection, maxInFlightPerConnection, timeout, description);
     }
-
-    public Options withWorkersPerConnection(int workers) {
-      return new Options(
-          maxBlockSize, workers, maxInFlightPerConnection, negotiationTimeout, description);
-    }
   }
 
   private final ExportAddress address;
@@ -241,10 +236,6 @@ public final class NbdServer implements AutoCloseable {
 
   ScheduledExecutorService timers() {
     return timers;
-  }
-
-  public int connectionCount() {
-    return connections.size();
   }
 
   private void acceptLoop() {
