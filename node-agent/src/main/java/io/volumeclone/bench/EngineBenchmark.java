@@ -6,18 +6,16 @@ import io.volumeclone.engine.BlockIoException;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -71,11 +69,11 @@ public final class EngineBenchmark {
   private static void copyBenchmark(Path work, long size, int pairs) throws Exception {
     Path source = work.resolve("source.img");
     System.out.printf("writing %s of random data to %s%n", Sizes.format(size), source);
-    writeRandom(source, size);
+    BenchFiles.writeRandom(source, size);
     // Warm the JIT on a small copy first, so the pairs compare steady-state copying.
     Path warmup = work.resolve("warmup.img");
     long warmupSize = Math.min(size, 64L << 20);
-    writeRandom(warmup, warmupSize);
+    BenchFiles.writeRandom(warmup, warmupSize);
     engineCopy(work, warmup, warmupSize);
     Files.deleteIfExists(warmup);
     List<Double> ratios = new ArrayList<>();
@@ -104,39 +102,14 @@ public final class EngineBenchmark {
     Files.deleteIfExists(source);
   }
 
-  private static void writeRandom(Path path, long size) throws IOException {
-    Random random = new Random(1);
-    byte[] chunk = new byte[4 << 20];
-    try (FileChannel channel =
-        FileChannel.open(
-            path,
-            StandardOpenOption.CREATE,
-            StandardOpenOption.WRITE,
-            StandardOpenOption.TRUNCATE_EXISTING)) {
-      for (long pos = 0; pos < size; ) {
-        random.nextBytes(chunk);
-        int n = (int) Math.min(chunk.length, size - pos);
-        ByteBuffer buffer = ByteBuffer.wrap(chunk, 0, n);
-        while (buffer.hasRemaining()) {
-          pos += channel.write(buffer, pos);
-        }
-      }
-      channel.force(true);
-    }
-  }
-
   private static double engineCopy(Path work, Path source, long size) throws Exception {
     Path destination = work.resolve("engine-destination.img");
     Path metadata = work.resolve("engine-metadata.img");
     Files.deleteIfExists(destination);
     Files.deleteIfExists(metadata);
     CloneGeometry geometry = new CloneGeometry(0, 0, size, 64 << 10, size, size);
-    try (RandomAccessFile f = new RandomAccessFile(destination.toFile(), "rw")) {
-      f.setLength(size);
-    }
-    try (RandomAccessFile f = new RandomAccessFile(metadata.toFile(), "rw")) {
-      f.setLength(DiskCloneMetadata.requiredSize(geometry));
-    }
+    BenchFiles.sparseFile(destination, size);
+    Devices.prepareMetadataFile(metadata, geometry);
     long start = System.nanoTime();
     BlockDevice src = FileBlockDevice.openReadOnly(source, true);
     BlockDevice dst = FileBlockDevice.openExclusive(destination, true);
@@ -213,9 +186,8 @@ public final class EngineBenchmark {
     long size = 16L << 40;
     CloneGeometry geometry = new CloneGeometry(0, 0, size, 64 << 10, size, size);
     Path metadata = work.resolve("metadata-16t.img");
-    try (RandomAccessFile f = new RandomAccessFile(metadata.toFile(), "rw")) {
-      f.setLength(DiskCloneMetadata.requiredSize(geometry));
-    }
+    Files.deleteIfExists(metadata);
+    Devices.prepareMetadataFile(metadata, geometry);
     System.gc();
     long heapBeforeOpen = usedHeap();
     long formatStart = System.nanoTime();

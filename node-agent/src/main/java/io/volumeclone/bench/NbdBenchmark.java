@@ -5,19 +5,18 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdBlockDevice;
 import io.volumeclone.nbd.NbdServer;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -60,7 +59,7 @@ public final class NbdBenchmark {
     Files.createDirectories(dir);
     System.out.printf("NBD export benchmarks in %s (image %d MiB)%n", dir, size >> 20);
     Path source = dir.resolve("source.img");
-    writeRandom(source, size);
+    BenchFiles.writeRandom(source, size);
     Path copy = dir.resolve("clone-dest.img");
     Path metadata = dir.resolve("clone-meta.img");
     try (Clone clone = fullyCopiedClone(source, copy, metadata, size, "bench");
@@ -70,7 +69,7 @@ public final class NbdBenchmark {
       Path kitImage = dir.resolve("kit.img");
       Files.copy(source, kitImage, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
       Process kit = startNbdkit(kitSock, List.of(), kitImage, List.of(), false);
-      String theirs = "nbd+unix:///?socket=" + kitSock;
+      String theirs = ExportAddress.unix(kitSock).nbdUri("");
       try {
         if (only.contains("1")) {
           pairs(
@@ -153,14 +152,10 @@ public final class NbdBenchmark {
 
   private static Clone fullyCopiedClone(Path source, Path dest, Path meta, long size, String name)
       throws Exception {
-    try (RandomAccessFile f = new RandomAccessFile(dest.toFile(), "rw")) {
-      f.setLength(size);
-    }
+    BenchFiles.sparseFile(dest, size);
     CloneGeometry g = new CloneGeometry(0, 0, size, 1 << 20, size, size);
     Files.deleteIfExists(meta);
-    try (RandomAccessFile f = new RandomAccessFile(meta.toFile(), "rw")) {
-      f.setLength(DiskCloneMetadata.requiredSize(g));
-    }
+    Devices.prepareMetadataFile(meta, g);
     Clone clone =
         Clone.open(
             FileBlockDevice.openReadOnly(source),
@@ -247,7 +242,7 @@ public final class NbdBenchmark {
     System.out.printf(
         "4. clone %d MiB from a slow nbdkit source (rate=800M, rdelay=2ms)%n", size >> 20);
     Path image = dir.resolve("slow-source.img");
-    writeRandom(image, size);
+    BenchFiles.writeRandom(image, size);
     Path sock = dir.resolve("slow.sock");
     Process kit =
         startNbdkit(
@@ -256,19 +251,15 @@ public final class NbdBenchmark {
             image,
             List.of("rate=800M", "rdelay=2ms"),
             true);
-    String sourceUri = "nbd+unix:///?socket=" + sock;
+    String sourceUri = ExportAddress.unix(sock).nbdUri("");
     try {
       double sourceP99 = p99ms(fioJob(sourceUri, "randread", "4k", 32, 5));
       Path dest = dir.resolve("slow-dest.img");
       Path meta = dir.resolve("slow-meta.img");
-      try (RandomAccessFile f = new RandomAccessFile(dest.toFile(), "rw")) {
-        f.setLength(size);
-      }
+      BenchFiles.sparseFile(dest, size);
       CloneGeometry g = new CloneGeometry(0, 0, size, 1 << 20, size, size);
       Files.deleteIfExists(meta);
-      try (RandomAccessFile f = new RandomAccessFile(meta.toFile(), "rw")) {
-        f.setLength(DiskCloneMetadata.requiredSize(g));
-      }
+      Devices.prepareMetadataFile(meta, g);
       long t0 = System.nanoTime();
       NbdBlockDevice source = NbdBlockDevice.open(sourceUri);
       Clone clone =
@@ -304,20 +295,6 @@ public final class NbdBenchmark {
     } finally {
       kit.destroy();
       kit.waitFor();
-    }
-  }
-
-  private static void writeRandom(Path file, long size) throws IOException {
-    if (Files.exists(file) && Files.size(file) == size) {
-      return;
-    }
-    Random random = new Random(size);
-    byte[] chunk = new byte[4 << 20];
-    try (var out = Files.newOutputStream(file)) {
-      for (long done = 0; done < size; done += chunk.length) {
-        random.nextBytes(chunk);
-        out.write(chunk, 0, (int) Math.min(chunk.length, size - done));
-      }
     }
   }
 }

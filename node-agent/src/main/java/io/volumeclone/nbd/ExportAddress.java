@@ -14,10 +14,21 @@ public sealed interface ExportAddress {
 
   SocketAddress socketAddress();
 
+  /**
+   * The NBD URI (as libnbd and QEMU spell it) of export {@code exportName} at this address; the
+   * empty name is the server's default export.
+   */
+  String nbdUri(String exportName);
+
   record Unix(Path path) implements ExportAddress {
     @Override
     public SocketAddress socketAddress() {
       return UnixDomainSocketAddress.of(path);
+    }
+
+    @Override
+    public String nbdUri(String exportName) {
+      return "nbd+unix:///" + exportName + "?socket=" + path;
     }
 
     @Override
@@ -33,8 +44,18 @@ public sealed interface ExportAddress {
     }
 
     @Override
+    public String nbdUri(String exportName) {
+      return "nbd://" + hostAndPort() + (exportName.isEmpty() ? "" : "/" + exportName);
+    }
+
+    @Override
     public String toString() {
-      return "tcp:" + (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
+      return "tcp:" + hostAndPort();
+    }
+
+    /** {@code HOST:PORT}, an IPv6 host in brackets. */
+    private String hostAndPort() {
+      return (host.contains(":") ? "[" + host + "]" : host) + ":" + port;
     }
   }
 

@@ -204,14 +204,16 @@ public final class NbdBlockDevice implements BlockDevice {
     long backoff = options.initialBackoff().toMillis();
     for (int attempt = 1; attempt <= options.attempts(); attempt++) {
       int slot = Math.floorMod(nextSlot.getAndIncrement(), slots.length);
+      NbdClient client = null;
       try {
-        NbdClient client = client(slot);
+        client = client(slot);
         client.read(offset, dst.duplicate());
         return;
       } catch (NbdClient.NbdServerError e) {
         if (e.errno() == NbdProtocol.ESHUTDOWN) {
-          // The server is going away: like a dropped connection, retry on a fresh one.
-          client(slot).close();
+          // The server is going away: like a dropped connection, retry on a fresh one. Close the
+          // connection that said so (the slot may hold a newer one by now, or reconnect to close).
+          client.close();
           last = e;
           sleep(backoff);
           backoff = Math.min(backoff * 2, 5000);

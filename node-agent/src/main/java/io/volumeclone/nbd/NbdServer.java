@@ -207,11 +207,7 @@ public final class NbdServer implements AutoCloseable {
 
   /** A URI a libnbd client accepts for the default export, e.g. {@code nbd+unix:///?socket=P}. */
   public String uri() {
-    return switch (address) {
-      case ExportAddress.Unix u -> "nbd+unix:///?socket=" + u.path();
-      case ExportAddress.Tcp t ->
-          "nbd://" + (t.host().contains(":") ? "[" + t.host() + "]" : t.host()) + ":" + t.port();
-    };
+    return address.nbdUri("");
   }
 
   Options options() {

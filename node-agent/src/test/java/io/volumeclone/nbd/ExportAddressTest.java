@@ -19,6 +19,25 @@ class ExportAddressTest {
   }
 
   @Test
+  void nbdUrisNameTheExportAndBracketIpv6Hosts() {
+    assertThat(ExportAddress.parse("unix:/run/vc.sock").nbdUri(""))
+        .isEqualTo("nbd+unix:///?socket=/run/vc.sock");
+    assertThat(ExportAddress.parse("unix:/run/vc.sock").nbdUri("disk"))
+        .isEqualTo("nbd+unix:///disk?socket=/run/vc.sock");
+    assertThat(ExportAddress.parse("tcp:127.0.0.1:10809").nbdUri(""))
+        .isEqualTo("nbd://127.0.0.1:10809");
+    assertThat(ExportAddress.parse("tcp:[::1]:10809").nbdUri("disk"))
+        .isEqualTo("nbd://[::1]:10809/disk");
+    for (String uri :
+        new String[] {
+          ExportAddress.parse("unix:/run/vc.sock").nbdUri("disk"),
+          ExportAddress.parse("tcp:[::1]:10809").nbdUri("disk")
+        }) {
+      assertThat(NbdUri.parse(uri).exportName()).as(uri).isEqualTo("disk");
+    }
+  }
+
+  @Test
   void refusesAddressesWithoutExplicitHostPortOrKind() {
     assertThatThrownBy(() -> ExportAddress.parse("tcp:10809"))
         .hasMessageContaining("'tcp:10809'")
