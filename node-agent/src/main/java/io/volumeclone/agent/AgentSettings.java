@@ -1,14 +1,11 @@
 package io.volumeclone.agent;
 
 import io.volumeclone.api.AgentPaths;
+import io.volumeclone.api.Durations;
 import io.volumeclone.api.Sizes;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.time.format.DateTimeParseException;
-import java.util.Locale;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Everything the agent is told at start: which VolumeClone, where its state lives, how often it
@@ -144,7 +141,7 @@ public record AgentSettings(
         n,
         ns,
         state,
-        interval == null ? DEFAULT_REPORT_INTERVAL : parseDuration(interval),
+        interval == null ? DEFAULT_REPORT_INTERVAL : Durations.parse(interval),
         metricsPort == null ? 0 : metricsPort,
         pvcDeviceDirectory != null
             ? pvcDeviceDirectory
@@ -152,30 +149,5 @@ public record AgentSettings(
         logFormat == null ? AgentLog.Format.TEXT : AgentLog.Format.parse(logFormat),
         nodeBandwidth,
         leases == null || leases.isBlank() ? null : Path.of(leases));
-  }
-
-  private static final Pattern SIMPLE_DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h)$");
-
-  /**
-   * {@code 500ms}, {@code 5s}, {@code 2m}, {@code 1h} (as the operator writes them) or ISO-8601.
-   */
-  public static Duration parseDuration(String text) {
-    String t = text.strip().toLowerCase(Locale.ROOT);
-    Matcher m = SIMPLE_DURATION.matcher(t);
-    if (m.matches()) {
-      long value = Long.parseLong(m.group(1));
-      return switch (m.group(2)) {
-        case "ms" -> Duration.ofMillis(value);
-        case "s" -> Duration.ofSeconds(value);
-        case "m" -> Duration.ofMinutes(value);
-        default -> Duration.ofHours(value);
-      };
-    }
-    try {
-      return Duration.parse(text.strip());
-    } catch (DateTimeParseException e) {
-      throw new IllegalArgumentException(
-          "invalid duration '" + text + "': expected e.g. 500ms, 5s, 2m or PT5S");
-    }
   }
 }

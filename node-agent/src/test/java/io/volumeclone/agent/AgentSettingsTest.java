@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.volumeclone.api.Durations;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -54,7 +55,7 @@ class AgentSettingsTest {
     assertThatThrownBy(
             () -> AgentSettings.resolve("n", null, null, null, null, null, null, Map.of()))
         .hasMessageContaining("--namespace or set VOLUME_CLONE_NAMESPACE");
-    assertThatThrownBy(() -> AgentSettings.parseDuration("5 sec"))
+    assertThatThrownBy(() -> Durations.parse("5 sec"))
         .hasMessage("invalid duration '5 sec': expected e.g. 500ms, 5s, 2m or PT5S");
     assertThatThrownBy(
             () -> AgentSettings.resolve("n", "ns", null, "0s", null, null, null, Map.of()))

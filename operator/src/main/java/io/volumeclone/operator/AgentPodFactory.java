@@ -17,6 +17,7 @@ import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeDevice;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.volumeclone.api.AgentPaths;
+import io.volumeclone.api.Durations;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -247,7 +248,7 @@ public final class AgentPodFactory {
             .build(),
         new EnvVar(
             AgentPaths.ENV_REPORT_INTERVAL,
-            OperatorOptions.format(options.get(OperatorOptions.AGENT_REPORT_INTERVAL)),
+            Durations.format(options.get(OperatorOptions.AGENT_REPORT_INTERVAL)),
             null),
         new EnvVar(AgentPaths.ENV_STATE_DIRECTORY, stateDir, null),
         new EnvVar(AgentPaths.ENV_LEASE_DIRECTORY, leaseDir, null),

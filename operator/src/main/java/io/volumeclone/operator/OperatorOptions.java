@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.volumeclone.api.AgentPaths;
+import io.volumeclone.api.Durations;
 import java.io.IOException;
 import java.io.Reader;
 import java.nio.file.Files;
@@ -19,8 +20,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Properties;
 import java.util.function.Function;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Every setting of the operator, each with its key, default and description, read from (highest
@@ -93,14 +92,14 @@ public final class OperatorOptions {
           "60s",
           "Grace period given to an agent Pod deleted because its VolumeClone is deleted; the"
               + " agent commits its metadata and exits within it.",
-          OperatorOptions::duration);
+          Durations::parse);
   public static final Option<Duration> AGENT_REPORT_INTERVAL =
       define(
           "agent.reportInterval",
           "5s",
           "How often an agent writes progress to the status (passed to the agent as"
               + " VOLUME_CLONE_REPORT_INTERVAL).",
-          OperatorOptions::duration);
+          Durations::parse);
   public static final Option<String> AGENT_STATE_DIRECTORY =
       define(
           "agent.stateDirectory",
@@ -161,7 +160,7 @@ public final class OperatorOptions {
           "recheckInterval",
           "30s",
           "How often a waiting clone (queued, destination in use, invalid) is checked again.",
-          OperatorOptions::duration);
+          Durations::parse);
 
   public static final Option<Integer> HEALTH_PORT =
       define(
@@ -354,28 +353,5 @@ public final class OperatorOptions {
       case "Always", "IfNotPresent", "Never" -> s;
       default -> throw new IllegalArgumentException("expected Always, IfNotPresent or Never");
     };
-  }
-
-  private static final Pattern DURATION = Pattern.compile("(\\d+)(ms|s|m|h)?");
-
-  /** {@code 500ms}, {@code 5s}, {@code 2m}, {@code 1h}, or plain seconds. */
-  static Duration duration(String s) {
-    Matcher m = DURATION.matcher(s);
-    if (!m.matches()) {
-      throw new IllegalArgumentException("expected a duration such as 500ms, 5s, 2m or 1h");
-    }
-    long n = Long.parseLong(m.group(1));
-    String unit = m.group(2) == null ? "s" : m.group(2);
-    return switch (unit) {
-      case "ms" -> Duration.ofMillis(n);
-      case "s" -> Duration.ofSeconds(n);
-      case "m" -> Duration.ofMinutes(n);
-      default -> Duration.ofHours(n);
-    };
-  }
-
-  /** Go-style duration text, e.g. {@code 5s}, for passing to the agent. */
-  static String format(Duration d) {
-    return d.toMillis() % 1000 == 0 ? d.toSeconds() + "s" : d.toMillis() + "ms";
   }
 }
