@@ -63,11 +63,8 @@ public final class EmbeddedCluster implements AutoCloseable {
   }
 
   private void installCrd() throws IOException {
-    String file = System.getProperty("volumeclone.crd.file");
-    try (InputStream in =
-        file != null && Files.exists(Path.of(file))
-            ? Files.newInputStream(Path.of(file))
-            : EmbeddedCluster.class.getResourceAsStream(CRD_RESOURCE)) {
+    // The build copies crds/volumeclones.volumeclone.io-v1.yml here, for the tests as for the demo.
+    try (InputStream in = EmbeddedCluster.class.getResourceAsStream(CRD_RESOURCE)) {
       if (in == null) {
         throw new IOException(
             "the VolumeClone CRD is missing from the classpath (" + CRD_RESOURCE + ")");
@@ -146,14 +143,5 @@ public final class EmbeddedCluster implements AutoCloseable {
   public void close() {
     client.close();
     server.destroy();
-  }
-
-  /** Runs the embedded API server alone until interrupted (for trying kubectl against it). */
-  public static void main(String[] args) throws Exception {
-    EmbeddedCluster cluster = start(args.length > 0 ? Integer.parseInt(args[0]) : 0);
-    Path kubeconfig = cluster.writeKubeconfig(Path.of(args.length > 1 ? args[1] : "kubeconfig"));
-    System.out.println(
-        "API server " + cluster.url() + "; export KUBECONFIG=" + kubeconfig.toAbsolutePath());
-    Thread.currentThread().join();
   }
 }
