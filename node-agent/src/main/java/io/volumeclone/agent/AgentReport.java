@@ -1,9 +1,8 @@
 package io.volumeclone.agent;
 
-import io.fabric8.kubernetes.api.model.Condition;
-import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.ExportStatus;
 import io.volumeclone.api.v1alpha1.status.Progress;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
@@ -28,19 +27,8 @@ public record AgentReport(
     Progress progress,
     ExportStatus export,
     String metadataMode,
-    List<AgentCondition> conditions,
+    List<ConditionSet.Wanted> conditions,
     Long observedGeneration) {
-
-  /** One of the agent's conditions. */
-  public record AgentCondition(String type, boolean status, String reason, String message) {}
-
-  /** The types the agent writes; it never touches the others. */
-  public static final List<String> OWNED_CONDITIONS =
-      List.of(
-          ConditionTypes.AVAILABLE,
-          ConditionTypes.COPIED,
-          ConditionTypes.CUT_OVER,
-          ConditionTypes.DEGRADED);
 
   /**
    * What the agent knows besides the engine's status.
@@ -95,18 +83,18 @@ public record AgentReport(
     return p;
   }
 
-  static List<AgentCondition> conditions(CloneStatus s, Situation at) {
+  static List<ConditionSet.Wanted> conditions(CloneStatus s, Situation at) {
     boolean cutOver = s != null && s.state() == CloneStatus.State.CUT_OVER;
     boolean copied = s != null && (cutOver || s.state() == CloneStatus.State.COPIED);
-    List<AgentCondition> out = new ArrayList<>();
+    List<ConditionSet.Wanted> out = new ArrayList<>();
 
     if (at.failureReason() != null) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE, false, "AgentFailed", "the agent stopped: see Degraded"));
     } else if (cutOver) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE,
               true,
               "CutOver",
@@ -118,14 +106,14 @@ public record AgentReport(
                   : "the destination " + at.destination() + " holds everything; use it directly"));
     } else if (at.stopped()) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE,
               false,
               "AgentStopped",
               "the agent was stopped; it resumes from the metadata when it runs again"));
     } else if (at.afterCopy()) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE,
               false,
               "AwaitingCopy",
@@ -137,27 +125,27 @@ public record AgentReport(
               ? "; kernel device " + at.exportDevice()
               : "; export-only (" + at.exportOnlyReason() + "): connect an NBD client to it";
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE,
               true,
               "ExportServing",
               "served at " + at.exportUri() + how));
     } else {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.AVAILABLE, false, "Starting", "the export is not serving yet"));
     }
 
     if (copied) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.COPIED,
               true,
               "AllRegionsCopied",
               "every region is copied and committed to the metadata device"));
     } else if (s != null && s.paused()) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.COPIED,
               false,
               "Paused",
@@ -165,27 +153,27 @@ public record AgentReport(
                   + " regions it touches"));
     } else {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.COPIED, false, "Copying", "the background copy is running"));
     }
 
     if (cutOver) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.CUT_OVER,
               true,
               "CutOver",
               "the clone is a direct mapping of " + at.destination()));
     } else if (copied && at.manualCutover() && !at.cutoverApproved()) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.CUT_OVER,
               false,
               "AwaitingApproval",
               "every region is copied; set spec.cutoverApproved: true to cut over"));
     } else {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.CUT_OVER,
               false,
               copied ? "CuttingOver" : "Copying",
@@ -195,11 +183,11 @@ public record AgentReport(
 
     if (at.failureReason() != null) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.DEGRADED, true, at.failureReason(), at.failureMessage()));
     } else if (s != null && s.metadataMode() != CloneMetadata.Mode.WRITE) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.DEGRADED,
               true,
               s.metadataMode() == CloneMetadata.Mode.READ_ONLY
@@ -212,14 +200,14 @@ public record AgentReport(
                   + "); progress up to the last commit is kept"));
     } else if (s != null && s.degraded()) {
       out.add(
-          new AgentCondition(
+          new ConditionSet.Wanted(
               ConditionTypes.DEGRADED,
               true,
               "CopyErrors",
               "copy errors exceeded the error budget; the copier keeps retrying. Last error: "
                   + s.lastError()));
     } else {
-      out.add(new AgentCondition(ConditionTypes.DEGRADED, false, "NoErrors", "no errors"));
+      out.add(new ConditionSet.Wanted(ConditionTypes.DEGRADED, false, "NoErrors", "no errors"));
     }
     return out;
   }
@@ -250,43 +238,11 @@ public record AgentReport(
       status.setMetadataMode(metadataMode);
     }
     status.setExport(export);
-    String time = now.truncatedTo(ChronoUnit.SECONDS).toString();
-    List<Condition> merged = new ArrayList<>();
-    if (current != null && current.getConditions() != null) {
-      for (Condition c : current.getConditions()) {
-        merged.add(new ConditionBuilder(c).build());
-      }
+    ConditionSet merged = new ConditionSet(current == null ? null : current.getConditions(), now);
+    for (ConditionSet.Wanted wanted : conditions) {
+      merged.set(wanted, observedGeneration);
     }
-    for (AgentCondition wanted : conditions) {
-      String statusText = wanted.status() ? ConditionTypes.TRUE : ConditionTypes.FALSE;
-      int index = -1;
-      for (int i = 0; i < merged.size(); i++) {
-        if (wanted.type().equals(merged.get(i).getType())) {
-          index = i;
-          break;
-        }
-      }
-      Condition old = index < 0 ? null : merged.get(index);
-      String transition =
-          old != null && statusText.equals(old.getStatus()) && old.getLastTransitionTime() != null
-              ? old.getLastTransitionTime()
-              : time;
-      Condition c =
-          new ConditionBuilder()
-              .withType(wanted.type())
-              .withStatus(statusText)
-              .withReason(wanted.reason())
-              .withMessage(wanted.message())
-              .withObservedGeneration(observedGeneration)
-              .withLastTransitionTime(transition)
-              .build();
-      if (index < 0) {
-        merged.add(c);
-      } else {
-        merged.set(index, c);
-      }
-    }
-    status.setConditions(merged);
+    status.setConditions(merged.toList());
     return status;
   }
 

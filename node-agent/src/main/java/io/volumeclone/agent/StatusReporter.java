@@ -1,10 +1,7 @@
 package io.volumeclone.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
-import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.volumeclone.api.v1alpha1.VolumeClone;
-import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import io.volumeclone.api.v1alpha1.status.StatusUpdates;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -21,16 +18,15 @@ import java.util.function.Supplier;
  * mode); nothing when the report equals the last one written. The loop looks at the clone every
  * {@value #POLL_MILLIS} ms or when {@link #poke()}d, which costs no request.
  *
- * <p>Ownership: the same strategy as the operator's StatusWriter, so neither erases the other. Each
- * write reads the object, sets only the agent's fields on the status it found, and replaces the
- * status with that object's resourceVersion; a concurrent operator write makes it fail with 409,
- * and it is redone on the fresh status. (A JSON merge patch would replace the whole conditions
- * list, erasing the operator's conditions.)
+ * <p>Ownership: the same strategy as the operator's StatusWriter ({@link StatusUpdates}, shared),
+ * so neither erases the other. Each write reads the object, sets only the agent's fields on the
+ * status it found, and replaces the status with that object's resourceVersion; a concurrent
+ * operator write makes it fail with 409, and it is redone on the fresh status. (A JSON merge patch
+ * would replace the whole conditions list, erasing the operator's conditions.)
  */
 final class StatusReporter implements AutoCloseable {
 
   static final long POLL_MILLIS = 1000;
-  private static final int ATTEMPTS = 8;
 
   private final KubernetesClient client;
   private final String namespace;
@@ -39,7 +35,6 @@ final class StatusReporter implements AutoCloseable {
   private final Supplier<AgentReport> source;
   private final AgentLog log;
   private final Clock clock;
-  private final KubernetesSerialization serialization;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition wake = lock.newCondition();
@@ -67,7 +62,6 @@ final class StatusReporter implements AutoCloseable {
     this.source = source;
     this.log = log;
     this.clock = clock;
-    this.serialization = client.getKubernetesSerialization();
   }
 
   void start() {
@@ -139,36 +133,18 @@ final class StatusReporter implements AutoCloseable {
   }
 
   private void write(AgentReport report) {
-    for (int attempt = 1; ; attempt++) {
-      VolumeClone target =
-          client.resources(VolumeClone.class).inNamespace(namespace).withName(name).get();
-      if (target == null) {
-        log.warn("status-write-skipped", "VolumeClone " + namespace + "/" + name + " is gone");
-        lastWritten = report;
-        return;
-      }
-      VolumeCloneStatus before = target.getStatus();
-      VolumeCloneStatus next = report.applyTo(before, clock.instant());
-      if (before != null && serialization.asJson(before).equals(serialization.asJson(next))) {
-        remember(report);
-        return;
-      }
-      target.setStatus(next);
-      try {
-        client.resource(target).updateStatus();
-        writes.incrementAndGet();
-        remember(report);
-        return;
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 404) {
-          lastWritten = report;
-          return;
-        }
-        if (e.getCode() != 409 || attempt >= ATTEMPTS) {
-          throw e;
-        }
-      }
+    StatusUpdates.Outcome outcome =
+        StatusUpdates.update(
+            client, namespace, name, current -> report.applyTo(current, clock.instant()));
+    if (outcome.resource() == null) {
+      log.warn("status-write-skipped", "VolumeClone " + namespace + "/" + name + " is gone");
+      lastWritten = report;
+      return;
     }
+    if (outcome.wrote()) {
+      writes.incrementAndGet();
+    }
+    remember(report);
   }
 
   private void remember(AgentReport report) {

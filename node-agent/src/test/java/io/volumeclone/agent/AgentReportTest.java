@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import io.volumeclone.engine.CloneMetadata;
@@ -144,12 +145,12 @@ class AgentReportTest {
     var byType = r.conditions();
     assertThat(byType)
         .contains(
-            new AgentReport.AgentCondition(
+            new ConditionSet.Wanted(
                 ConditionTypes.COPIED,
                 true,
                 "AllRegionsCopied",
                 "every region is copied and committed to the metadata device"),
-            new AgentReport.AgentCondition(
+            new ConditionSet.Wanted(
                 ConditionTypes.CUT_OVER,
                 false,
                 "AwaitingApproval",

@@ -3,6 +3,7 @@ package io.volumeclone.operator;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
@@ -147,7 +148,7 @@ public final class Admission {
   /** Not finished: finished clones hold nothing. Deleting clones hold until their agent is gone. */
   static boolean live(VolumeClone clone) {
     Phase phase = clone.getStatus() == null ? null : clone.getStatus().getPhase();
-    return phase != Phase.Completed && phase != Phase.Failed;
+    return phase == null || !phase.isFinished();
   }
 
   /**
@@ -158,11 +159,15 @@ public final class Admission {
     if (clone.getMetadata().getDeletionTimestamp() != null) {
       return false;
     }
-    var conditions = clone.getStatus() == null ? null : clone.getStatus().getConditions();
-    if (ConditionSet.isTrue(conditions, ConditionTypes.STALLED)) {
+    VolumeCloneStatus status = clone.getStatus();
+    if (status == null) {
+      return true;
+    }
+    if (status.isTrue(ConditionTypes.STALLED)) {
       return false;
     }
-    return ConditionSet.find(conditions, ConditionTypes.RECONCILING)
+    return status
+        .condition(ConditionTypes.RECONCILING)
         .map(c -> !c.getReason().endsWith("InUse") && !"ClaimNotBound".equals(c.getReason()))
         .orElse(true);
   }

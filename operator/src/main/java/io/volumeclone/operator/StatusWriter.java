@@ -1,10 +1,11 @@
 package io.volumeclone.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.api.v1alpha1.status.StatusUpdates;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.time.Instant;
 import java.util.List;
@@ -19,8 +20,9 @@ import java.util.List;
  * entries, and the mock server (like any non-SSA path) has no list-map merge; so this writer
  * re-reads and replaces the status subresource with the object's {@code resourceVersion}: the API
  * server refuses the write with 409 if the agent wrote in between, and the writer then applies its
- * fields again on top of the fresh status. Whatever the agent wrote survives, and nothing is
- * written when the operator's fields already have the wanted values.
+ * fields again on top of the fresh status ({@link StatusUpdates}, shared with the agent). Whatever
+ * the agent wrote survives, and nothing is written when the operator's fields already have the
+ * wanted values.
  */
 public final class StatusWriter {
 
@@ -33,14 +35,9 @@ public final class StatusWriter {
       String nodeName,
       String agentPod,
       Long observedGeneration,
-      List<OperatorCondition> conditions,
+      List<ConditionSet.Wanted> conditions,
       boolean started,
       boolean finished) {}
-
-  /** One of the operator's conditions. */
-  public record OperatorCondition(String type, boolean status, String reason, String message) {}
-
-  private static final int ATTEMPTS = 8;
 
   private final KubernetesClient client;
   private final KubernetesSerialization serialization;
@@ -62,8 +59,8 @@ public final class StatusWriter {
     status.setAgentPod(desired.agentPod());
     status.setObservedGeneration(desired.observedGeneration());
     ConditionSet conditions = new ConditionSet(status.getConditions(), now);
-    for (OperatorCondition c : desired.conditions()) {
-      conditions.set(c.type(), c.status(), c.reason(), c.message(), desired.observedGeneration());
+    for (ConditionSet.Wanted c : desired.conditions()) {
+      conditions.set(c, desired.observedGeneration());
     }
     status.setConditions(conditions.toList());
     String time = now.truncatedTo(java.time.temporal.ChronoUnit.SECONDS).toString();
@@ -74,11 +71,6 @@ public final class StatusWriter {
       status.setCompletionTime(time);
     }
     return status;
-  }
-
-  public boolean changes(VolumeClone clone, Desired desired, Instant now) {
-    VolumeCloneStatus next = apply(clone.getStatus(), desired, now);
-    return !same(clone.getStatus(), next);
   }
 
   /**
@@ -97,40 +89,21 @@ public final class StatusWriter {
     if (same(clone.getStatus(), apply(clone.getStatus(), desired, now))) {
       return new Written(clone, clone.getStatus(), false);
     }
-    for (int attempt = 1; ; attempt++) {
-      VolumeClone target =
-          client
-              .resources(VolumeClone.class)
-              .inNamespace(clone.getMetadata().getNamespace())
-              .withName(clone.getMetadata().getName())
-              .get();
-      if (target == null) {
-        return new Written(null, clone.getStatus(), false);
-      }
-      VolumeCloneStatus before = target.getStatus();
-      VolumeCloneStatus next = apply(before, desired, now);
-      if (same(before, next)) {
-        return new Written(target, before, false);
-      }
-      target.setStatus(next);
-      try {
-        // PUT with the resourceVersion just read: a concurrent agent write makes it fail (409).
-        return new Written(client.resource(target).updateStatus(), before, true);
-      } catch (KubernetesClientException e) {
-        if (e.getCode() == 404) {
-          return new Written(null, before, false);
-        }
-        if (e.getCode() != 409 || attempt >= ATTEMPTS) {
-          throw e;
-        }
-      }
-    }
+    StatusUpdates.Outcome outcome =
+        StatusUpdates.update(
+            client,
+            clone.getMetadata().getNamespace(),
+            clone.getMetadata().getName(),
+            current -> apply(current, desired, now));
+    return new Written(
+        outcome.resource(),
+        outcome.resource() == null && outcome.before() == null
+            ? clone.getStatus()
+            : outcome.before(),
+        outcome.wrote());
   }
 
   private boolean same(VolumeCloneStatus a, VolumeCloneStatus b) {
-    if (a == null || b == null) {
-      return a == b;
-    }
-    return serialization.asJson(a).equals(serialization.asJson(b));
+    return StatusUpdates.same(serialization, a, b);
   }
 }

@@ -21,6 +21,7 @@ import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
+import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.time.Clock;
@@ -162,7 +163,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   public UpdateControl<VolumeClone> reconcile(VolumeClone clone, Context<VolumeClone> context) {
     Instant now = clock.instant();
     Phase prior = clone.getStatus() == null ? null : clone.getStatus().getPhase();
-    if (prior == Phase.Completed || prior == Phase.Failed) {
+    if (prior != null && prior.isFinished()) {
       return finished(clone, context, now);
     }
     Pod pod = context.getSecondaryResource(Pod.class).orElse(null);
@@ -254,7 +255,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     if (desired.phase() == Phase.Failed) {
       stopAgent(clone, pod, desired.message());
     }
-    if (desired.phase() == Phase.Completed || desired.phase() == Phase.Failed) {
+    if (desired.phase().isFinished()) {
       release(clone, context);
       return ttl(clone, now, now)
           .map(d -> UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(d))
@@ -304,7 +305,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     if (completed) {
       desired = completedStatus(clone, status.getNodeName(), status.getAgentPod());
     } else {
-      var stalled = ConditionSet.find(status.getConditions(), ConditionTypes.STALLED);
+      var stalled = status.condition(ConditionTypes.STALLED);
       desired =
           failedStatus(
               clone,
@@ -358,13 +359,13 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
 
   private StatusWriter.Desired runningStatus(VolumeClone clone, String node, Pod pod) {
     VolumeCloneStatus status = clone.getStatus();
-    var conditions = status == null ? null : status.getConditions();
+    VolumeCloneStatus reported = status == null ? new VolumeCloneStatus() : status;
     String podName = pod.getMetadata().getName();
     String podPhase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    if (ConditionSet.isTrue(conditions, ConditionTypes.CUT_OVER)) {
+    if (reported.isTrue(ConditionTypes.CUT_OVER)) {
       return completedStatus(clone, node, podName);
     }
-    Optional<AgentFailure> permanent = permanentFailure(conditions, pod);
+    Optional<AgentFailure> permanent = permanentFailure(reported, pod);
     if (permanent.isPresent()) {
       return failedStatus(
           clone, node, podName, permanent.get().reason(), permanent.get().message());
@@ -388,17 +389,17 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       return failedStatus(
           clone, node, podName, "AgentFailed", "agent Pod " + podName + " failed: " + why(pod));
     }
-    if (ConditionSet.isTrue(conditions, ConditionTypes.COPIED)) {
-      boolean manual = clone.getSpec().getCutover() == CutoverMode.Manual;
+    if (reported.isTrue(ConditionTypes.COPIED)) {
+      boolean manual = clone.getSpec().cutoverOrDefault() == CutoverMode.Manual;
       String message =
-          manual && !Boolean.TRUE.equals(clone.getSpec().getCutoverApproved())
+          manual && !clone.getSpec().cutoverApprovedOrDefault()
               ? "every region is copied; set spec.cutoverApproved: true to cut over"
               : "every region is copied; cutting over";
       return progressing(clone, Phase.Copied, "AwaitingCutover", message, node, podName);
     }
     boolean running =
         "Running".equals(podPhase)
-            || ConditionSet.find(conditions, ConditionTypes.AVAILABLE).isPresent()
+            || reported.condition(ConditionTypes.AVAILABLE).isPresent()
             || (status != null && status.getProgress() != null);
     if (running) {
       return progressing(
@@ -469,9 +470,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   /** Why the agent gave up for good, as it reported it or as its exit code says. */
   record AgentFailure(String reason, String message) {}
 
-  static Optional<AgentFailure> permanentFailure(List<Condition> conditions, Pod pod) {
+  static Optional<AgentFailure> permanentFailure(VolumeCloneStatus status, Pod pod) {
     var degraded =
-        ConditionSet.find(conditions, ConditionTypes.DEGRADED)
+        status
+            .condition(ConditionTypes.DEGRADED)
             .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
             .filter(c -> AgentFailures.permanent(c.getReason()));
     if (degraded.isPresent()) {
@@ -508,9 +510,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private static boolean succeededWithoutCutover(VolumeClone clone, Pod pod) {
     return pod.getStatus() != null
         && "Succeeded".equals(pod.getStatus().getPhase())
-        && !ConditionSet.isTrue(
-            clone.getStatus() == null ? null : clone.getStatus().getConditions(),
-            ConditionTypes.CUT_OVER);
+        && !(clone.getStatus() != null && clone.getStatus().isTrue(ConditionTypes.CUT_OVER));
   }
 
   /**
@@ -579,7 +579,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       String message,
       String node,
       String podName,
-      List<StatusWriter.OperatorCondition> conditions,
+      List<ConditionSet.Wanted> conditions,
       boolean started,
       boolean finished) {
     var spec = clone.getSpec();
@@ -596,9 +596,9 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         finished);
   }
 
-  private static StatusWriter.OperatorCondition condition(
+  private static ConditionSet.Wanted condition(
       String type, boolean status, String reason, String message) {
-    return new StatusWriter.OperatorCondition(type, status, reason, message);
+    return new ConditionSet.Wanted(type, status, reason, message);
   }
 
   /** Writes the status and, when it really changed, tells the user through Events. */
@@ -615,7 +615,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         String reason =
             desired.conditions().stream()
                 .filter(c -> c.type().equals(ConditionTypes.STALLED))
-                .map(StatusWriter.OperatorCondition::reason)
+                .map(ConditionSet.Wanted::reason)
                 .findFirst()
                 .orElse("AgentFailed");
         events.warning(clone, "Failed", reason + ": " + desired.message());
@@ -629,10 +629,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
             .findFirst();
     if (stalled.isPresent() && desired.phase() != Phase.Failed) {
       var old =
-          ConditionSet.find(before == null ? null : before.getConditions(), ConditionTypes.STALLED);
+          before == null ? Optional.<Condition>empty() : before.condition(ConditionTypes.STALLED);
       boolean same =
           old.isPresent()
-              && "True".equals(old.get().getStatus())
+              && ConditionTypes.TRUE.equals(old.get().getStatus())
               && stalled.get().reason().equals(old.get().getReason())
               && stalled.get().message().equals(old.get().getMessage());
       if (!same) {

@@ -82,7 +82,7 @@ class AgentFailureTest {
   }
 
   private Condition condition(String name, String type) {
-    return ConditionSet.find(h.status(name).getConditions(), type).orElseThrow();
+    return h.status(name).condition(type).orElseThrow();
   }
 
   @Test

@@ -125,10 +125,7 @@ class LifecycleTest {
     assertThat(status.getPhase()).isEqualTo(Phase.Pending);
     assertThat(status.getSourceSummary()).isEqualTo("pvc/src");
     assertThat(status.getObservedGeneration()).isEqualTo(clone.getMetadata().getGeneration());
-    assertThat(
-            ConditionSet.find(status.getConditions(), ConditionTypes.RECONCILING)
-                .orElseThrow()
-                .getStatus())
+    assertThat(status.condition(ConditionTypes.RECONCILING).orElseThrow().getStatus())
         .isEqualTo("True");
   }
 
@@ -187,8 +184,8 @@ class LifecycleTest {
     h.reconcile("c");
     var status = h.status("c");
     assertThat(status.getPhase()).isEqualTo(Phase.Completed);
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.READY)).isTrue();
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.RECONCILING)).isFalse();
+    assertThat(status.isTrue(ConditionTypes.READY)).isTrue();
+    assertThat(status.isTrue(ConditionTypes.RECONCILING)).isFalse();
     assertThat(status.getCompletionTime()).isNotNull();
     assertThat(h.eventReasons("c"))
         .contains("Pending", "AgentCreated", "Copying", "Copied", "Completed");
@@ -203,8 +200,7 @@ class LifecycleTest {
     h.reconcile("c");
     var status = h.status("c");
     assertThat(status.getPhase()).isEqualTo(Phase.Failed);
-    Condition stalled =
-        ConditionSet.find(status.getConditions(), ConditionTypes.STALLED).orElseThrow();
+    Condition stalled = status.condition(ConditionTypes.STALLED).orElseThrow();
     assertThat(stalled.getStatus()).isEqualTo("True");
     assertThat(stalled.getMessage()).contains("agent Pod volume-clone-c failed: DeadlineExceeded");
     assertThat(h.events("c"))
@@ -265,8 +261,7 @@ class LifecycleTest {
     }
     assertThat(started).hasSize(2);
     // c3 and c2 were reconciled first but must wait for the older c0, c1 unless those took slots.
-    Condition queued =
-        ConditionSet.find(h.status("c3").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
+    Condition queued = h.status("c3").condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(queued.getReason()).isEqualTo("Queued");
     assertThat(queued.getMessage()).startsWith("node n1 already runs");
     assertThat(h.status("c3").getPhase()).isEqualTo(Phase.Pending);
@@ -296,10 +291,8 @@ class LifecycleTest {
     h.reconcile("z");
     h.reconcile("y");
     // z and y wait; y sorts before z only by name when created in the same second.
-    Condition zc =
-        ConditionSet.find(h.status("z").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
-    Condition yc =
-        ConditionSet.find(h.status("y").getConditions(), ConditionTypes.RECONCILING).orElseThrow();
+    Condition zc = h.status("z").condition(ConditionTypes.RECONCILING).orElseThrow();
+    Condition yc = h.status("y").condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(zc.getReason()).isEqualTo("Queued");
     assertThat(yc.getReason()).isEqualTo("Queued");
     boolean zFirst = Admission.CREATION_ORDER.compare(h.clone("z"), h.clone("y")) < 0;
@@ -318,9 +311,7 @@ class LifecycleTest {
     h.reconcile("first");
     h.cluster.create(second);
     h.reconcile("second");
-    Condition waiting =
-        ConditionSet.find(h.status("second").getConditions(), ConditionTypes.RECONCILING)
-            .orElseThrow();
+    Condition waiting = h.status("second").condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(waiting.getReason()).isEqualTo("DestinationInUse");
     assertThat(waiting.getMessage())
         .isEqualTo(
@@ -341,9 +332,7 @@ class LifecycleTest {
       h.cluster.create(c);
       h.reconcile(n);
     }
-    Condition waiting =
-        ConditionSet.find(h.status("two").getConditions(), ConditionTypes.RECONCILING)
-            .orElseThrow();
+    Condition waiting = h.status("two").condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(waiting.getReason()).isEqualTo("MetadataInUse");
     assertThat(waiting.getMessage()).contains("VolumeClone db/one");
   }
@@ -521,8 +510,8 @@ class LifecycleTest {
     var status = h.status("c");
     assertThat(status.getPhase()).isEqualTo(Phase.Copying);
     assertThat(status.getProgress().getRegionsCopied()).isEqualTo(7L);
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.AVAILABLE)).isTrue();
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.RECONCILING)).isTrue();
+    assertThat(status.isTrue(ConditionTypes.AVAILABLE)).isTrue();
+    assertThat(status.isTrue(ConditionTypes.RECONCILING)).isTrue();
 
     // And the agent writing after the operator keeps the operator's fields.
     h.agentWrites("c", s -> s.getProgress().setRegionsCopied(9L));

@@ -97,8 +97,8 @@ class OperatorTest {
     await(
         "phase Completed", () -> cluster.get("db", "c").getStatus().getPhase() == Phase.Completed);
     var status = cluster.get("db", "c").getStatus();
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.READY)).isTrue();
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.CUT_OVER))
+    assertThat(status.isTrue(ConditionTypes.READY)).isTrue();
+    assertThat(status.isTrue(ConditionTypes.CUT_OVER))
         .as("the agent's condition survives the operator's writes")
         .isTrue();
     await(

@@ -64,8 +64,8 @@ class ScaleTest {
                       .filter(
                           c ->
                               c.getStatus().getAgentPod() != null
-                                  || ConditionSet.find(
-                                          c.getStatus().getConditions(), ConditionTypes.RECONCILING)
+                                  || c.getStatus()
+                                      .condition(ConditionTypes.RECONCILING)
                                       .map(r -> "Queued".equals(r.getReason()))
                                       .orElse(false))
                       .count();

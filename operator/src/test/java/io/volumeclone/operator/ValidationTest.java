@@ -33,12 +33,11 @@ class ValidationTest {
     h.reconcile(name);
     var status = h.status(name);
     assertThat(status.getPhase()).isEqualTo(Phase.Pending);
-    Condition stalled =
-        ConditionSet.find(status.getConditions(), ConditionTypes.STALLED).orElseThrow();
+    Condition stalled = status.condition(ConditionTypes.STALLED).orElseThrow();
     assertThat(stalled.getStatus()).isEqualTo("True");
     assertThat(stalled.getReason()).isEqualTo(reason);
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.READY)).isFalse();
-    assertThat(ConditionSet.isTrue(status.getConditions(), ConditionTypes.RECONCILING)).isFalse();
+    assertThat(status.isTrue(ConditionTypes.READY)).isFalse();
+    assertThat(status.isTrue(ConditionTypes.RECONCILING)).isFalse();
     assertThat(h.pod(name)).as("nothing starts").isNull();
     assertThat(h.events(name))
         .anySatisfy(
@@ -157,8 +156,7 @@ class ValidationTest {
     c.getSpec().setRange(new CloneRange("1Gi", "1Gi", "4Gi"));
     h.cluster.create(c);
     h.reconcile("c");
-    assertThat(ConditionSet.isTrue(h.status("c").getConditions(), ConditionTypes.STALLED))
-        .isFalse();
+    assertThat(h.status("c").isTrue(ConditionTypes.STALLED)).isFalse();
     assertThat(h.pod("c")).isNotNull();
   }
 
@@ -267,9 +265,9 @@ class ValidationTest {
     c.getSpec().setNodeName("n1");
     h.cluster.create(c);
     h.reconcile("c");
-    var conditions = h.status("c").getConditions();
-    assertThat(ConditionSet.isTrue(conditions, ConditionTypes.STALLED)).isFalse();
-    Condition reconciling = ConditionSet.find(conditions, ConditionTypes.RECONCILING).orElseThrow();
+    var reported = h.status("c");
+    assertThat(reported.isTrue(ConditionTypes.STALLED)).isFalse();
+    Condition reconciling = reported.condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(reconciling.getStatus()).isEqualTo("True");
     assertThat(reconciling.getReason()).isEqualTo("ClaimNotBound");
     assertThat(h.pod("c")).isNull();
@@ -334,8 +332,7 @@ class ValidationTest {
     refused("c", "ClaimNotFound");
     h.cluster.claim(Harness.NS, "dst", "1Gi");
     h.reconcile("c");
-    assertThat(ConditionSet.isTrue(h.status("c").getConditions(), ConditionTypes.STALLED))
-        .isFalse();
+    assertThat(h.status("c").isTrue(ConditionTypes.STALLED)).isFalse();
     assertThat(h.pod("c")).isNotNull();
   }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crdv2.generator.v1.SchemaCustomizer;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.kubernetes.api.model.Condition;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.SchemaMergePatch;
 import java.util.ArrayList;
 import java.util.List;
@@ -109,7 +110,7 @@ public class VolumeCloneStatus {
 
   /** Whether the condition of the given type is present with status "True". */
   public boolean isTrue(String type) {
-    return condition(type).map(c -> "True".equals(c.getStatus())).orElse(false);
+    return condition(type).map(c -> ConditionTypes.TRUE.equals(c.getStatus())).orElse(false);
   }
 
   public Phase getPhase() {

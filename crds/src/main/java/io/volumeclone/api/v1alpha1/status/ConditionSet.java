@@ -1,21 +1,24 @@
-package io.volumeclone.operator;
+package io.volumeclone.api.v1alpha1.status;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Objects;
-import java.util.Optional;
 
 /**
- * The one place conditions are built. Starts from the conditions already on the object, sets some
- * by type, and keeps {@code lastTransitionTime} when a condition's status does not change, so that
- * an unchanged world produces an equal list (and therefore no write). Conditions of types this set
- * was not asked to touch (the agent's) are kept as they are, in their place.
+ * The one place conditions are built, by both status writers (the operator and the agent). Starts
+ * from the conditions already on the object, sets some by type, and keeps {@code
+ * lastTransitionTime} when a condition's status does not change, so that an unchanged world
+ * produces an equal list (and therefore no write). Conditions of types this set was not asked to
+ * touch (the other writer's) are kept as they are, in their place.
  */
 public final class ConditionSet {
+
+  /** A condition as a writer wants it; the set adds the generation and the transition time. */
+  public record Wanted(String type, boolean status, String reason, String message) {}
 
   private final List<Condition> conditions;
   private final String now;
@@ -31,9 +34,15 @@ public final class ConditionSet {
   }
 
   /** Sets one condition; the transition time moves only when the status does. */
+  public ConditionSet set(Wanted wanted, Long observedGeneration) {
+    return set(
+        wanted.type(), wanted.status(), wanted.reason(), wanted.message(), observedGeneration);
+  }
+
+  /** Sets one condition; the transition time moves only when the status does. */
   public ConditionSet set(
       String type, boolean status, String reason, String message, Long observedGeneration) {
-    String statusText = status ? "True" : "False";
+    String statusText = status ? ConditionTypes.TRUE : ConditionTypes.FALSE;
     for (int i = 0; i < conditions.size(); i++) {
       Condition old = conditions.get(i);
       if (type.equals(old.getType())) {
@@ -51,26 +60,6 @@ public final class ConditionSet {
 
   public List<Condition> toList() {
     return List.copyOf(conditions);
-  }
-
-  public static Optional<Condition> find(List<Condition> conditions, String type) {
-    if (conditions == null) {
-      return Optional.empty();
-    }
-    return conditions.stream().filter(c -> type.equals(c.getType())).findFirst();
-  }
-
-  public static boolean isTrue(List<Condition> conditions, String type) {
-    return find(conditions, type).map(c -> "True".equals(c.getStatus())).orElse(false);
-  }
-
-  /** Same type, status, reason, message, generation: the fields a reader acts on. */
-  public static boolean sameMeaning(Condition a, Condition b) {
-    return Objects.equals(a.getType(), b.getType())
-        && Objects.equals(a.getStatus(), b.getStatus())
-        && Objects.equals(a.getReason(), b.getReason())
-        && Objects.equals(a.getMessage(), b.getMessage())
-        && Objects.equals(a.getObservedGeneration(), b.getObservedGeneration());
   }
 
   private static Condition build(
