@@ -106,6 +106,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private final AgentPodFactory pods;
   private final StatusWriter statusWriter;
   private final ClaimFinalizers claimFinalizers;
+
+  /** Uids of clones whose claims were released by this operator process. */
+  private final Set<String> claimsReleased = ConcurrentHashMap.newKeySet();
+
   private final EventRecorder events;
   private final Map<String, Integer> rerunsWithoutCutover = new ConcurrentHashMap<>();
 
@@ -203,8 +207,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       if (node == null) {
         node = pod.getSpec().getNodeName();
       }
-      claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
       if (pod == null) {
+        // the claims got their finalizer with the first Pod; a new Pod checks again (2 GETs per
+        // claim), a running one costs no request
+        claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
         pod = recreatePod(clone, node, context);
       } else if (pod.getMetadata().getDeletionTimestamp() == null && lostNode(pod)) {
         // Not the agent's failure: the Pod lost its place. Remove it; the next round recreates it.
@@ -290,6 +296,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(STOP_POLL);
     }
     release(clone, context);
+    claimsReleased.remove(clone.getMetadata().getUid()); // the clone goes: forget it
     events.normal(clone, "Released", "agent stopped; claims released");
     return DeleteControl.defaultDelete();
   }
@@ -759,13 +766,18 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     return Side.of(clone).stream().map(Side::claim).filter(Objects::nonNull).toList();
   }
 
-  /** Releases the slot and every claim no other started, unfinished clone still uses. */
+  /**
+   * Releases the slot and every claim no other started, unfinished clone still uses. The claims
+   * once per clone: a finished clone is reconciled again (resyncs, its TTL) and must not read its
+   * claims each time. After an operator restart the first reconcile releases again, once.
+   */
   private void release(VolumeClone clone, Context<VolumeClone> context) {
     admission.release(clone);
-    rerunsWithoutCutover.remove(clone.getMetadata().getUid());
+    String uid = clone.getMetadata().getUid();
+    rerunsWithoutCutover.remove(uid);
     String namespace = clone.getMetadata().getNamespace();
     List<String> mine = claims(clone);
-    if (mine.isEmpty()) {
+    if (mine.isEmpty() || claimsReleased.contains(uid)) {
       return;
     }
     List<String> stillUsed =
@@ -778,6 +790,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
             .flatMap(other -> claims(other).stream())
             .toList();
     claimFinalizers.release(namespace, mine.stream().filter(c -> !stillUsed.contains(c)).toList());
+    claimsReleased.add(uid);
   }
 
   private UpdateControl<VolumeClone> recheckLater() {

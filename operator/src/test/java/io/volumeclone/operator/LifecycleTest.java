@@ -371,6 +371,33 @@ class LifecycleTest {
   }
 
   @Test
+  void claimsAreReadWhenThePodIsCreatedAndOnceWhenReleasedNotEveryReconcile() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    assertThat(h.pod("c")).isNotNull();
+    h.cluster.requests();
+
+    h.reconcile("c");
+    h.reconcile("c");
+    assertThat(h.cluster.requests())
+        .as("a running clone's reconciles")
+        .noneMatch(r -> r.contains("/persistentvolumeclaims"));
+
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("c");
+    assertThat(h.cluster.requests())
+        .as("the reconcile that finishes the clone releases its claims")
+        .anyMatch(r -> r.startsWith("PATCH ") && r.contains("/persistentvolumeclaims/src"))
+        .anyMatch(r -> r.startsWith("PATCH ") && r.contains("/persistentvolumeclaims/dst"));
+    h.reconcile("c");
+    h.reconcile("c");
+    assertThat(h.cluster.requests())
+        .as("a finished clone's reconciles")
+        .noneMatch(r -> r.contains("/persistentvolumeclaims"));
+  }
+
+  @Test
   void aClaimStillReadByAnotherCloneKeepsItsFinalizer() {
     h.cluster.node("n1");
     pvcClone("one", "src", "d1", "n1");
