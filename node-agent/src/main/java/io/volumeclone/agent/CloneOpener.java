@@ -42,10 +42,6 @@ final class CloneOpener {
 
   private final UnaryOperator<CloneMetadata> metadataWrapper;
 
-  CloneOpener(AgentSettings settings, MeterRegistry registry) {
-    this(settings, registry, UnaryOperator.identity());
-  }
-
   CloneOpener(
       AgentSettings settings,
       MeterRegistry registry,
@@ -55,13 +51,10 @@ final class CloneOpener {
     this.metadataWrapper = metadataWrapper;
   }
 
-  Opened open(VolumeClone resource) throws AgentFailure {
-    return open(resource, -1);
-  }
-
   /**
-   * Like {@link #open(VolumeClone)}, with the copier starting at {@code bandwidth} bytes per second
-   * (the node share, see {@link NodeBandwidthShare}); -1 means spec.copy.bandwidth.
+   * Opens the clone's devices and the engine on them, the copier starting at {@code bandwidth}
+   * bytes per second: the clone's share of the node (see {@link NodeBandwidthShare}), which is its
+   * own spec.copy.bandwidth when the node has no budget.
    */
   Opened open(VolumeClone resource, long bandwidth) throws AgentFailure {
     VolumeCloneSpec spec = resource.getSpec();
@@ -162,19 +155,15 @@ final class CloneOpener {
     }
   }
 
-  static CloneOptions options(VolumeClone resource) {
-    return options(resource, -1);
-  }
-
   static CloneOptions options(VolumeClone resource, long bandwidth) {
     VolumeCloneSpec spec = resource.getSpec();
     CopySpec copy = spec.copyOrDefault();
     try {
-      long own = copy.bandwidthBytesPerSecond(); // refused here when invalid, whatever we start at
+      copy.bandwidthBytesPerSecond(); // refused here when invalid, whatever we start at
       return CloneOptions.builder(resource.getMetadata().getName())
           .copyOnRead(copy.copyOnReadOrDefault())
           .discardPassdown(spec.discardPassdownOrDefault())
-          .bandwidth(bandwidth >= 0 ? bandwidth : own)
+          .bandwidth(bandwidth)
           .regionsInFlight(copy.regionsInFlightOrDefault())
           .batchRegions(copy.batchRegionsOrDefault())
           .cutover(

@@ -57,22 +57,6 @@ final class ProgressReporter {
     }
   }
 
-  /** A line of text (a warning or a note) that must not tear the bar. */
-  synchronized void note(String text) {
-    if (terminal) {
-      if (barShown) {
-        err.println();
-        barShown = false;
-      }
-      err.println(text);
-    } else {
-      ObjectNode node = JSON.createObjectNode();
-      node.put("event", "note");
-      node.put("message", text);
-      out.println(node);
-    }
-  }
-
   synchronized void finish() {
     if (terminal && barShown) {
       err.println();
@@ -108,7 +92,6 @@ final class ProgressReporter {
 
   static String message(String event, CloneStatus s) {
     return switch (event) {
-      case "copied" -> "clone " + s.name() + ": every region copied and committed";
       case "cut-over" -> "clone " + s.name() + ": cut over; the destination is the volume now";
       case "waiting-for-cutover" ->
           "clone "

@@ -49,7 +49,6 @@ public final class AgentPodFactory {
   public static final String AGENT_SELECTOR =
       LABEL_MANAGED_BY + "=" + MANAGED_BY + "," + LABEL_COMPONENT + "=agent";
   public static final String CONTAINER = "agent";
-  public static final int NBD_PORT = 10809;
 
   /** The three things a clone may open, each a PVC, a host device path, or neither (nbd / file). */
   public enum Role {
@@ -175,11 +174,6 @@ public final class AgentPodFactory {
             .withEnv(environment(stateDir, leaseDir))
             .withVolumeDevices(devices)
             .withVolumeMounts(mounts)
-            .addNewPort()
-            .withName("nbd")
-            .withContainerPort(NBD_PORT)
-            .withProtocol("TCP")
-            .endPort()
             .withResources(
                 new ResourceRequirementsBuilder()
                     .withRequests(

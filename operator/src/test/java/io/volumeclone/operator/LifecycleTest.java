@@ -98,6 +98,7 @@ class LifecycleTest {
             .orElseThrow();
     assertThat(leases.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/.copying");
     assertThat(leases.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
+    assertThat(agent.getPorts()).as("the agent serves NBD on a Unix socket only").isNullOrEmpty();
     var security = agent.getSecurityContext();
     assertThat(security.getPrivileged()).isFalse();
     assertThat(security.getAllowPrivilegeEscalation()).isFalse();

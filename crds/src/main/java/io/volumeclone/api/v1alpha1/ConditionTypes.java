@@ -38,7 +38,6 @@ public final class ConditionTypes {
   public static final String TRUE = "True";
 
   public static final String FALSE = "False";
-  public static final String UNKNOWN = "Unknown";
 
   private ConditionTypes() {}
 }
