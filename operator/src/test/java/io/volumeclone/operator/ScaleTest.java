@@ -7,6 +7,7 @@ import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -73,10 +74,18 @@ class ScaleTest {
               return withStatus == clones && pods == expectedRunning;
             });
         double seconds = (System.nanoTime() - start) / 1e9;
-        // Queued clones wrote their place in line while the slots were still filling; one more
-        // re-check round (1 s) brings those messages up to date. Counted as settling writes.
-        Thread.sleep(3_000);
-        List<String> settling = cluster.writes();
+        // Queued clones wrote their place in line while the slots were still filling; later
+        // re-check rounds (1 s each) bring those messages up to date. On a loaded machine that
+        // takes a varying number of rounds, so settle until three rounds in a row write nothing
+        // (at most 60 s; a clone that never stops writing then fails the steady-state check).
+        List<String> settling = new ArrayList<>(cluster.writes());
+        int quietRounds = 0;
+        for (int round = 0; round < 60 && quietRounds < 3; round++) {
+          Thread.sleep(1_000);
+          List<String> more = cluster.writes();
+          settling.addAll(more);
+          quietRounds = more.isEmpty() ? quietRounds + 1 : 0;
+        }
         System.out.printf(
             "scale: %d clones on %d nodes (%d running, %d queued) settled in %.1f s;"
                 + " %d API writes = %.2f per clone (%d pods, %d status, %d events, %d finalizers)%n",
