@@ -40,7 +40,9 @@ final class DeclaredPermissions {
               Set.of("get", "list", "watch", "patch", "delete"),
               List.of(
                   "JOSDK controller informer for VolumeCloneReconciler: list, watch",
-                  OPERATOR + "StatusWriter.write: resources(VolumeClone).withName().get()",
+                  OPERATOR
+                      + "StatusWriter.write via io.volumeclone.api.v1alpha1.status.StatusUpdates.update:"
+                      + " resources(VolumeClone).withName().get()",
                   "JOSDK finalizer volumeclone.io/stop-agent added/removed by JSON patch"
                       + " (Main: withUseSSAToPatchPrimaryResource(false)): patch",
                   OPERATOR
@@ -50,7 +52,10 @@ final class DeclaredPermissions {
               "volumeclone.io",
               "volumeclones/status",
               Set.of("update"),
-              List.of(OPERATOR + "StatusWriter.write: client.resource(target).updateStatus()")),
+              List.of(
+                  OPERATOR
+                      + "StatusWriter.write via StatusUpdates.update:"
+                      + " client.resource(target).updateStatus()")),
           new Rule(
               "volumeclone.io",
               "volumeclones/finalizers",
@@ -122,7 +127,10 @@ final class DeclaredPermissions {
               "volumeclone.io",
               "volumeclones/status",
               Set.of("update"),
-              List.of(AGENT + "StatusReporter: client.resource(target).updateStatus()")));
+              List.of(
+                  AGENT
+                      + "StatusReporter via StatusUpdates.update: get, then"
+                      + " client.resource(target).updateStatus()")));
 
   static Set<String> grants(List<Rule> rules) {
     Set<String> out = new TreeSet<>();
