@@ -483,11 +483,9 @@ public final class Agent {
   // ---------------------------------------------------------------- export and node attach
 
   private void startExport(String uid) throws IOException {
-    Path socket = settings.socketPath();
-    export =
-        NbdServer.start(
-            new ExportAddress.Unix(socket), new MeteredTarget(clone, metrics.registry()));
-    exportUri = "nbd+unix:///" + settings.name() + "?socket=" + socket.toAbsolutePath();
+    ExportAddress address = new ExportAddress.Unix(settings.socketPath().toAbsolutePath());
+    export = NbdServer.start(address, new MeteredTarget(clone, metrics.registry()));
+    exportUri = address.nbdUri(settings.name());
     log.info("export", "serving the clone over NBD", "uri", exportUri);
     NodeAttach.Support support = NodeAttach.detect(node.runner(), node.dev());
     if (!support.available()) {
@@ -499,7 +497,7 @@ public final class Agent {
         new NodeAttach(
             node.runner(), node.dev(), node.sysBlock(), uid == null ? settings.name() : uid);
     try {
-      exportDevice = candidate.attach(socket, clone.size());
+      exportDevice = candidate.attach(settings.socketPath(), clone.size());
       attach = candidate;
       log.info("attached", "the clone is attached as a kernel device", "device", exportDevice);
     } catch (IOException e) {
