@@ -96,7 +96,9 @@ final class ProgressReporter {
       case "waiting-for-cutover" ->
           "clone "
               + s.name()
-              + ": copy complete; manual cutover: rerun with --cutover auto to cut over";
+              + ": copy complete; manual cutover: run 'volume-clone cutover "
+              + s.name()
+              + "' (or rerun with --cutover auto) to cut over";
       default -> "clone " + s.name() + ": " + event;
     };
   }
