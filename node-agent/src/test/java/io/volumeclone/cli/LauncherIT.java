@@ -1,0 +1,118 @@
+package io.volumeclone.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.RandomAccessFile;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The documented command, {@code bin/volume-clone clone ...}, prints no JVM warnings: not on the
+ * JDK the launcher finds by itself, and not on any other JDK 21+ installed under /usr/lib/jvm
+ * (jffi's sun.misc.Unsafe use warns from JDK 24 on unless the launcher allows it).
+ */
+class LauncherIT {
+
+  static final Path LAUNCHER = Path.of("..", "bin", "volume-clone").toAbsolutePath().normalize();
+
+  @TempDir Path dir;
+
+  /** stderr of {@code bin/volume-clone clone} on a small file, with JAVA_HOME as given. */
+  String cloneStderr(String javaHome, String tag) throws Exception {
+    Path source = dir.resolve(tag + "-source.img");
+    Path destination = dir.resolve(tag + "-destination.img");
+    for (Path p : List.of(source, destination)) {
+      try (RandomAccessFile f = new RandomAccessFile(p.toFile(), "rw")) {
+        f.setLength(4L << 20);
+      }
+    }
+    Files.write(source, "some data".getBytes(StandardCharsets.UTF_8));
+    ProcessBuilder builder =
+        new ProcessBuilder(
+            LAUNCHER.toString(),
+            "clone",
+            "--source",
+            source.toString(),
+            "--destination",
+            destination.toString(),
+            "--metadata",
+            dir.resolve(tag + "-metadata.img").toString());
+    Map<String, String> env = builder.environment();
+    env.put(ControlPaths.ENV, dir.resolve("run").toString());
+    if (javaHome == null) {
+      env.remove("JAVA_HOME");
+    } else {
+      env.put("JAVA_HOME", javaHome);
+    }
+    Path err = dir.resolve(tag + "-err.txt");
+    Process p =
+        builder.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+    String stderr = Files.readString(err);
+    assertThat(p.exitValue()).as(stderr).isZero();
+    return stderr;
+  }
+
+  static List<String> warnings(String stderr) {
+    return stderr.lines().filter(l -> l.startsWith("WARNING:")).toList();
+  }
+
+  @Test
+  void theDocumentedCommandPrintsNoJvmWarningOnTheJdkTheLauncherFinds() throws Exception {
+    String inherited = System.getenv("JAVA_HOME");
+    String stderr = cloneStderr(inherited, "found");
+    assertThat(warnings(stderr)).as("JAVA_HOME=" + inherited + ", stderr:\n" + stderr).isEmpty();
+    if (inherited != null) {
+      // Without JAVA_HOME the launcher looks at PATH and /usr/lib/jvm itself.
+      String searched = cloneStderr(null, "searched");
+      assertThat(warnings(searched)).as(searched).isEmpty();
+    }
+  }
+
+  @Test
+  void noJvmWarningOnAnyInstalledJdk21OrNewer() throws Exception {
+    List<Path> homes = new ArrayList<>();
+    Path jvms = Path.of("/usr/lib/jvm");
+    if (Files.isDirectory(jvms)) {
+      try (Stream<Path> list = Files.list(jvms)) {
+        list.filter(h -> Files.isExecutable(h.resolve("bin/java")))
+            .filter(h -> major(h) >= 21)
+            .sorted()
+            .forEach(homes::add);
+      }
+    }
+    assertThat(homes).as("a JDK 21+ under /usr/lib/jvm (./mvnw needs one)").isNotEmpty();
+    for (Path home : homes) {
+      String stderr = cloneStderr(home.toString(), home.getFileName().toString());
+      System.out.println("no warnings on " + home + " (Java " + major(home) + ")");
+      assertThat(warnings(stderr)).as(home + ", stderr:\n" + stderr).isEmpty();
+    }
+  }
+
+  /** The major version in a JDK's release file, or 0. */
+  static int major(Path home) {
+    try {
+      for (String line : Files.readAllLines(home.resolve("release"))) {
+        if (line.startsWith("JAVA_VERSION=\"")) {
+          String v = line.substring("JAVA_VERSION=\"".length());
+          int end = 0;
+          while (end < v.length() && Character.isDigit(v.charAt(end))) {
+            end++;
+          }
+          return end == 0 ? 0 : Integer.parseInt(v.substring(0, end));
+        }
+      }
+    } catch (java.io.IOException e) {
+      return 0;
+    }
+    return 0;
+  }
+}
