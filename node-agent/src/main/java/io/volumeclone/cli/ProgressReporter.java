@@ -96,9 +96,9 @@ final class ProgressReporter {
       case "waiting-for-cutover" ->
           "clone "
               + s.name()
-              + ": copy complete; manual cutover: run 'volume-clone cutover "
+              + ": copy complete; manual cutover: approve it with 'volume-clone cutover "
               + s.name()
-              + "' (or rerun with --cutover auto) to cut over";
+              + "' while the export runs, or rerun with --cutover auto";
       default -> "clone " + s.name() + ": " + event;
     };
   }
