@@ -310,32 +310,17 @@ public class CloneCommand implements Callable<Integer> {
    * made (the clone then runs without it, saying so): a name a live clone holds is an error.
    */
   private ControlServer startControl(Clone clone) throws IOException {
-    Path dir = ControlPaths.runDir(runDir);
-    CloneControl handler =
-        new CloneControl(
-            clone,
-            new CloneControl.Description(
-                isNbdUri(source) ? source : Path.of(source).toAbsolutePath().normalize().toString(),
-                destination.toAbsolutePath().normalize().toString(),
-                metadata.toAbsolutePath().normalize().toString(),
-                export,
-                parseCutover().name().toLowerCase(java.util.Locale.ROOT)),
-            this::cancel);
-    try {
-      return ControlServer.start(dir, clone.name(), handler);
-    } catch (ControlServer.NameInUseException e) {
-      throw e;
-    } catch (IOException e) {
-      err.println(
-          "volume-clone: clone "
-              + clone.name()
-              + " runs without a control socket (list, tune, cutover, cancel cannot reach it): "
-              + e.getMessage()
-              + "; set --run-dir or "
-              + ControlPaths.ENV
-              + " to a writable directory");
-      return null;
-    }
+    return CloneControl.serve(
+        ControlPaths.runDir(runDir),
+        clone,
+        new CloneControl.Description(
+            isNbdUri(source) ? source : Path.of(source).toAbsolutePath().normalize().toString(),
+            destination.toAbsolutePath().normalize().toString(),
+            metadata.toAbsolutePath().normalize().toString(),
+            export,
+            parseCutover().name().toLowerCase(java.util.Locale.ROOT)),
+        this::cancel,
+        err);
   }
 
   /** {@code volume-clone cancel}: stop as SIGTERM does; the control socket answers afterwards. */

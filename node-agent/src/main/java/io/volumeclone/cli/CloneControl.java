@@ -8,6 +8,7 @@ import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.CloneTuning;
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -33,6 +34,32 @@ final class CloneControl implements ControlServer.Handler {
     this.clone = clone;
     this.description = description;
     this.cancel = cancel;
+  }
+
+  /**
+   * Serves {@code clone}'s control socket under {@code runDir}, or returns null, saying so on
+   * {@code err}, when it cannot be made (the clone runs on without it). A name a live clone holds
+   * is an error.
+   */
+  static ControlServer serve(
+      Path runDir, Clone clone, Description description, Runnable cancel, java.io.PrintStream err)
+      throws ControlServer.NameInUseException {
+    try {
+      return ControlServer.start(
+          runDir, clone.name(), new CloneControl(clone, description, cancel));
+    } catch (ControlServer.NameInUseException e) {
+      throw e;
+    } catch (IOException e) {
+      err.println(
+          "volume-clone: clone "
+              + clone.name()
+              + " runs without a control socket (list, tune, cutover, cancel cannot reach it): "
+              + e.getMessage()
+              + "; set --run-dir or "
+              + ControlPaths.ENV
+              + " to a writable directory");
+      return null;
+    }
   }
 
   @Override

@@ -16,12 +16,16 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The documented command, {@code bin/volume-clone clone ...}, prints no JVM warnings: not on the
- * JDK the launcher finds by itself, and not on any other JDK 21+ installed under /usr/lib/jvm
- * (jffi's sun.misc.Unsafe use warns from JDK 24 on unless the launcher allows it).
+ * JDK the launcher finds by itself, and not on any other JDK 21+ installed under /usr/lib/jvm or
+ * named by {@code VOLUME_CLONE_TEST_JAVA_HOMES} (jffi's sun.misc.Unsafe use warns from JDK 24 on
+ * unless the launcher allows it).
  */
 class LauncherIT {
 
   static final Path LAUNCHER = Path.of("..", "bin", "volume-clone").toAbsolutePath().normalize();
+
+  /** Colon-separated Java homes checked besides those under /usr/lib/jvm. */
+  static final String EXTRA_HOMES = "VOLUME_CLONE_TEST_JAVA_HOMES";
 
   @TempDir Path dir;
 
@@ -87,6 +91,18 @@ class LauncherIT {
             .filter(h -> major(h) >= 21)
             .sorted()
             .forEach(homes::add);
+      }
+    }
+    // More Java homes to check, e.g. a JRE 21 where /usr/lib/jvm has only 25 (.ci/run adds one).
+    String extra = System.getenv(EXTRA_HOMES);
+    if (extra != null) {
+      for (String home : extra.split(":")) {
+        if (!home.isBlank()) {
+          assertThat(Path.of(home, "bin", "java"))
+              .as(EXTRA_HOMES + " names a Java home")
+              .isExecutable();
+          homes.add(Path.of(home));
+        }
       }
     }
     assertThat(homes).as("a JDK 21+ under /usr/lib/jvm (./mvnw needs one)").isNotEmpty();
