@@ -31,6 +31,13 @@ class LauncherIT {
 
   /** stderr of {@code bin/volume-clone clone} on a small file, with JAVA_HOME as given. */
   String cloneStderr(String javaHome, String tag) throws Exception {
+    return cloneStderr(List.of(LAUNCHER.toString()), javaHome, Map.of(), tag);
+  }
+
+  /** stderr of {@code clone} on a small file run by {@code launcher}, with JAVA_HOME as given. */
+  String cloneStderr(
+      List<String> launcher, String javaHome, Map<String, String> extraEnv, String tag)
+      throws Exception {
     Path source = dir.resolve(tag + "-source.img");
     Path destination = dir.resolve(tag + "-destination.img");
     for (Path p : List.of(source, destination)) {
@@ -39,16 +46,17 @@ class LauncherIT {
       }
     }
     Files.write(source, "some data".getBytes(StandardCharsets.UTF_8));
-    ProcessBuilder builder =
-        new ProcessBuilder(
-            LAUNCHER.toString(),
+    List<String> command = new ArrayList<>(launcher);
+    command.addAll(
+        List.of(
             "clone",
             "--source",
             source.toString(),
             "--destination",
             destination.toString(),
             "--metadata",
-            dir.resolve(tag + "-metadata.img").toString());
+            dir.resolve(tag + "-metadata.img").toString()));
+    ProcessBuilder builder = new ProcessBuilder(command);
     Map<String, String> env = builder.environment();
     env.put(ControlPaths.ENV, dir.resolve("run").toString());
     if (javaHome == null) {
@@ -56,6 +64,7 @@ class LauncherIT {
     } else {
       env.put("JAVA_HOME", javaHome);
     }
+    env.putAll(extraEnv);
     Path err = dir.resolve(tag + "-err.txt");
     Process p =
         builder.redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(err.toFile()).start();
@@ -110,6 +119,58 @@ class LauncherIT {
       String stderr = cloneStderr(home.toString(), home.getFileName().toString());
       System.out.println("no warnings on " + home + " (Java " + major(home) + ")");
       assertThat(warnings(stderr)).as(home + ", stderr:\n" + stderr).isEmpty();
+    }
+  }
+
+  /**
+   * The agent image's entry point, images/agent/volume-clone, with its /opt/volume-clone paths
+   * pointed at the build's jar and flags script, prints no JVM warning on each JDK 21+ it may get
+   * as {@code java}, with the image's VOLUME_CLONE_JAVA_OPTIONS.
+   */
+  @Test
+  void theImageEntryPointPrintsNoJvmWarning() throws Exception {
+    Path opt = dir.resolve("opt");
+    Files.createDirectories(opt);
+    Files.createSymbolicLink(
+        opt.resolve("volume-clone.jar"), Path.of("target", "volume-clone.jar").toAbsolutePath());
+    Files.createSymbolicLink(
+        opt.resolve("volume-clone-jvm-flags"), LAUNCHER.resolveSibling("volume-clone-jvm-flags"));
+    Path images = Path.of("..", "images", "agent").toAbsolutePath().normalize();
+    Path entryPoint = dir.resolve("volume-clone");
+    Files.writeString(
+        entryPoint,
+        Files.readString(images.resolve("volume-clone"))
+            .replace("/opt/volume-clone/", opt.toString() + "/"));
+    String dockerfile = Files.readString(images.resolve("Dockerfile"));
+    java.util.regex.Matcher options =
+        java.util.regex.Pattern.compile("(?m)^ENV VOLUME_CLONE_JAVA_OPTIONS=\"([^\"]*)\"")
+            .matcher(dockerfile);
+    assertThat(options.find()).as("the Dockerfile sets VOLUME_CLONE_JAVA_OPTIONS").isTrue();
+    assertThat(dockerfile)
+        .as("JAVA_TOOL_OPTIONS makes the JVM print 'Picked up JAVA_TOOL_OPTIONS'")
+        .doesNotContainPattern("(?m)^ENV JAVA_TOOL_OPTIONS");
+    List<Path> homes = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"))));
+    String extra = System.getenv(EXTRA_HOMES);
+    if (extra != null) {
+      for (String home : extra.split(":")) {
+        if (!home.isBlank()) {
+          homes.add(Path.of(home));
+        }
+      }
+    }
+    for (Path home : homes) {
+      String stderr =
+          cloneStderr(
+              List.of("sh", entryPoint.toString()),
+              null,
+              Map.of(
+                  "PATH",
+                  home.resolve("bin") + ":" + System.getenv("PATH"),
+                  "VOLUME_CLONE_JAVA_OPTIONS",
+                  options.group(1)),
+              "image-" + homes.indexOf(home));
+      System.out.println("image entry point: no JVM output on " + home);
+      assertThat(stderr).as("stderr on " + home).isEmpty();
     }
   }
 
