@@ -131,10 +131,11 @@ class LauncherIT {
   void theImageEntryPointPrintsNoJvmWarning() throws Exception {
     Path opt = dir.resolve("opt");
     Files.createDirectories(opt);
-    Files.createSymbolicLink(
-        opt.resolve("volume-clone.jar"), Path.of("target", "volume-clone.jar").toAbsolutePath());
-    Files.createSymbolicLink(
-        opt.resolve("volume-clone-jvm-flags"), LAUNCHER.resolveSibling("volume-clone-jvm-flags"));
+    Files.copy(Path.of("target", "volume-clone.jar"), opt.resolve("volume-clone.jar"));
+    Files.copy(
+        LAUNCHER.resolveSibling("volume-clone-jvm-flags"),
+        opt.resolve("volume-clone-jvm-flags"),
+        java.nio.file.StandardCopyOption.COPY_ATTRIBUTES);
     Path images = Path.of("..", "images", "agent").toAbsolutePath().normalize();
     Path entryPoint = dir.resolve("volume-clone");
     Files.writeString(
