@@ -274,6 +274,13 @@ public final class Clone implements BlockTarget, AutoCloseable {
   @Override
   public void writeZeroes(long offset, long length, boolean fua, boolean fastOnly)
       throws IOException {
+    writeZeroes(offset, length, fua, false, fastOnly);
+  }
+
+  @Override
+  public void writeZeroes(
+      long offset, long length, boolean fua, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
     checkRange("write-zeroes", offset, length);
     if (length == 0) {
       return;
@@ -282,8 +289,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         "write-zeroes",
         offset,
         fua,
-        () -> destination.writeZeroes(destinationBase + offset, length),
-        () -> writeZeroesMapped(offset, length, fastOnly));
+        () -> destination.writeZeroes(destinationBase + offset, length, keepAllocated, fastOnly),
+        () -> writeZeroesMapped(offset, length, keepAllocated, fastOnly));
   }
 
   @FunctionalInterface
@@ -478,7 +485,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         "discard");
   }
 
-  private void writeZeroesMapped(long offset, long length, boolean fastOnly) throws IOException {
+  private void writeZeroesMapped(long offset, long length, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
     if (fastOnly) {
       long end = offset + length;
       long head = geometry.regionOf(offset);
@@ -498,9 +506,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
         length,
         (region, from, to) -> {
           ensureCopied(region, "write-zeroes");
-          destination.writeZeroes(destinationBase + from, to - from);
+          destination.writeZeroes(destinationBase + from, to - from, keepAllocated, fastOnly);
         },
-        (from, to) -> destination.writeZeroes(destinationBase + from, to - from),
+        (from, to) ->
+            destination.writeZeroes(destinationBase + from, to - from, keepAllocated, fastOnly),
         WhenReadOnly.FAIL,
         "write-zeroes");
   }
