@@ -44,6 +44,11 @@ final class MeteredMetadata implements CloneMetadata {
     timed(() -> delegate.markComplete(flushDestination));
   }
 
+  @Override
+  public void abort(String operation, Throwable cause) {
+    delegate.abort(operation, cause);
+  }
+
   private void timed(IoAction action) throws IOException {
     long start = System.nanoTime();
     try {

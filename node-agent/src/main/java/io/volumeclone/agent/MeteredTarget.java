@@ -113,6 +113,14 @@ final class MeteredTarget implements BlockTarget {
   }
 
   @Override
+  public void writeZeroes(
+      long offset, long length, boolean fua, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
+    timed(
+        Op.WRITE_ZEROES, () -> delegate.writeZeroes(offset, length, fua, keepAllocated, fastOnly));
+  }
+
+  @Override
   public void allocationExtents(long offset, long length, ExtentSink sink) throws IOException {
     delegate.allocationExtents(offset, length, sink);
   }

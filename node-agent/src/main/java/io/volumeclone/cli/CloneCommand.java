@@ -31,7 +31,9 @@ import picocli.CommandLine.Option;
  * copied and cut over, and exits 0. Rerunning after a crash or a kill resumes from the metadata.
  *
  * <p>With {@code --export} the clone is served over NBD while it copies and after cutover, until
- * the process is interrupted; a manual cutover then waits for approval instead of exiting.
+ * the process is interrupted; a manual cutover then waits for approval instead of exiting, and a
+ * metadata device gone READ_ONLY keeps the export serving (reads work, flushes fail) instead of
+ * exiting.
  */
 @Command(
     name = "clone",
@@ -372,6 +374,7 @@ public class CloneCommand implements Callable<Integer> {
       Clone clone, CloneOptions options, boolean exported, ProgressReporter progress)
       throws IOException, InterruptedException {
     boolean announcedCopied = false;
+    boolean announcedReadOnly = false;
     while (true) {
       try {
         clone.cutOverFuture().get(1, TimeUnit.SECONDS);
@@ -393,14 +396,30 @@ public class CloneCommand implements Callable<Integer> {
       }
       progress.update("progress", status);
       if (status.metadataMode() != CloneMetadata.Mode.WRITE) {
-        throw new IOException(
+        String why =
             "metadata device "
                 + metadata
                 + " is "
                 + status.metadataMode()
                 + " after an error ("
                 + status.lastError()
-                + "); the copy stopped. Progress up to the last commit is kept.");
+                + "); the copy stopped. Progress up to the last commit is kept";
+        // READ_ONLY still serves reads: consumers keep their device until told to stop.
+        if (!exported || status.metadataMode() == CloneMetadata.Mode.FAIL) {
+          throw new IOException(why + ".");
+        }
+        if (!announcedReadOnly) {
+          progress.update("read-only", status);
+          err.println(
+              "volume-clone: "
+                  + why
+                  + ". Still serving clone "
+                  + options.name()
+                  + " until interrupted (Ctrl-C or SIGTERM): reads and writes to copied regions"
+                  + " work; writes to uncopied regions and every flush fail with EIO.");
+          announcedReadOnly = true;
+        }
+        continue;
       }
       if (status.degraded()) {
         throw new IOException(

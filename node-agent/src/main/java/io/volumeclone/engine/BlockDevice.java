@@ -58,6 +58,20 @@ public interface BlockDevice extends Closeable {
   /** Makes the range read back as zeroes, allocating or not as the device prefers. */
   void writeZeroes(long offset, long length) throws IOException;
 
+  /**
+   * Makes the range read back as zeroes. With {@code keepAllocated} the range stays provisioned
+   * (NBD's NO_HOLE: no punched hole, no unmapping). With {@code fastOnly}, throws {@link
+   * BlockIoException} of kind {@link BlockIoException.Kind#NOT_SUPPORTED}, having changed nothing,
+   * where the device would have to write the zeroes (NBD's FAST_ZERO).
+   *
+   * <p>The default suits devices whose {@link #writeZeroes(long, long)} is fast and never
+   * deallocates (memory); devices that punch holes or may write zeroes slowly override it.
+   */
+  default void writeZeroes(long offset, long length, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
+    writeZeroes(offset, length);
+  }
+
   @Override
   void close() throws IOException;
 }

@@ -47,6 +47,17 @@ public interface BlockTarget {
    */
   void writeZeroes(long offset, long length, boolean fua, boolean fastOnly) throws IOException;
 
+  /**
+   * {@link #writeZeroes(long, long, boolean, boolean)}; with {@code keepAllocated} (NBD's NO_HOLE)
+   * the range also stays fully provisioned on the device below. The default ignores it: for targets
+   * that never deallocate on write-zeroes.
+   */
+  default void writeZeroes(
+      long offset, long length, boolean fua, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
+    writeZeroes(offset, length, fua, fastOnly);
+  }
+
   /** Receives extents in ascending, contiguous order. */
   interface ExtentSink {
     /**

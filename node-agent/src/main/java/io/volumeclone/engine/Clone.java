@@ -85,6 +85,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final Object tuneLock = new Object();
 
   private volatile boolean passThrough;
+  private volatile String directFlushFailure;
   private volatile boolean closed;
   private volatile boolean cutoverApproved;
   private volatile boolean copyOnRead;
@@ -250,7 +251,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   @Override
   public void flush() throws IOException {
-    serve("flush", 0, false, destination::flush, () -> commitAndFlush("flush", 0));
+    serve("flush", 0, false, this::flushDirect, () -> commitAndFlush("flush", 0));
   }
 
   @Override
@@ -274,6 +275,13 @@ public final class Clone implements BlockTarget, AutoCloseable {
   @Override
   public void writeZeroes(long offset, long length, boolean fua, boolean fastOnly)
       throws IOException {
+    writeZeroes(offset, length, fua, false, fastOnly);
+  }
+
+  @Override
+  public void writeZeroes(
+      long offset, long length, boolean fua, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
     checkRange("write-zeroes", offset, length);
     if (length == 0) {
       return;
@@ -282,8 +290,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         "write-zeroes",
         offset,
         fua,
-        () -> destination.writeZeroes(destinationBase + offset, length),
-        () -> writeZeroesMapped(offset, length, fastOnly));
+        () -> destination.writeZeroes(destinationBase + offset, length, keepAllocated, fastOnly),
+        () -> writeZeroesMapped(offset, length, keepAllocated, fastOnly));
   }
 
   @FunctionalInterface
@@ -319,7 +327,31 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private void serveDirect(Io direct, boolean fua) throws IOException {
     direct.run();
     if (fua) {
+      flushDirect();
+    }
+  }
+
+  /**
+   * Flushes the destination of a pass-through. After one failure every later flush fails too: the
+   * kernel reports a writeback error once, so a second fdatasync would succeed for lost data.
+   */
+  private void flushDirect() throws IOException {
+    String failed = directFlushFailure;
+    if (failed != null) {
+      throw new BlockIoException(
+          Kind.IO,
+          dst(),
+          "flush",
+          0,
+          "an earlier flush of the destination failed (" + failed + "); data may be lost");
+    }
+    try {
       destination.flush();
+    } catch (IOException e) {
+      directFlushFailure = String.valueOf(e.getMessage());
+      reportError(e.getMessage());
+      fireStatus();
+      throw e;
     }
   }
 
@@ -364,6 +396,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
   // ---------------------------------------------------------------- the mapped paths
 
   private void readMapped(long offset, ByteBuffer dst) throws IOException {
+    readMapped(offset, dst, true);
+  }
+
+  private void readMapped(long offset, ByteBuffer dst, boolean mayCopy) throws IOException {
     long end = offset + dst.remaining();
     long pos = offset;
     while (pos < end) {
@@ -375,14 +411,40 @@ public final class Clone implements BlockTarget, AutoCloseable {
       ByteBuffer slice = dst.slice(dst.position(), n);
       if (copiedRun) {
         destination.read(destinationBase + pos, slice);
-      } else if (copyOnRead && metadata.mode() == Mode.WRITE) {
-        copyUncopied(first, runEndRegion, "copy-on-read");
-        destination.read(destinationBase + pos, slice);
+      } else if (mayCopy && copyOnRead && metadata.mode() == Mode.WRITE) {
+        if (copyOnRead(first, runEndRegion)) {
+          destination.read(destinationBase + pos, slice);
+        } else {
+          readMapped(pos, slice, false);
+        }
       } else {
         readSource(pos, slice);
       }
       dst.position(dst.position() + n);
       pos = runEnd;
+    }
+  }
+
+  /**
+   * Copies the uncopied regions of {@code [first, end)} for a read. False when the copy failed for
+   * a reason other than the source (the destination write failed, the metadata turned read-only):
+   * the read is then served without copying, since the source can still serve it.
+   */
+  private boolean copyOnRead(long first, long end) throws IOException {
+    try {
+      copyUncopied(first, end, "copy-on-read");
+      return true;
+    } catch (IOException e) {
+      if (e instanceof BlockIoException b && source.name().equals(b.device())) {
+        throw e;
+      }
+      log.warn(
+          "clone {}: copy-on-read of regions {}..{} failed, serving the read from the source: {}",
+          name,
+          first,
+          end - 1,
+          e.getMessage());
+      return false;
     }
   }
 
@@ -424,7 +486,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         "discard");
   }
 
-  private void writeZeroesMapped(long offset, long length, boolean fastOnly) throws IOException {
+  private void writeZeroesMapped(long offset, long length, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
     if (fastOnly) {
       long end = offset + length;
       long head = geometry.regionOf(offset);
@@ -444,9 +507,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
         length,
         (region, from, to) -> {
           ensureCopied(region, "write-zeroes");
-          destination.writeZeroes(destinationBase + from, to - from);
+          destination.writeZeroes(destinationBase + from, to - from, keepAllocated, fastOnly);
         },
-        (from, to) -> destination.writeZeroes(destinationBase + from, to - from),
+        (from, to) ->
+            destination.writeZeroes(destinationBase + from, to - from, keepAllocated, fastOnly),
         WhenReadOnly.FAIL,
         "write-zeroes");
   }
@@ -673,33 +737,51 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   // ---------------------------------------------------------------- commits and completion
 
-  /** Commits the metadata, flushing the destination first (or alone when nothing changed). */
+  /**
+   * Commits the metadata, flushing the destination first (or alone when nothing changed). Once a
+   * transaction was aborted (the metadata is not in WRITE mode) this always fails: the aborted
+   * transaction's regions can never be made durable, so no flush may report success (dm-clone's
+   * -EPERM from commit). A failed destination flush aborts the transaction too, as dm-clone's
+   * "flush destination device" failure does: a retried fdatasync would report success for data the
+   * kernel already dropped.
+   */
   private void commitAndFlush(String operation, long offset) throws IOException {
-    Mode mode = metadata.mode();
-    boolean[] destinationFlushed = {false};
-    if (mode == Mode.WRITE) {
-      try {
-        metadata.commit(
-            () -> {
-              destination.flush();
-              destinationFlushed[0] = true;
-            });
-      } catch (IOException e) {
-        reportError(e.getMessage());
-        throw new BlockIoException(
-            Kind.IO,
-            mdName(),
-            "commit for " + operation + " on clone " + name,
-            offset,
-            String.valueOf(e.getMessage()),
-            e);
-      }
-    } else if (mode == Mode.FAIL || metadata.hydratedCount() != metadata.committedCount()) {
+    if (metadata.mode() != Mode.WRITE) {
       throw readOnlyError(operation, offset);
     }
-    if (!destinationFlushed[0]) {
-      destination.flush();
+    boolean[] destinationFlushed = {false};
+    try {
+      metadata.commit(
+          () -> {
+            destination.flush();
+            destinationFlushed[0] = true;
+          });
+    } catch (IOException e) {
+      fireStatusAfter(e);
+      throw new BlockIoException(
+          Kind.IO,
+          mdName(),
+          "commit for " + operation + " on clone " + name,
+          offset,
+          String.valueOf(e.getMessage()),
+          e);
     }
+    if (!destinationFlushed[0]) {
+      try {
+        destination.flush();
+      } catch (IOException e) {
+        metadata.abort("flush destination " + dst() + " for " + operation, e);
+        fireStatusAfter(e);
+        throw e;
+      }
+    }
+  }
+
+  private void fireStatusAfter(IOException e) {
+    reportError(e.getMessage());
+    log.error(
+        "clone {}: {}; metadata {} is now {}", name, e.getMessage(), mdName(), metadata.mode());
+    fireStatus();
   }
 
   private void periodicCommit() {

@@ -24,7 +24,10 @@ public interface CloneMetadata extends Closeable {
   enum Mode {
     /** Normal operation. */
     WRITE,
-    /** A metadata write failed and was rolled back: nothing new can be recorded. */
+    /**
+     * A metadata write or a destination flush failed and the transaction was aborted: nothing new
+     * can be recorded and every later commit fails.
+     */
     READ_ONLY,
     /** The rollback failed too: the in-memory state can no longer be trusted. */
     FAIL
@@ -74,10 +77,19 @@ public interface CloneMetadata extends Closeable {
    * changed bitmap blocks, flushes the metadata device, writes the superblock last and flushes
    * again. Does nothing (and does not call the flush) when nothing changed since the last commit.
    *
-   * <p>On a metadata write error: aborts the transaction, reloads the bitmap from disk and switches
-   * to READ_ONLY (or FAIL when the reload fails), then throws.
+   * <p>On a metadata write error or a failure of {@code flushDestination}: aborts the transaction
+   * and switches to READ_ONLY (or FAIL when the device cannot be read back), then throws. The
+   * in-memory map keeps the aborted transaction's regions (their data is on the destination), and
+   * every later commit throws: those regions can never be made durable.
    */
   void commit(IoAction flushDestination) throws IOException;
+
+  /**
+   * Blocks. Aborts the open transaction because something outside the metadata device failed that a
+   * commit depends on (a flush of the destination that needed no commit): as a failed commit does,
+   * switches to READ_ONLY so that every later commit throws. No-op unless the mode is WRITE.
+   */
+  void abort(String operation, Throwable cause);
 
   /** Blocks. Commits with the complete flag set; every region must be hydrated. */
   void markComplete(IoAction flushDestination) throws IOException;

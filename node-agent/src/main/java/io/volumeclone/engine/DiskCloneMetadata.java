@@ -46,10 +46,16 @@ import org.slf4j.LoggerFactory;
  * version of a block has strictly more bits than the one before, so picking a wrong version cannot
  * go unnoticed.
  *
- * <p>Errors. A failed destination flush fails the commit and changes nothing (the blocks stay
- * dirty). A failed metadata write or flush aborts: the mode becomes READ_ONLY and the bitmap is
- * reloaded from the device (regions marked since the last commit are forgotten and will be read
- * from the source again); if the reload fails too the mode becomes FAIL.
+ * <p>Errors (dm-clone's {@code __metadata_operation_failed}). A failed metadata write or flush, a
+ * failed flush of the destination inside a commit, or {@link #abort} after a destination flush
+ * failed elsewhere, aborts the transaction: the mode becomes READ_ONLY for good and every later
+ * commit fails, because the aborted transaction's changes can no longer be made durable. A failed
+ * destination flush is never retried: Linux reports a writeback error once per descriptor and then
+ * marks the pages clean, so a retry would succeed and commit regions whose data never reached the
+ * disk. The in-memory map keeps the regions marked since the last commit: their data is on the
+ * destination as far as this process can see (a user write may be the only copy), so reads keep
+ * going there and never return the source's bytes for a region that held an acknowledged write.
+ * Aborting re-reads the commit slots; when even that fails the mode becomes FAIL.
  *
  * <p>Memory and speed: the {@link RegionMap} (one bit per region) plus a byte and an int per bitmap
  * block. Opening reads the bitmap in 4 MiB chunks and checksums only blocks that carry the magic,
@@ -397,7 +403,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
 
   /**
    * Loads the committed state from the device into memory: the slot, then every bitmap block's
-   * committed version. Used by open and by the abort path.
+   * committed version. Used by open.
    */
   private void load() throws IOException {
     String name = device.name();
@@ -750,17 +756,17 @@ public final class DiskCloneMetadata implements CloneMetadata {
           0,
           "metadata is in FAIL mode after an earlier error");
     }
-    boolean dirty = map.hasDirty();
-    if (!dirty && newFlags == flags) {
-      return;
-    }
     if (current != Mode.WRITE) {
+      // The aborted transaction's changes stay in memory and can never be committed.
       throw new BlockIoException(
           BlockIoException.Kind.IO,
           device.name(),
           "commit",
           0,
           "metadata is " + current + " after an earlier metadata error");
+    }
+    if (!map.hasDirty() && newFlags == flags) {
+      return;
     }
     long tx = nextTransactionId;
     // 1. Snapshot: take the dirty set, then copy each block's words into its on-disk form.
@@ -782,7 +788,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
       flushDestination.run();
     } catch (IOException | RuntimeException e) {
       map.redirty(blocks);
-      throw e;
+      throw abort(tx, "flush destination", 0, e);
     }
     // 3-6. Bitmap blocks into their free copies, flush, slot into the free slot, flush.
     long offset = 0;
@@ -803,6 +809,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
       offset = 0;
       device.flush();
     } catch (IOException | RuntimeException e) {
+      map.redirty(blocks);
       throw abort(tx, operation, offset, e);
     }
     for (int i = 0; i < blocks.length; i++) {
@@ -828,25 +835,45 @@ public final class DiskCloneMetadata implements CloneMetadata {
     return seal(buffer);
   }
 
-  /** Metadata write failed: READ_ONLY and reload what is on disk, or FAIL when that fails too. */
+  @Override
+  public void abort(String operation, Throwable cause) {
+    commitLock.lock();
+    try {
+      if (mode == Mode.WRITE && !closed) {
+        abort(nextTransactionId, operation, 0, cause);
+      }
+    } finally {
+      commitLock.unlock();
+    }
+  }
+
+  /**
+   * A commit failed: READ_ONLY, keeping the in-memory map (see the design note), or FAIL when the
+   * device cannot even be read back.
+   */
   private BlockIoException abort(long tx, String operation, long offset, Throwable cause) {
     mode = Mode.READ_ONLY;
     LOG.error(
-        "{}: {} at offset {} failed in transaction {}; metadata is now READ_ONLY",
+        "{}: {} at offset {} failed in transaction {}; transaction aborted, metadata is now"
+            + " READ_ONLY: every later flush fails",
         device.name(),
         operation,
         offset,
         tx,
         cause);
     try {
-      load();
-    } catch (IOException | RuntimeException reloadFailure) {
+      if (pickSlot(readSlots(device, uuid, geometry)) < 0) {
+        throw new MetadataMismatchException(
+            device.name(), "has no valid commit record after the aborted transaction " + tx);
+      }
+    } catch (IOException | RuntimeException rereadFailure) {
       mode = Mode.FAIL;
       LOG.error(
-          "{}: reloading the bitmap after the failed commit failed too; metadata is now FAIL",
+          "{}: reading the commit record back after the failed commit failed too; metadata is"
+              + " now FAIL",
           device.name(),
-          reloadFailure);
-      cause.addSuppressed(reloadFailure);
+          rereadFailure);
+      cause.addSuppressed(rereadFailure);
     }
     return new BlockIoException(
         BlockIoException.Kind.IO,

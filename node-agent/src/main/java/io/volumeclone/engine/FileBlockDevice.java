@@ -34,9 +34,14 @@ import org.slf4j.LoggerFactory;
  *   <li>Discard. {@code BLKDISCARD} on the aligned inner part of the range (discard is advisory, so
  *       the unaligned head and tail are left alone) or {@code fallocate(PUNCH_HOLE|KEEP_SIZE)}. A
  *       device without discard support ignores discards (logged once).
- *   <li>Write zeroes. {@code BLKZEROOUT} on the aligned middle plus written zeroes for the
- *       unaligned head and tail; for files {@code PUNCH_HOLE}, else {@code ZERO_RANGE}, else
- *       written zeroes. Every path leaves the range reading as zeroes.
+ *   <li>Write zeroes. {@code BLKZEROOUT} (which never unmaps) on the aligned middle plus written
+ *       zeroes for the unaligned head and tail; for files {@code PUNCH_HOLE}, else {@code
+ *       ZERO_RANGE}, else written zeroes. Every path leaves the range reading as zeroes. When the
+ *       range must stay allocated (NBD's NO_HOLE) files skip the hole punching. When zeroing must
+ *       be fast (NBD's FAST_ZERO) a file without {@code PUNCH_HOLE}/{@code ZERO_RANGE} and every
+ *       block device refuse with NOT_SUPPORTED before writing anything: {@code BLKZEROOUT} falls
+ *       back to writing zeroes inside the kernel where the device cannot zero by itself, and
+ *       userspace has no way to ask for zeroing that keeps the range mapped without that fallback.
  * </ul>
  *
  * <p>Direct I/O. With {@code direct = true} a third descriptor is opened with {@code O_DIRECT} (the
@@ -418,10 +423,19 @@ public final class FileBlockDevice implements BlockDevice {
 
   @Override
   public void writeZeroes(long offset, long length) throws IOException {
+    writeZeroes(offset, length, false, false);
+  }
+
+  @Override
+  public void writeZeroes(long offset, long length, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
     checkWritable("write-zeroes", offset);
     checkRange("write-zeroes", offset, length);
     if (length == 0) {
       return;
+    }
+    if (fastOnly && blockDevice) {
+      throw slowZeroing(offset, "a block device may fall back to writing zeroes");
     }
     if (blockDevice) {
       long start = roundUp(offset, logicalBlockSize);
@@ -450,7 +464,7 @@ public final class FileBlockDevice implements BlockDevice {
       writeZeroBytes(end, offset + length - end);
       return;
     }
-    if (!punchHoleUnsupported) {
+    if (!keepAllocated && !punchHoleUnsupported) {
       try {
         LinuxIo.fallocate(
             fd, LinuxIo.FALLOC_FL_PUNCH_HOLE | LinuxIo.FALLOC_FL_KEEP_SIZE, offset, length);
@@ -472,10 +486,18 @@ public final class FileBlockDevice implements BlockDevice {
           throw new BlockIoException(kindOf(e), name, "write-zeroes", offset, e.getMessage(), e);
         }
         zeroRangeUnsupported = true;
-        LOG.info("{}: cannot punch holes or zero ranges, writing zeroes", name);
+        LOG.info("{}: cannot zero ranges in place, writing zeroes", name);
       }
     }
+    if (fastOnly) {
+      throw slowZeroing(offset, "the file system cannot zero a range without writing zeroes");
+    }
     writeZeroBytes(offset, length);
+  }
+
+  private BlockIoException slowZeroing(long offset, String why) {
+    return new BlockIoException(
+        BlockIoException.Kind.NOT_SUPPORTED, name, "fast write-zeroes", offset, why);
   }
 
   /** Test hook: behave as a file system without hole punching or zero ranges. */

@@ -186,12 +186,15 @@ public final class RegionMap {
     }
   }
 
+  /**
+   * Always the atomic OR, never a read first that skips it when the bit looks set: the mark's word
+   * update and this read would be a store followed by a load of another variable, which the Java
+   * memory model may reorder (only volatile accesses are totally ordered, and an acquire load is
+   * not one), so the read could see the dirty bit of a commit that has already taken it and copied
+   * the block without this mark. The atomic OR is ordered with {@link #takeDirty}'s getAndSet.
+   */
   private void markDirty(int block) {
-    long mask = 1L << block;
-    int index = block >>> 6;
-    if ((word(dirty, index) & mask) == 0) {
-      WORDS.getAndBitwiseOr(dirty, index, mask);
-    }
+    WORDS.getAndBitwiseOr(dirty, block >>> 6, 1L << block);
   }
 
   private static long word(long[] array, int index) {

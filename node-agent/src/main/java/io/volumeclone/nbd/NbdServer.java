@@ -82,6 +82,14 @@ public final class NbdServer implements AutoCloseable {
   private final Set<NbdServerConnection> connections = ConcurrentHashMap.newKeySet();
   private final ScheduledExecutorService timers;
   private final Thread acceptThread;
+
+  /**
+   * Connections the kernel queues before the accept loop takes them. A Unix socket refuses connects
+   * beyond it at once (libnbd: "server backlog overflowed"), so a burst of clients needs room;
+   * nbdkit takes 1,000. The kernel caps it at net.core.somaxconn (4096 by default).
+   */
+  static final int LISTEN_BACKLOG = 1024;
+
   private final Path socketPath;
   private final BufferPool buffers;
   private volatile boolean closing;
@@ -139,7 +147,7 @@ public final class NbdServer implements AutoCloseable {
       case ExportAddress.Tcp tcp -> {
         listener = ServerSocketChannel.open();
         try {
-          listener.bind(new InetSocketAddress(tcp.host(), tcp.port()), 64);
+          listener.bind(new InetSocketAddress(tcp.host(), tcp.port()), LISTEN_BACKLOG);
         } catch (IOException e) {
           listener.close();
           throw new IOException("cannot listen for NBD on " + address + ": " + e.getMessage(), e);
@@ -187,7 +195,7 @@ public final class NbdServer implements AutoCloseable {
     Path temporary = privateDir.resolve("s");
     ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
-      listener.bind(UnixDomainSocketAddress.of(temporary), 64);
+      listener.bind(UnixDomainSocketAddress.of(temporary), LISTEN_BACKLOG);
       Files.setPosixFilePermissions(temporary, PosixFilePermissions.fromString("rw-------"));
       Files.move(temporary, path, StandardCopyOption.ATOMIC_MOVE);
     } catch (IOException e) {

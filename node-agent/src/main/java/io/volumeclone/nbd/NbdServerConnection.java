@@ -388,7 +388,9 @@ final class NbdServerConnection {
   int[] blockSizes(BlockTarget t) {
     int max = server.options().maxBlockSize();
     int min = t.minimumBlockSize();
-    if (min < 1 || min > 65536 || Integer.bitCount(min) != 1) {
+    // Clients refuse requests that are not multiples of the minimum, so a size that is not one
+    // would leave the export's last bytes unreachable; the export serves any byte range.
+    if (min < 1 || min > 65536 || Integer.bitCount(min) != 1 || t.size() % min != 0) {
       min = 1;
     }
     int preferred = Math.max(4096, Math.max(min, t.preferredBlockSize()));
@@ -695,7 +697,12 @@ final class NbdServerConnection {
         case CMD_FLUSH -> target.flush();
         case CMD_TRIM -> target.discard(r.offset(), r.length(), fua);
         case CMD_WRITE_ZEROES ->
-            target.writeZeroes(r.offset(), r.length(), fua, (r.flags() & CMD_FLAG_FAST_ZERO) != 0);
+            target.writeZeroes(
+                r.offset(),
+                r.length(),
+                fua,
+                (r.flags() & CMD_FLAG_NO_HOLE) != 0,
+                (r.flags() & CMD_FLAG_FAST_ZERO) != 0);
         case CMD_BLOCK_STATUS -> {
           blockStatus(r);
           return;

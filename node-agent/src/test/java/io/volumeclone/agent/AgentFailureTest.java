@@ -215,6 +215,77 @@ class AgentFailureTest {
     assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
   }
 
+  /** Real metadata whose commits fail, once armed, as a failing metadata device's would. */
+  static io.volumeclone.engine.CloneMetadata failingCommits(
+      io.volumeclone.engine.CloneMetadata delegate,
+      java.util.concurrent.atomic.AtomicBoolean armed) {
+    return (io.volumeclone.engine.CloneMetadata)
+        java.lang.reflect.Proxy.newProxyInstance(
+            AgentFailureTest.class.getClassLoader(),
+            new Class<?>[] {io.volumeclone.engine.CloneMetadata.class},
+            (proxy, method, args) -> {
+              if (armed.get() && method.getName().equals("commit")) {
+                java.io.IOException e =
+                    new java.io.IOException("metadata write at offset 40960 failed (testing)");
+                delegate.abort("write bitmap block", e);
+                throw e;
+              }
+              try {
+                return method.invoke(delegate, args);
+              } catch (java.lang.reflect.InvocationTargetException e) {
+                throw e.getCause();
+              }
+            });
+  }
+
+  @Test
+  void aReadOnlyMetadataKeepsTheExportServingAndDegradedSaysWhyUntilStopped() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "readonly", 16 * MiB);
+    CopySpec slow = new CopySpec();
+    slow.setBandwidth("1Mi");
+    api.create(f.resource("64Ki", slow));
+    java.util.concurrent.atomic.AtomicBoolean armed =
+        new java.util.concurrent.atomic.AtomicBoolean();
+    Agent agent = f.agent(api, INTERVAL, logStream).wrapMetadata(m -> failingCommits(m, armed));
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    await(
+        "Available=True",
+        LIMIT,
+        () ->
+            conditionIs(
+                api.get(NAMESPACE, f.name), ConditionTypes.AVAILABLE, "True", "ExportServing"));
+    armed.set(true);
+    await(
+        "Degraded=True MetadataReadOnly",
+        LIMIT,
+        () ->
+            conditionIs(
+                api.get(NAMESPACE, f.name), ConditionTypes.DEGRADED, "True", "MetadataReadOnly"));
+    VolumeClone vc = api.get(NAMESPACE, f.name);
+    assertThat(vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow().getMessage())
+        .contains("metadata write at offset 40960 failed (testing)");
+    assertThat(vc.getStatus().getMetadataMode())
+        .isEqualTo(VolumeCloneStatus.METADATA_MODE_READ_ONLY);
+
+    Thread.sleep(3000);
+    assertThat(exit.isDone()).as(logText()).isFalse();
+    assertThat(
+            conditionIs(
+                api.get(NAMESPACE, f.name), ConditionTypes.AVAILABLE, "True", "ExportServing"))
+        .isTrue();
+    byte[] expected = new byte[1 << 20];
+    ByteBuffer.wrap(Files.readAllBytes(f.source), 9 << 20, 1 << 20).get(expected);
+    ByteBuffer got = ByteBuffer.allocate(1 << 20);
+    try (io.volumeclone.nbd.NbdBlockDevice client =
+        io.volumeclone.nbd.NbdBlockDevice.open(vc.getStatus().getExport().getUri())) {
+      client.read(9L << 20, got);
+    }
+    assertThat(got.array()).isEqualTo(expected);
+
+    agent.stop();
+    assertThat(exit.get(1, TimeUnit.MINUTES)).as(logText()).isEqualTo(Agent.EXIT_STOPPED);
+  }
+
   @Test
   void aFailedManualCutoverIsATransientFailureNotAStop() throws Exception {
     AgentFixture f = new AgentFixture(dir, "nocut", 4 * MiB);

@@ -36,6 +36,11 @@ final class TestingFailingCutoverMetadata implements CloneMetadata {
   }
 
   @Override
+  public void abort(String operation, Throwable cause) {
+    delegate.abort(operation, cause);
+  }
+
+  @Override
   public String deviceName() {
     return delegate.deviceName();
   }

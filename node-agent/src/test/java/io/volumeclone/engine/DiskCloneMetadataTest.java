@@ -271,7 +271,7 @@ class DiskCloneMetadataTest {
   }
 
   @Test
-  void destinationFlushFailureFailsTheCommitButKeepsTheChangesForTheNextOne() throws IOException {
+  void destinationFlushFailureAbortsAndNoLaterCommitRecordsTheRegions() throws IOException {
     TestingMemoryBlockDevice dev = device();
     try (DiskCloneMetadata metadata = DiskCloneMetadata.open(dev, GEOMETRY, false)) {
       metadata.setHydrated(7, 3);
@@ -285,16 +285,17 @@ class DiskCloneMetadataTest {
                       }))
           .hasMessageContaining("/dev/dest");
       assertThat(dev.writes.get()).as("no metadata written").isEqualTo(writes);
-      assertThat(metadata.mode()).isEqualTo(Mode.WRITE);
+      // A retried fdatasync would succeed for data the kernel dropped: the transaction is aborted.
+      assertThat(metadata.mode()).isEqualTo(Mode.READ_ONLY);
+      assertThatThrownBy(() -> metadata.commit(() -> {})).hasMessageContaining("READ_ONLY");
+      assertThat(dev.writes.get()).as("no metadata written").isEqualTo(writes);
       assertThat(metadata.transactionId()).isZero();
-      metadata.commit(() -> {});
-      assertThat(metadata.transactionId()).isEqualTo(1);
-      assertThat(metadata.committedCount()).isEqualTo(3);
+      assertThat(metadata.isRangeHydrated(7, 3)).as("still read from the destination").isTrue();
     }
   }
 
   @Test
-  void metadataWriteErrorAbortsReloadsAndGoesReadOnly() throws IOException {
+  void metadataWriteErrorAbortsAndGoesReadOnlyKeepingTheMarksInMemory() throws IOException {
     TestingFaultyBlockDevice dev = new TestingFaultyBlockDevice(device());
     DiskCloneMetadata metadata = DiskCloneMetadata.open(dev, GEOMETRY, false);
     metadata.setHydrated(0, 10);
@@ -312,17 +313,19 @@ class DiskCloneMetadataTest {
               assertThat(e.getMessage()).contains("READ_ONLY");
             });
     assertThat(metadata.mode()).isEqualTo(Mode.READ_ONLY);
-    // Reloaded from disk: the uncommitted marks are gone, the committed ones stay.
-    assertThat(metadata.isHydrated(100)).isFalse();
+    // The uncommitted marks stay in memory (their data is on the destination), uncommitted.
+    assertThat(metadata.isRangeHydrated(100, 10)).isTrue();
     assertThat(metadata.isRangeHydrated(0, 10)).isTrue();
-    assertThat(metadata.hydratedCount()).isEqualTo(10);
+    assertThat(metadata.hydratedCount()).isEqualTo(20);
+    assertThat(metadata.committedCount()).isEqualTo(10);
     assertThat(metadata.transactionId()).isEqualTo(1);
     assertThatThrownBy(() -> metadata.setHydrated(200, 1))
         .isInstanceOfSatisfying(
             BlockIoException.class,
             e -> assertThat(e.kind()).isEqualTo(BlockIoException.Kind.READ_ONLY));
-    // Nothing to commit: a flush needs no commit and succeeds.
-    metadata.commit(() -> {});
+    // The aborted transaction can never be committed: every later commit fails.
+    dev.heal();
+    assertThatThrownBy(() -> metadata.commit(() -> {})).hasMessageContaining("READ_ONLY");
     assertThat(metadata.mode()).isEqualTo(Mode.READ_ONLY);
   }
 

@@ -238,4 +238,15 @@ public final class TestingFaultyBlockDevice extends TestingForwardingBlockDevice
     }
     inner.writeZeroes(offset, length);
   }
+
+  @Override
+  public void writeZeroes(long offset, long length, boolean keepAllocated, boolean fastOnly)
+      throws IOException {
+    Fault fault = firing(Op.WRITE_ZEROES, offset, length);
+    record(Op.WRITE_ZEROES, offset, length, fault != null);
+    if (fault != null) {
+      throw injected(fault, "write-zeroes", offset);
+    }
+    inner.writeZeroes(offset, length, keepAllocated, fastOnly);
+  }
 }

@@ -9,7 +9,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * Clone metadata held in memory, for unit tests of the clone target. It keeps the bitmap as of the
  * last commit apart from the live one, so {@link #reopenCommitted()} shows what a crash would
  * leave. Commits can be made to fail, which moves the mode to READ_ONLY (or FAIL when {@link
- * #failReload} is set), as the real metadata does.
+ * #failReload} is set) and keeps the live bitmap, as the real metadata does.
  */
 public final class TestingMemoryCloneMetadata implements CloneMetadata {
 
@@ -167,13 +167,15 @@ public final class TestingMemoryCloneMetadata implements CloneMetadata {
       return;
     }
     BitSet snapshot = (BitSet) live.clone();
-    flushDestination.run();
+    try {
+      flushDestination.run();
+    } catch (IOException | RuntimeException e) {
+      abort("flush destination", e);
+      throw e;
+    }
     destinationFlushesByCommit.incrementAndGet();
     if (failCommits.get() > 0) {
       failCommits.decrementAndGet();
-      live.clear();
-      live.or(committed);
-      changed = false;
       mode = failReload ? Mode.FAIL : Mode.READ_ONLY;
       throw new BlockIoException(
           BlockIoException.Kind.IO, deviceName(), "commit", 4096, "injected metadata write error");
@@ -184,6 +186,13 @@ public final class TestingMemoryCloneMetadata implements CloneMetadata {
     commits.incrementAndGet();
     if (markComplete) {
       complete = true;
+    }
+  }
+
+  @Override
+  public synchronized void abort(String operation, Throwable cause) {
+    if (mode == Mode.WRITE) {
+      mode = failReload ? Mode.FAIL : Mode.READ_ONLY;
     }
   }
 

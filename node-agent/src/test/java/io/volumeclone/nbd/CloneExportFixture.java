@@ -28,6 +28,20 @@ final class CloneExportFixture implements AutoCloseable {
 
   CloneExportFixture(Path dir, long size, int regionSize, CloneOptions.Builder options)
       throws IOException {
+    this(dir, size, regionSize, options, false);
+  }
+
+  /**
+   * @param allocatedDestination write every byte of the destination first (0xff), so that tests can
+   *     see whether the export deallocates any of it
+   */
+  CloneExportFixture(
+      Path dir,
+      long size,
+      int regionSize,
+      CloneOptions.Builder options,
+      boolean allocatedDestination)
+      throws IOException {
     this.size = size;
     this.regionSize = regionSize;
     source = dir.resolve("source.img");
@@ -41,6 +55,14 @@ final class CloneExportFixture implements AutoCloseable {
             java.nio.file.StandardOpenOption.WRITE)) {
       f.truncate(size);
       f.write(java.nio.ByteBuffer.allocate(1), size - 1);
+      if (allocatedDestination) {
+        byte[] ones = new byte[1 << 20];
+        java.util.Arrays.fill(ones, (byte) 0xff);
+        for (long at = 0; at < size; at += ones.length) {
+          f.write(java.nio.ByteBuffer.wrap(ones, 0, (int) Math.min(ones.length, size - at)), at);
+        }
+        f.force(true);
+      }
     }
     CloneGeometry geometry = new CloneGeometry(0, 0, size, regionSize, size, size);
     clone =
