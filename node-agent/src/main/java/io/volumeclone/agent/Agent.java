@@ -11,13 +11,17 @@ import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.CloneTuning;
+import io.volumeclone.nbd.CommandRunner;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdServer;
+import io.volumeclone.nbd.NodeAttach;
+import io.volumeclone.nbd.ProcessCommandRunner;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -134,6 +138,7 @@ public final class Agent {
   private NodeAttach attach;
   private CloneOpener.Opened opened;
   private UnaryOperator<CloneMetadata> metadataWrapper = UnaryOperator.identity();
+  private UnaryOperator<BlockDevice> destinationWrapper = UnaryOperator.identity();
 
   public Agent(
       AgentSettings settings,
@@ -184,6 +189,12 @@ public final class Agent {
     return this;
   }
 
+  /** For tests: wraps the clone's destination, e.g. in one that records its flushes. */
+  Agent wrapDestination(UnaryOperator<BlockDevice> wrapper) {
+    this.destinationWrapper = wrapper;
+    return this;
+  }
+
   /**
    * Runs the clone until cutover (0), a transient failure (1), a permanent failure ({@value
    * #EXIT_PERMANENT}) or {@link #stop} ({@value #EXIT_STOPPED}).
@@ -224,7 +235,7 @@ public final class Agent {
       long initialLimit = initialLimit(initialSpec);
       try {
         opened =
-            new CloneOpener(settings, metrics.registry(), metadataWrapper)
+            new CloneOpener(settings, metrics.registry(), metadataWrapper, destinationWrapper)
                 .open(resource, initialLimit);
       } catch (AgentFailure f) {
         return fail(f);
@@ -333,7 +344,8 @@ public final class Agent {
     CloneGeometry g = clone.cloneGeometry();
     if (attach != null && exportDevice != null) {
       try {
-        attach.cutover(opened.destinationPath(), g.destinationOffset(), g.size());
+        // the flush runs while the mapper device is suspended: nothing reaches the clone after it
+        attach.cutover(opened.destinationPath(), g.destinationOffset(), g.size(), clone::flush);
         log.info(
             "node-cutover",
             exportDevice + " now maps the destination directly; NBD detached",
@@ -495,7 +507,7 @@ public final class Agent {
       return;
     }
     NodeAttach candidate =
-        new NodeAttach(
+        NodeAttach.forClone(
             node.runner(), node.dev(), node.sysBlock(), uid == null ? settings.name() : uid);
     try {
       exportDevice = candidate.attach(settings.socketPath(), clone.size());

@@ -41,14 +41,17 @@ final class CloneOpener {
   private final MeterRegistry registry;
 
   private final UnaryOperator<CloneMetadata> metadataWrapper;
+  private final UnaryOperator<BlockDevice> destinationWrapper;
 
   CloneOpener(
       AgentSettings settings,
       MeterRegistry registry,
-      UnaryOperator<CloneMetadata> metadataWrapper) {
+      UnaryOperator<CloneMetadata> metadataWrapper,
+      UnaryOperator<BlockDevice> destinationWrapper) {
     this.settings = settings;
     this.registry = registry;
     this.metadataWrapper = metadataWrapper;
+    this.destinationWrapper = destinationWrapper;
   }
 
   /**
@@ -97,7 +100,9 @@ final class CloneOpener {
           spec.getDestination().getPersistentVolumeClaim() != null
               ? settings.pvcDevice("destination").toString()
               : spec.getDestination().getDevice().getPath();
-      destination = Devices.open("destination", Path.of(destinationPath), true, true);
+      destination =
+          destinationWrapper.apply(
+              Devices.open("destination", Path.of(destinationPath), true, true));
       long cloneSize = size >= 0 ? size : source.size() - sourceOffset;
       CloneGeometry geometry;
       try {

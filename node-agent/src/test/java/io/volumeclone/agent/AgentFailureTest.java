@@ -15,6 +15,7 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;
@@ -354,6 +355,7 @@ class AgentFailureTest {
         .containsExactly(
             "nbd-client -unix " + f.state.resolve("nbd.sock") + " " + dev.resolve("nbd0"),
             "dmsetup create " + mapper + " --table 0 8192 linear " + dev.resolve("nbd0") + " 0",
+            "dmsetup mknodes " + mapper,
             "dmsetup remove " + mapper,
             "nbd-client -d " + dev.resolve("nbd0"));
   }

@@ -10,6 +10,7 @@ import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataReport;
+import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.ByteBuffer;

@@ -7,6 +7,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

@@ -9,13 +9,16 @@ import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.Progress;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import io.volumeclone.engine.MetadataReport;
+import io.volumeclone.engine.TestingForwardingBlockDevice;
 import io.volumeclone.nbd.NbdBlockDevice;
+import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -511,6 +514,52 @@ class AgentTest {
           return v;
         });
     assertThat(exit.get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
+    f.assertDestinationEqualsSource();
+  }
+
+  @Test
+  void theNodeCutoverFlushesTheDestinationWhileSuspendedBeforeLoadingIt() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "flushed", 4 * MiB);
+    Path dev = Files.createDirectories(dir.resolve("dev"));
+    Files.createFile(dev.resolve("nbd0"));
+    Files.createDirectories(dir.resolve("sys-block"));
+    VolumeClone resource = f.resource("64Ki", null);
+    resource.getSpec().setAccess(Access.Immediate);
+    VolumeClone created = api.create(resource);
+    TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
+    Agent agent =
+        new Agent(
+                f.settings(INTERVAL),
+                api.client,
+                new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
+                new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
+                java.time.Clock.systemUTC())
+            .wrapDestination(
+                d ->
+                    new TestingForwardingBlockDevice(d) {
+                      @Override
+                      public void flush() throws java.io.IOException {
+                        super.flush();
+                        runner.note("flush destination");
+                      }
+                    });
+
+    assertThat(AgentFixture.start(agent).get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
+
+    String mapper = "volume-clone-" + created.getMetadata().getUid();
+    List<String> commands = runner.commands();
+    int suspend = commands.indexOf("dmsetup suspend " + mapper);
+    assertThat(suspend).as(String.join("\n", commands)).isPositive();
+    int detach = commands.indexOf("nbd-client -d " + dev.resolve("nbd0"));
+    // from the suspend to the NBD detach; the copy's flushes come before, the close's after
+    assertThat(commands.subList(suspend, detach + 1))
+        .containsExactly(
+            "dmsetup suspend " + mapper,
+            "flush destination",
+            "dmsetup load " + mapper + " --table 0 8192 linear " + f.destination + " 0",
+            "dmsetup resume " + mapper,
+            "dmsetup mknodes " + mapper,
+            "nbd-client -d " + dev.resolve("nbd0"));
     f.assertDestinationEqualsSource();
   }
 }

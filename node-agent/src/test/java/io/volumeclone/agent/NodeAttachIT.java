@@ -11,6 +11,8 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.nbd.CommandRunner;
+import io.volumeclone.nbd.ProcessCommandRunner;
 import io.volumeclone.testing.HostRequirements;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;

@@ -1,4 +1,4 @@
-package io.volumeclone.agent;
+package io.volumeclone.nbd;
 
 import java.io.IOException;
 import java.util.List;

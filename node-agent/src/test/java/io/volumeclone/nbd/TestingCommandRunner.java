@@ -1,4 +1,4 @@
-package io.volumeclone.agent;
+package io.volumeclone.nbd;
 
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -10,18 +10,18 @@ import java.util.Set;
  * Records the commands the agent would run on a node, answers them with exit 0 or with a scripted
  * failure, and pretends that a chosen set of programs is on the PATH.
  */
-final class TestingCommandRunner implements CommandRunner {
+public final class TestingCommandRunner implements CommandRunner {
 
   private final List<String> commands = new ArrayList<>();
   private final Map<String, Result> failures = new HashMap<>();
   private final Set<String> programs;
 
-  TestingCommandRunner(String... programsOnPath) {
+  public TestingCommandRunner(String... programsOnPath) {
     this.programs = Set.of(programsOnPath);
   }
 
   /** Commands that start with {@code prefix} fail with {@code output}. */
-  TestingCommandRunner failing(String prefix, String output) {
+  public TestingCommandRunner failing(String prefix, String output) {
     failures.put(prefix, new Result(1, output));
     return this;
   }
@@ -38,12 +38,17 @@ final class TestingCommandRunner implements CommandRunner {
     return new Result(0, "");
   }
 
+  /** Records something that is not a command (a flush) in the same sequence as the commands. */
+  public synchronized void note(String event) {
+    commands.add(event);
+  }
+
   @Override
   public boolean onPath(String program) {
     return programs.contains(program);
   }
 
-  synchronized List<String> commands() {
+  public synchronized List<String> commands() {
     return List.copyOf(commands);
   }
 }

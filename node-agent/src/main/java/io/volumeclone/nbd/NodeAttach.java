@@ -1,4 +1,4 @@
-package io.volumeclone.agent;
+package io.volumeclone.nbd;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -8,11 +8,18 @@ import java.util.List;
 
 /**
  * Presents a clone as a kernel block device on nodes that can: the NBD export is attached to a free
- * {@code /dev/nbdN} with {@code nbd-client}, and {@code /dev/mapper/volume-clone-<uid>} is a linear
- * device-mapper table over it. Consumers open the mapper device; at cutover its table is swapped to
- * a linear map of the destination ({@code dmsetup suspend}, {@code load}, {@code resume}: the
- * suspend drains every request still going through NBD, so nothing is lost) and NBD is detached.
- * Consumers never see the switch.
+ * {@code /dev/nbdN} with {@code nbd-client}, and {@code /dev/mapper/NAME} (the agent's {@code
+ * volume-clone-<uid>}, the CLI's {@code --attach NAME}) is a linear device-mapper table over it.
+ * Consumers open the mapper device; at cutover its table is swapped to a linear map of the
+ * destination and NBD is detached. Consumers never see the switch.
+ *
+ * <p>The cutover order matters. {@code dmsetup suspend} drains every request still going through
+ * NBD into the clone. Then the clone's destination is flushed (and the metadata committed): writes
+ * that reached it through a buffered descriptor sit in the page cache of that descriptor, and the
+ * direct mapping loaded next would read past them, while their later writeback would overwrite
+ * newer writes. Only then is the linear table of the destination (named by major:minor) loaded and
+ * the device resumed. {@code dmsetup mknodes} follows create and resume, since nodes without udev
+ * get no {@code /dev/mapper} entry otherwise.
  *
  * <p>Needs the {@code nbd} kernel module ({@code /dev/nbd0} exists), {@code nbd-client} and {@code
  * dmsetup}. Where any is missing, {@link #detect} says which, and the agent stays export-only.
@@ -21,6 +28,12 @@ public final class NodeAttach {
 
   /** Whether this node can attach, and if not, why. */
   public record Support(boolean available, String reason) {}
+
+  /** Makes what reached the clone durable on its destination: flush it, commit the metadata. */
+  @FunctionalInterface
+  public interface DestinationFlush {
+    void flush() throws IOException;
+  }
 
   static final int SECTOR = 512;
 
@@ -38,11 +51,35 @@ public final class NodeAttach {
    *     is in use when {@code nbdN/pid} exists there
    * @param uid the VolumeClone's uid, which names the mapper device
    */
-  public NodeAttach(CommandRunner runner, Path dev, Path sysBlock, String uid) {
+  public static NodeAttach forClone(CommandRunner runner, Path dev, Path sysBlock, String uid) {
+    return named(runner, dev, sysBlock, "volume-clone-" + uid);
+  }
+
+  private NodeAttach(CommandRunner runner, Path dev, Path sysBlock, String mapperName) {
     this.runner = runner;
     this.dev = dev;
     this.sysBlock = sysBlock;
-    this.mapperName = "volume-clone-" + uid;
+    this.mapperName = mapperName;
+  }
+
+  /** An attachment whose mapper device is {@code /dev/mapper/<mapperName>}, as the CLI names it. */
+  public static NodeAttach named(CommandRunner runner, Path dev, Path sysBlock, String mapperName) {
+    if (mapperName.isEmpty()
+        || mapperName.length() > 127
+        || mapperName.contains("/")
+        || mapperName.equals(".")
+        || mapperName.equals("..")) {
+      throw new IllegalArgumentException(
+          "invalid device-mapper name '"
+              + mapperName
+              + "': 1 to 127 characters, no '/', not '.' or '..'");
+    }
+    return new NodeAttach(runner, dev, sysBlock, mapperName);
+  }
+
+  /** The host's {@code /dev} and {@code /sys/block}, with tools run as child processes. */
+  public static NodeAttach onHost(String mapperName) {
+    return named(new ProcessCommandRunner(), Path.of("/dev"), Path.of("/sys/block"), mapperName);
   }
 
   public static Support detect(CommandRunner runner, Path dev) {
@@ -92,20 +129,39 @@ public final class NodeAttach {
       throw e;
     }
     mapped = true;
+    run("create the node of " + mapperDevice(), "dmsetup", "mknodes", mapperName);
     return mapperDevice();
   }
 
   /**
    * Points the mapper device at {@code destination} (from {@code destinationOffset}, for {@code
-   * size} bytes) and detaches NBD. On a failed load the device resumes on NBD, as it was.
+   * size} bytes) and detaches NBD: suspend, {@code flush}, load, resume. A block-device destination
+   * is named by its major:minor in the table, so the mapping does not depend on a path that may
+   * change. When the flush or the load fails the device resumes on NBD, as it was, and the error is
+   * thrown.
    */
-  public void cutover(String destination, long destinationOffset, long size) throws IOException {
+  public void cutover(String destination, long destinationOffset, long size, DestinationFlush flush)
+      throws IOException {
     if (!mapped || cutOver) {
       return;
     }
     long sectors = sectors("clone size", size);
     long offset = sectors("destination offset", destinationOffset);
+    String target = deviceNumber(Path.of(destination));
     run("suspend " + mapperDevice(), "dmsetup", "suspend", mapperName);
+    try {
+      flush.flush();
+    } catch (IOException | RuntimeException e) {
+      resumeOnNbd("the failed flush of " + destination);
+      throw new IOException(
+          "cannot flush destination "
+              + destination
+              + " before loading it into "
+              + mapperDevice()
+              + ": "
+              + e.getMessage(),
+          e);
+    }
     try {
       run(
           "load the destination table into " + mapperDevice(),
@@ -113,18 +169,45 @@ public final class NodeAttach {
           "load",
           mapperName,
           "--table",
-          "0 " + sectors + " linear " + destination + " " + offset);
+          "0 " + sectors + " linear " + target + " " + offset);
     } catch (IOException e) {
-      run(
-          "resume " + mapperDevice() + " on NBD after the failed load",
-          "dmsetup",
-          "resume",
-          mapperName);
+      resumeOnNbd("the failed load");
       throw e;
     }
     run("resume " + mapperDevice() + " on " + destination, "dmsetup", "resume", mapperName);
     cutOver = true;
+    run("create the node of " + mapperDevice(), "dmsetup", "mknodes", mapperName);
     detachNbd();
+  }
+
+  private void resumeOnNbd(String after) throws IOException {
+    run("resume " + mapperDevice() + " on NBD after " + after, "dmsetup", "resume", mapperName);
+  }
+
+  /**
+   * {@code major:minor} of a block device, as device-mapper tables name devices; anything else (a
+   * test's stand-in) unchanged, for dmsetup to accept or refuse with its own reason.
+   */
+  static String deviceNumber(Path device) {
+    try {
+      if (!isBlockDevice(device)) {
+        return device.toString();
+      }
+      long rdev = ((Number) Files.getAttribute(device, "unix:rdev")).longValue();
+      long major = ((rdev >>> 8) & 0xfff) | ((rdev >>> 32) & ~0xfffL);
+      long minor = (rdev & 0xff) | ((rdev >>> 12) & ~0xffL);
+      return major + ":" + minor;
+    } catch (IOException | UnsupportedOperationException | IllegalArgumentException e) {
+      return device.toString();
+    }
+  }
+
+  private static boolean isBlockDevice(Path device) throws IOException {
+    if (!Files.exists(device)) {
+      return false;
+    }
+    int mode = ((Number) Files.getAttribute(device, "unix:mode")).intValue();
+    return (mode & 0170000) == 0060000;
   }
 
   /** Removes the mapper device and detaches NBD (agent stopped before cutover). */

@@ -1,4 +1,4 @@
-package io.volumeclone.agent;
+package io.volumeclone.nbd;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;

@@ -1,4 +1,4 @@
-package io.volumeclone.agent;
+package io.volumeclone.nbd;
 
 import java.io.File;
 import java.io.IOException;
@@ -14,17 +14,17 @@ import java.util.concurrent.TimeUnit;
  * output goes to a temporary file, not a pipe: a tool that writes more than the pipe holds (64 KiB)
  * would otherwise block until the deadline, since nobody reads the pipe while we wait.
  */
-final class ProcessCommandRunner implements CommandRunner {
+public final class ProcessCommandRunner implements CommandRunner {
 
   private static final Duration TIMEOUT = Duration.ofSeconds(60);
 
   private final Duration timeout;
 
-  ProcessCommandRunner() {
+  public ProcessCommandRunner() {
     this(TIMEOUT);
   }
 
-  ProcessCommandRunner(Duration timeout) {
+  public ProcessCommandRunner(Duration timeout) {
     this.timeout = timeout;
   }
 
