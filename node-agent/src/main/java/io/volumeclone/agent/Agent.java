@@ -344,8 +344,11 @@ public final class Agent {
     CloneGeometry g = clone.cloneGeometry();
     if (attach != null && exportDevice != null) {
       try {
-        // the flush runs while the mapper device is suspended: nothing reaches the clone after it
-        attach.cutover(opened.destinationPath(), g.destinationOffset(), g.size(), clone::flush);
+        attach.cutover(
+            opened.destinationPath(),
+            g.destinationOffset(),
+            g.size(),
+            this::flushAndReleaseDestination);
         log.info(
             "node-cutover",
             exportDevice + " now maps the destination directly; NBD detached",
@@ -398,6 +401,16 @@ public final class Agent {
       return EXIT_FAILED;
     }
     return EXIT_CUT_OVER;
+  }
+
+  /**
+   * Runs while the mapper device is suspended, so nothing reaches the clone after the flush; the
+   * close lets go of the destination's O_EXCL, which device-mapper needs to open it.
+   */
+  private void flushAndReleaseDestination() throws IOException {
+    clone.flush();
+    stateBeforeClose = clone.status().state();
+    clone.close();
   }
 
   private void awaitStop() {

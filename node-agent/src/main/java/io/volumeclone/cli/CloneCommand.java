@@ -166,6 +166,20 @@ public class CloneCommand implements Callable<Integer> {
               + " or /run/volume-clone).")
   Path runDir;
 
+  @Option(
+      names = "--attach",
+      arity = "0..1",
+      fallbackValue = "",
+      paramLabel = "NAME",
+      description =
+          "Attach the clone as the kernel device /dev/mapper/NAME (default volume-clone-<name of"
+              + " the destination>) at once and print its path; at cutover it moves onto the"
+              + " destination live. Needs the nbd module, nbd-client, dmsetup and a block-device"
+              + " destination.")
+  String attach;
+
+  private KernelAttach kernel;
+
   private ExportAddress exportAddress;
 
   /** Set by {@link #stop} (SIGTERM, Ctrl-C) before it closes the export and the clone. */
@@ -184,7 +198,7 @@ public class CloneCommand implements Callable<Integer> {
    * What it returns is closed before the clone is.
    */
   private AutoCloseable startExport(Clone clone) throws IOException {
-    if (export == null) {
+    if (exportAddress == null) {
       return null;
     }
     NbdServer server = NbdServer.start(exportAddress, clone);
@@ -193,7 +207,7 @@ public class CloneCommand implements Callable<Integer> {
   }
 
   private boolean exportRequested() {
-    return export != null;
+    return export != null || attach != null;
   }
 
   private static boolean isNbdUri(String text) {
@@ -219,6 +233,10 @@ public class CloneCommand implements Callable<Integer> {
       } catch (IllegalArgumentException e) {
         throw new Main.UsageException("invalid --export: " + e.getMessage());
       }
+    }
+    if (attach != null) {
+      kernel = KernelAttach.prepare(attach, destination, exportAddress);
+      exportAddress = kernel.export();
     }
     if (isNbdUri(source)) {
       try {
@@ -282,7 +300,16 @@ public class CloneCommand implements Callable<Integer> {
             out, err, terminal != null ? terminal : ProgressReporter.stdoutIsTerminal());
     try {
       server.set(startExport(clone));
+      if (kernel != null) {
+        out.println(kernel.attach(clone));
+      }
       int code = waitForCutover(clone, options, server.get() != null, progress);
+      if (code == 0 && kernel != null && clone.status().state() == CloneStatus.State.CUT_OVER) {
+        kernel.cutover(clone);
+        err.println(
+            "volume-clone: " + kernel.mapperDevice() + " now maps " + destination + " directly");
+        return code;
+      }
       if (code == 0 && server.get() != null) {
         err.println(
             "volume-clone: clone "
@@ -293,6 +320,7 @@ public class CloneCommand implements Callable<Integer> {
       return code;
     } finally {
       progress.finish();
+      detachKernel();
       closeExport(server.getAndSet(null));
       try {
         clone.close();
@@ -350,10 +378,24 @@ public class CloneCommand implements Callable<Integer> {
    */
   void stop() {
     stopping = true;
+    detachKernel();
     closeExport(server.getAndSet(null));
     Clone clone = running;
     if (clone != null) {
       closeQuietly(clone);
+    }
+  }
+
+  /** The kernel devices must not stay on a socket that nobody serves any more. */
+  private void detachKernel() {
+    KernelAttach k = kernel;
+    if (k != null) {
+      try {
+        k.detach();
+      } catch (IOException e) {
+        err.println("volume-clone: " + Main.describe(e));
+      }
+      k.cleanUp();
     }
   }
 

@@ -14,12 +14,14 @@ import java.util.List;
  * destination and NBD is detached. Consumers never see the switch.
  *
  * <p>The cutover order matters. {@code dmsetup suspend} drains every request still going through
- * NBD into the clone. Then the clone's destination is flushed (and the metadata committed): writes
- * that reached it through a buffered descriptor sit in the page cache of that descriptor, and the
- * direct mapping loaded next would read past them, while their later writeback would overwrite
- * newer writes. Only then is the linear table of the destination (named by major:minor) loaded and
- * the device resumed. {@code dmsetup mknodes} follows create and resume, since nodes without udev
- * get no {@code /dev/mapper} entry otherwise.
+ * NBD into the clone. Then the clone flushes its destination (and commits the metadata): writes
+ * that reached it through a buffered descriptor sit in the page cache, and the direct mapping
+ * loaded next would read past them, while their later writeback would overwrite newer writes. The
+ * clone also lets go of the destination: it holds it with {@code O_EXCL}, and device-mapper cannot
+ * open a device someone else holds exclusively (the load fails with EBUSY). Only then is the linear
+ * table of the destination (named by major:minor) loaded and the device resumed. {@code dmsetup
+ * mknodes} follows create and resume, since nodes without udev get no {@code /dev/mapper} entry
+ * otherwise.
  *
  * <p>Needs the {@code nbd} kernel module ({@code /dev/nbd0} exists), {@code nbd-client} and {@code
  * dmsetup}. Where any is missing, {@link #detect} says which, and the agent stays export-only.
@@ -29,10 +31,13 @@ public final class NodeAttach {
   /** Whether this node can attach, and if not, why. */
   public record Support(boolean available, String reason) {}
 
-  /** Makes what reached the clone durable on its destination: flush it, commit the metadata. */
+  /**
+   * Makes what reached the clone durable on its destination (flush it, commit the metadata) and
+   * closes the clone's exclusive hold on it, so that device-mapper can open it.
+   */
   @FunctionalInterface
-  public interface DestinationFlush {
-    void flush() throws IOException;
+  public interface DestinationRelease {
+    void flushAndRelease() throws IOException;
   }
 
   static final int SECTOR = 512;
@@ -135,12 +140,14 @@ public final class NodeAttach {
 
   /**
    * Points the mapper device at {@code destination} (from {@code destinationOffset}, for {@code
-   * size} bytes) and detaches NBD: suspend, {@code flush}, load, resume. A block-device destination
-   * is named by its major:minor in the table, so the mapping does not depend on a path that may
-   * change. When the flush or the load fails the device resumes on NBD, as it was, and the error is
-   * thrown.
+   * size} bytes) and detaches NBD: suspend, {@code release}, load, resume. A block-device
+   * destination is named by its major:minor in the table, so the mapping does not depend on a path
+   * that may change. When the release or the load fails the device resumes on NBD and the error is
+   * thrown; after a release that closed the clone, requests through NBD then fail until the
+   * destination, complete and flushed, is used directly.
    */
-  public void cutover(String destination, long destinationOffset, long size, DestinationFlush flush)
+  public void cutover(
+      String destination, long destinationOffset, long size, DestinationRelease release)
       throws IOException {
     if (!mapped || cutOver) {
       return;
@@ -150,11 +157,11 @@ public final class NodeAttach {
     String target = deviceNumber(Path.of(destination));
     run("suspend " + mapperDevice(), "dmsetup", "suspend", mapperName);
     try {
-      flush.flush();
+      release.flushAndRelease();
     } catch (IOException | RuntimeException e) {
-      resumeOnNbd("the failed flush of " + destination);
+      resumeOnNbd("the failed flush and release of " + destination);
       throw new IOException(
-          "cannot flush destination "
+          "cannot flush and release destination "
               + destination
               + " before loading it into "
               + mapperDevice()
@@ -202,7 +209,8 @@ public final class NodeAttach {
     }
   }
 
-  private static boolean isBlockDevice(Path device) throws IOException {
+  /** True when {@code device} exists and is a block device (device-mapper maps only those). */
+  public static boolean isBlockDevice(Path device) throws IOException {
     if (!Files.exists(device)) {
       return false;
     }

@@ -518,7 +518,8 @@ class AgentTest {
   }
 
   @Test
-  void theNodeCutoverFlushesTheDestinationWhileSuspendedBeforeLoadingIt() throws Exception {
+  void theNodeCutoverFlushesAndReleasesTheDestinationWhileSuspendedBeforeLoadingIt()
+      throws Exception {
     AgentFixture f = new AgentFixture(dir, "flushed", 4 * MiB);
     Path dev = Files.createDirectories(dir.resolve("dev"));
     Files.createFile(dev.resolve("nbd0"));
@@ -542,6 +543,12 @@ class AgentTest {
                         super.flush();
                         runner.note("flush destination");
                       }
+
+                      @Override
+                      public void close() throws java.io.IOException {
+                        super.close();
+                        runner.note("close destination");
+                      }
                     });
 
     assertThat(AgentFixture.start(agent).get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
@@ -551,15 +558,21 @@ class AgentTest {
     int suspend = commands.indexOf("dmsetup suspend " + mapper);
     assertThat(suspend).as(String.join("\n", commands)).isPositive();
     int detach = commands.indexOf("nbd-client -d " + dev.resolve("nbd0"));
-    // from the suspend to the NBD detach; the copy's flushes come before, the close's after
-    assertThat(commands.subList(suspend, detach + 1))
-        .containsExactly(
+    // from the suspend to the NBD detach; the copy's flushes come before it, and closing the
+    // destination flushes it once more
+    List<String> cutover = commands.subList(suspend, detach + 1);
+    assertThat(cutover)
+        .containsSubsequence(
             "dmsetup suspend " + mapper,
             "flush destination",
+            "close destination",
             "dmsetup load " + mapper + " --table 0 8192 linear " + f.destination + " 0",
             "dmsetup resume " + mapper,
             "dmsetup mknodes " + mapper,
             "nbd-client -d " + dev.resolve("nbd0"));
+    assertThat(cutover.subList(0, cutover.indexOf("close destination")))
+        .as("between the suspend and the release only flushes")
+        .containsOnly("dmsetup suspend " + mapper, "flush destination");
     f.assertDestinationEqualsSource();
   }
 }

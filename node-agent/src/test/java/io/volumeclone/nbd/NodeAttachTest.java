@@ -48,7 +48,7 @@ class NodeAttachTest {
   }
 
   @Test
-  void cutoverFlushesTheDestinationWhileSuspendedThenLoadsItAndDetachesNbd() throws IOException {
+  void cutoverReleasesTheDestinationWhileSuspendedThenLoadsItAndDetachesNbd() throws IOException {
     TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
     NodeAttach attach = NodeAttach.forClone(runner, dev, sys, "u1");
     attach.attach(Path.of("/s/nbd.sock"), 1L << 20);
@@ -68,7 +68,7 @@ class NodeAttachTest {
   }
 
   @Test
-  void aFailedFlushResumesOnNbdWithoutLoadingTheDestination() throws IOException {
+  void aFailedReleaseResumesOnNbdWithoutLoadingTheDestination() throws IOException {
     TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
     NodeAttach attach = NodeAttach.forClone(runner, dev, sys, "u7");
     attach.attach(Path.of("/s/nbd.sock"), 1L << 20);
@@ -83,7 +83,7 @@ class NodeAttachTest {
                       throw new IOException("flush of destination /dev/sdz at offset 0 failed");
                     }))
         .isInstanceOf(IOException.class)
-        .hasMessageContaining("cannot flush destination /dev/sdz")
+        .hasMessageContaining("cannot flush and release destination /dev/sdz")
         .hasMessageContaining("at offset 0 failed");
 
     assertThat(runner.commands().subList(3, runner.commands().size()))
