@@ -60,7 +60,7 @@ fi
 root="$out/root"
 rm -rf "$root"
 # usrmerge, as on the host: /lib and /lib64 are links into /usr, so every library is copied once.
-mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt,jdk,work,usr/lib/modules,usr/lib64,usr/bin,usr/sbin,var/tmp}
+mkdir -p "$root"/{bin,sbin,etc,proc,sys,dev,tmp,run,mnt,jdk,work,cds,usr/lib/modules,usr/lib64,usr/bin,usr/sbin,var/tmp}
 ln -s usr/lib "$root/lib"
 ln -s usr/lib64 "$root/lib64"
 

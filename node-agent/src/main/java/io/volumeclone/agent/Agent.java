@@ -366,7 +366,8 @@ public final class Agent {
                     + opened.destinationPath()
                     + ": "
                     + e.getMessage()
-                    + "; it keeps working through NBD until the agent stops");
+                    + "; the destination holds every region, flushed: use it directly (once the"
+                    + " clone has let go of it, I/O through the mapper device fails)");
         reporter.reportNow();
         log.error("node-cutover-failed", failure.getMessage(), "device", exportDevice);
         awaitStop();

@@ -223,6 +223,8 @@ public final class NodeAttach {
     if (mapped && !cutOver) {
       run("remove " + mapperDevice(), "dmsetup", "remove", mapperName);
       mapped = false;
+      // without udev the node outlives the device; mknodes without a name drops stale nodes
+      run("remove the node of " + mapperDevice(), "dmsetup", "mknodes");
     }
     detachNbd();
   }

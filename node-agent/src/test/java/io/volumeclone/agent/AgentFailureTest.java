@@ -357,6 +357,7 @@ class AgentFailureTest {
             "dmsetup create " + mapper + " --table 0 8192 linear " + dev.resolve("nbd0") + " 0",
             "dmsetup mknodes " + mapper,
             "dmsetup remove " + mapper,
+            "dmsetup mknodes",
             "nbd-client -d " + dev.resolve("nbd0"));
   }
 

@@ -148,7 +148,10 @@ class NodeAttachTest {
     attach.detach();
 
     assertThat(runner.commands().subList(3, runner.commands().size()))
-        .containsExactly("dmsetup remove volume-clone-u4", "nbd-client -d " + dev.resolve("nbd1"));
+        .containsExactly(
+            "dmsetup remove volume-clone-u4",
+            "dmsetup mknodes",
+            "nbd-client -d " + dev.resolve("nbd1"));
   }
 
   @Test
