@@ -187,7 +187,7 @@ class GuestPowerCutIT {
       [ -b /dev/mapper/pc ] || { echo "no /dev/mapper/pc"; cat /work/clone.err; exit 1; }
       log "attached: $(dmsetup table pc)"
       write() {
-        if [ "$4" = fua ]; then flags=direct,dsync; conv=notrunc; else flags=direct; conv=fsync,notrunc; fi
+        if [ "${4:-}" = fua ]; then flags=direct,dsync; conv=notrunc; else flags=direct; conv=fsync,notrunc; fi
         dd if=/work/pattern-$1 of=/dev/mapper/pc bs=$3 seek=$2 count=1 oflag=$flags,seek_bytes conv=$conv status=none
         dmsetup message lw 0 mark ack-$1
         log "write $1 acknowledged"
