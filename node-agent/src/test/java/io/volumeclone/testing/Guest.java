@@ -181,6 +181,37 @@ public final class Guest {
     return new Result(code, text, elapsed);
   }
 
+  /**
+   * Builds the kernel's dm-clone for the guest's kernel (build-dm-clone.sh, cached) and copies it
+   * to {@code /work/dm-clone.ko}, for {@code insmod} after {@code modprobe dm-persistent-data}.
+   */
+  public Guest withKernelDmClone() throws IOException, InterruptedException {
+    HostRequirements.require("make", "make");
+    HostRequirements.require("gcc-12", "gcc-12");
+    Path image = image();
+    Path script = guestDirectory().resolve("build-dm-clone.sh");
+    Path log = Files.createTempFile("volume-clone-dm-clone", ".log");
+    try {
+      Process build =
+          new ProcessBuilder(
+                  "bash",
+                  script.toString(),
+                  cacheDirectory().toString(),
+                  image.getFileName().toString())
+              .redirectError(log.toFile())
+              .start();
+      String out = new String(build.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+      if (!build.waitFor(10, TimeUnit.MINUTES) || build.exitValue() != 0) {
+        throw new IOException("building dm-clone failed: " + Files.readString(log) + out.strip());
+      }
+      Path module = Path.of(out.strip().lines().reduce((a, b) -> b).orElseThrow());
+      Files.copy(module, work.resolve("dm-clone.ko"), StandardCopyOption.REPLACE_EXISTING);
+      return this;
+    } finally {
+      Files.deleteIfExists(log);
+    }
+  }
+
   private static String javaHome() {
     return System.getProperty("java.home");
   }
