@@ -56,5 +56,5 @@ rm -rf "$bin"
 mv "$staging" "$bin"
 trap - EXIT
 chmod 755 "$bin"
-echo "build.sh: built in $((SECONDS - start)) s" >&2
+echo "build.sh: the control plane was built in $((SECONDS - start)) s" >&2
 echo "$bin"

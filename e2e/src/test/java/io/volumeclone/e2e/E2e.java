@@ -67,10 +67,10 @@ final class E2e {
                 .toAbsolutePath()
                 .resolve("cluster-" + ProcessHandle.current().pid());
         Files.createDirectories(work);
-        local = LocalCluster.start(work, 0, Map.of());
+        local = LocalCluster.start(work, Map.of());
         Runtime.getRuntime().addShutdownHook(new Thread(local::close));
       } catch (IOException e) {
-        throw new IllegalStateException("cannot start the embedded cluster: " + e, e);
+        throw new IllegalStateException("cannot start the local cluster: " + e, e);
       }
     }
     return local;
@@ -97,10 +97,18 @@ final class E2e {
   static String namespace(String prefix) {
     String name =
         prefix + "-" + NAMESPACES.incrementAndGet() + "-" + (ProcessHandle.current().pid() % 10000);
-    client()
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
-        .create();
+    if (embedded()) {
+      try {
+        local().prepareNamespace(name);
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot add the clone namespace " + name + ": " + e, e);
+      }
+    } else {
+      client()
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
+          .create();
+    }
     return name;
   }
 
@@ -137,7 +145,6 @@ final class E2e {
   }
 
   static Tools.Result kubectlResult(String... args) {
-    HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
     Path cache =
         Path.of(
             System.getProperty("java.io.tmpdir"),
@@ -148,9 +155,21 @@ final class E2e {
 
   private static List<String> command(String... args) {
     List<String> c = new ArrayList<>();
-    c.add(Tools.path("kubectl"));
+    c.add(kubectlPath());
     c.addAll(List.of(args));
     return c;
+  }
+
+  /**
+   * The kubectl built with the control plane (v1.37), or for a cluster given by KUBECONFIG the
+   * kubectl on PATH when there is no local build.
+   */
+  static String kubectlPath() {
+    if (embedded()) {
+      return local().controlPlane().tool("kubectl").toString();
+    }
+    HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
+    return Tools.path("kubectl");
   }
 
   /** kubectl apply -f of a manifest written to a temporary file. */

@@ -45,7 +45,6 @@ class KubectlIT {
     String ns = E2e.namespace("kubectl");
     E2e.emptyDevice(ns + "-src", 1 << 20);
     E2e.emptyDevice(ns + "-dst", 1 << 20);
-    E2e.emptyDevice(ns + "-dst2", 1 << 20);
 
     assertThat(E2e.apply(manifest(ns, "k1", "dst")))
         .contains("volumeclone.volumeclone.io/k1 created");
@@ -63,8 +62,13 @@ class KubectlIT {
         .containsSubsequence("NAME", "SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
     assertThat(table).contains("k1").contains(ns + "-src").contains(E2e.node());
 
-    // Re-applying a changed spec is a patch: generation goes up by one.
-    assertThat(E2e.apply(manifest(ns, "k1", "dst2"))).contains("configured");
+    // Re-applying a changed spec is a patch: generation goes up by one. (The destination is
+    // immutable: CrdValidationIT shows the server refusing that change.)
+    assertThat(
+            E2e.apply(
+                manifest(ns, "k1", "dst")
+                    .replace("paused: true", "paused: true\n    bandwidth: 2Mi")))
+        .contains("configured");
     assertThat(
             kubectl(
                 "-n",
@@ -73,8 +77,8 @@ class KubectlIT {
                 "vc",
                 "k1",
                 "-o",
-                "jsonpath={.metadata.generation} {.spec.destination.device.path}"))
-        .isEqualTo("2 " + E2e.deviceDirectory().resolve(ns + "-dst2"));
+                "jsonpath={.metadata.generation} {.spec.copy.bandwidth}"))
+        .isEqualTo("2 2Mi");
 
     kubectl(
         "-n",
