@@ -45,6 +45,10 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
+# helm reports the version of its module (helm version, and the kubeVersion checks of charts).
+helm_version="$(awk '$1 == "helm.sh/helm/v3" { print $2 }' go.mod)"
+ldflags+=" -X helm.sh/helm/v3/internal/version.version=$helm_version"
+
 mkdir -p "$cache"
 staging="$(mktemp -d "$cache/.build-$hash.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT

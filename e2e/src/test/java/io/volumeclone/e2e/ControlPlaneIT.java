@@ -36,7 +36,7 @@ class ControlPlaneIT {
 
   @Test
   void kubectlVersionReportsTheServerBuiltFromSource() throws IOException {
-    assumeTrue(E2e.embedded(), "the version is the local control plane's");
+    assumeTrue(E2e.onLocalCluster(), "the version is the local control plane's");
     JsonNode version = new ObjectMapper().readTree(kubectl("version", "-o", "json"));
     assertThat(version.path("serverVersion").path("gitVersion").asText())
         .isEqualTo(ControlPlane.KUBERNETES_VERSION);
@@ -122,7 +122,7 @@ class ControlPlaneIT {
 
   @Test
   void kubectlLogsShowsTheAgentPodsLog() throws Exception {
-    assumeTrue(E2e.embedded(), "compares with the node runner's log file");
+    assumeTrue(E2e.onLocalCluster(), "compares with the node runner's log file");
     String ns = E2e.namespace("logs");
     Path source = E2e.randomDevice(ns + "-src", 1 << 20, 4);
     Path destination = E2e.emptyDevice(ns + "-dst", 1 << 20);
@@ -145,7 +145,7 @@ class ControlPlaneIT {
    */
   @Test
   void theAgentPodIsGarbageCollectedWithItsVolumeClone() throws Exception {
-    assumeTrue(E2e.embedded(), "scales the local cluster's operator");
+    assumeTrue(E2e.onLocalCluster(), "scales the local cluster's operator");
     String ns = E2e.namespace("gc");
     Path source = E2e.randomDevice(ns + "-src", 8 << 20, 6);
     Path destination = E2e.emptyDevice(ns + "-dst", 8 << 20);
@@ -218,7 +218,7 @@ class ControlPlaneIT {
   /** kstatus (cli-utils, what Argo CD and Flux read) on {@code kubectl get -o json} of a clone. */
   @Test
   void kstatusReadsCurrentInProgressAndFailed() throws Exception {
-    assumeTrue(E2e.embedded(), "uses the kstatus checker built with the local control plane");
+    assumeTrue(E2e.onLocalCluster(), "uses the kstatus checker built with the local control plane");
     String ns = E2e.namespace("kstatus");
     Path source = E2e.randomDevice(ns + "-src", 8 << 20, 7);
     Path destination = E2e.emptyDevice(ns + "-dst", 8 << 20);

@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -30,6 +31,12 @@ class CrdValidationIT {
   @BeforeAll
   static void namespace() {
     ns = E2e.namespace("crd");
+  }
+
+  /** The valid clones made here would otherwise hold agent slots of the node for later tests. */
+  @AfterAll
+  static void deleteTheClones() {
+    E2e.kubectl("-n", ns, "delete", "vc", "--all", "--timeout=120s");
   }
 
   private static String dev(String name) {

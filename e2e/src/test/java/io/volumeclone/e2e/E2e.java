@@ -25,16 +25,16 @@ import java.util.function.Supplier;
 
 /**
  * Where the scenarios run. Without {@code KUBECONFIG} they start one {@link LocalCluster} for the
- * whole test JVM (embedded API server, operator process, node runner). With {@code KUBECONFIG} set
- * they run against that cluster instead, which must have volume-clone installed (the Helm chart)
- * with {@code VOLUME_CLONE_E2E_DEVICE_DIR} in the allowed device prefixes and privileged agents,
- * and the tests must run on the node named by {@code VOLUME_CLONE_E2E_NODE} (a single-node k3s or
- * kind cluster with that directory mounted), because they create the device files and read the
- * export's Unix socket locally.
+ * whole test JVM (a real control plane built from source, the chart installed by helm, the node
+ * runner playing the kubelet). With {@code KUBECONFIG} set they run against that cluster instead,
+ * which must have volume-clone installed (the Helm chart) with {@code VOLUME_CLONE_E2E_DEVICE_DIR}
+ * in the allowed device prefixes and privileged agents, and the tests must run on the node named by
+ * {@code VOLUME_CLONE_E2E_NODE} (a single-node k3s or kind cluster with that directory mounted),
+ * because they create the device files and read the export's Unix socket locally.
  *
- * <p>Assertions use only the Kubernetes API, kubectl and the export: nothing the embedded cluster
- * offers beyond a real one. The one embedded-only act, killing an agent's process, has a real
- * cluster equivalent ({@code kubectl exec ... kill -9 1}).
+ * <p>Assertions use only the Kubernetes API, kubectl and the export: nothing the local cluster
+ * offers beyond a real one. The one local-only act, killing an agent's process, has a real cluster
+ * equivalent ({@code kubectl exec ... kill -9 1}).
  */
 final class E2e {
 
@@ -45,12 +45,12 @@ final class E2e {
 
   private E2e() {}
 
-  static boolean embedded() {
+  static boolean onLocalCluster() {
     return System.getenv("KUBECONFIG") == null || System.getenv("KUBECONFIG").isBlank();
   }
 
   static synchronized KubernetesClient client() {
-    if (embedded()) {
+    if (onLocalCluster()) {
       return local().client();
     }
     if (real == null) {
@@ -77,16 +77,18 @@ final class E2e {
   }
 
   static String kubeconfig() {
-    return embedded() ? local().kubeconfig().toString() : System.getenv("KUBECONFIG");
+    return onLocalCluster() ? local().kubeconfig().toString() : System.getenv("KUBECONFIG");
   }
 
   static String node() {
-    return embedded() ? "node-1" : System.getenv().getOrDefault("VOLUME_CLONE_E2E_NODE", "node-1");
+    return onLocalCluster()
+        ? "node-1"
+        : System.getenv().getOrDefault("VOLUME_CLONE_E2E_NODE", "node-1");
   }
 
   /** A directory whose device paths the operator allows, on the test's node. */
   static Path deviceDirectory() {
-    if (embedded()) {
+    if (onLocalCluster()) {
       return local().deviceDirectory();
     }
     return Path.of(
@@ -97,7 +99,7 @@ final class E2e {
   static String namespace(String prefix) {
     String name =
         prefix + "-" + NAMESPACES.incrementAndGet() + "-" + (ProcessHandle.current().pid() % 10000);
-    if (embedded()) {
+    if (onLocalCluster()) {
       try {
         local().prepareNamespace(name);
       } catch (IOException e) {
@@ -165,7 +167,7 @@ final class E2e {
    * kubectl on PATH when there is no local build.
    */
   static String kubectlPath() {
-    if (embedded()) {
+    if (onLocalCluster()) {
       return local().controlPlane().tool("kubectl").toString();
     }
     HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
@@ -229,10 +231,10 @@ final class E2e {
 
   /**
    * Kills the agent's process with SIGKILL, as a crash or the OOM killer would: the local process
-   * on the embedded cluster, PID 1 of the container (kubectl exec) on a real one.
+   * on the local cluster, PID 1 of the container (kubectl exec) on a real one.
    */
   static void killAgent(String namespace, String podName) {
-    if (embedded()) {
+    if (onLocalCluster()) {
       ProcessHandle process =
           await(
               "the agent process of Pod " + namespace + "/" + podName,
@@ -247,7 +249,7 @@ final class E2e {
   /** The agent's log (for failure messages): the local log file, or kubectl logs. */
   static String agentLog(String namespace, String podName) {
     try {
-      if (embedded()) {
+      if (onLocalCluster()) {
         Path log = local().nodes().logFile(namespace, podName);
         return Files.exists(log) ? Files.readString(log) : "(no log at " + log + ")";
       }

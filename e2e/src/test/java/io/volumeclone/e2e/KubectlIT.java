@@ -9,8 +9,9 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Plain kubectl against the cluster: apply, get with the CRD's printer columns, describe with
- * events, patch (merge and JSON), the status subresource and delete. On the embedded cluster this
- * is what the API server wrapper has to get right; on a real cluster it checks the CRD.
+ * events, patch (merge and JSON), the status subresource and delete, against the real API server:
+ * it checks the CRD (printer columns, status subresource, no strategic merge for a custom
+ * resource).
  */
 class KubectlIT {
 

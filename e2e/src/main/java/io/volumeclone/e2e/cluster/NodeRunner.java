@@ -15,7 +15,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeDevice;
 import io.fabric8.kubernetes.api.model.VolumeMount;
-import io.fabric8.kubernetes.api.model.coordination.v1.Lease;
 import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -90,6 +89,7 @@ public final class NodeRunner implements AutoCloseable {
   private final Path root;
   private final Set<String> nodes;
   private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
+  private final Set<String> terminating = ConcurrentHashMap.newKeySet();
   private SharedIndexInformer<Pod> informer;
   private ScheduledExecutorService heartbeat;
   private KubeletLogEndpoint logs;
@@ -124,8 +124,13 @@ public final class NodeRunner implements AutoCloseable {
             });
     heartbeat.scheduleWithFixedDelay(
         () -> {
-          nodes.forEach(this::renewLease);
-          runs.values().forEach(PodRun::refreshTokens);
+          // A scheduled task that throws is never run again: nothing may escape.
+          try {
+            nodes.forEach(this::renewLease);
+            runs.values().forEach(PodRun::refreshTokens);
+          } catch (RuntimeException | Error e) {
+            System.err.println("volume-clone node runner: heartbeat failed: " + e);
+          }
         },
         10,
         10,
@@ -155,6 +160,27 @@ public final class NodeRunner implements AutoCloseable {
                   }
                 },
                 30_000L);
+  }
+
+  private void removePod(Pod pod) {
+    try {
+      client
+          .pods()
+          .inNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName())
+          .withGracePeriod(0)
+          .delete();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        System.err.println(
+            "volume-clone node runner: cannot remove Pod "
+                + pod.getMetadata().getNamespace()
+                + "/"
+                + pod.getMetadata().getName()
+                + ": "
+                + e);
+      }
+    }
   }
 
   private static Node node(String name, int kubeletPort) {
@@ -196,30 +222,30 @@ public final class NodeRunner implements AutoCloseable {
 
   private void renewLease(String node) {
     try {
-      Lease lease =
-          new LeaseBuilder()
-              .withNewMetadata()
-              .withName(node)
-              .withNamespace("kube-node-lease")
-              .endMetadata()
-              .withNewSpec()
-              .withHolderIdentity(node)
-              .withLeaseDurationSeconds(40)
-              .withRenewTime(ZonedDateTime.now(ZoneOffset.UTC))
-              .endSpec()
-              .build();
-      client
-          .leases()
-          .inNamespace("kube-node-lease")
-          .resource(lease)
-          .createOr(
-              existing ->
-                  existing.edit(
-                      l -> {
-                        l.getSpec().setRenewTime(lease.getSpec().getRenewTime());
-                        return l;
-                      }));
-    } catch (KubernetesClientException e) {
+      var lease = client.leases().inNamespace("kube-node-lease").withName(node);
+      ZonedDateTime now = ZonedDateTime.now(ZoneOffset.UTC);
+      if (lease.get() == null) {
+        lease.create(
+            new LeaseBuilder()
+                .withNewMetadata()
+                .withName(node)
+                .withNamespace("kube-node-lease")
+                .endMetadata()
+                .withNewSpec()
+                .withHolderIdentity(node)
+                .withLeaseDurationSeconds(40)
+                .withRenewTime(now)
+                .endSpec()
+                .build());
+      } else {
+        lease.edit(
+            l -> {
+              l.getSpec().setRenewTime(now);
+              return l;
+            });
+      }
+    } catch (RuntimeException e) {
+      // The next heartbeat tries again; a node whose Lease lapses for 50 s turns NotReady.
       System.err.println("volume-clone node runner: cannot renew the Lease of " + node + ": " + e);
     }
   }
@@ -239,9 +265,25 @@ public final class NodeRunner implements AutoCloseable {
     }
     String key = key(pod);
     if (pod.getMetadata().getDeletionTimestamp() != null) {
-      PodRun run = runs.remove(key);
-      if (run != null) {
-        run.stop("the Pod is being deleted");
+      // As the kubelet: stop the process within the grace period, then remove the Pod object
+      // (grace 0, this Pod's uid only); until then the API server keeps it Terminating.
+      if (terminating.add(key)) {
+        PodRun run = runs.remove(key);
+        Thread stopper =
+            new Thread(
+                () -> {
+                  try {
+                    if (run != null) {
+                      run.stop("the Pod is being deleted");
+                    }
+                    removePod(pod);
+                  } finally {
+                    terminating.remove(key);
+                  }
+                },
+                "kubelet-stop-" + pod.getMetadata().getName());
+        stopper.setDaemon(true);
+        stopper.start();
       }
       return;
     }
