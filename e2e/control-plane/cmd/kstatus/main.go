@@ -6,12 +6,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
 )
 
@@ -20,17 +20,19 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	var object unstructured.Unstructured
-	if err := json.Unmarshal(input, &object.Object); err != nil {
-		fail(fmt.Errorf("stdin is not a JSON object: %w", err))
+	// The unstructured JSON scheme keeps integers int64, as kstatus expects of metadata.generation.
+	decoded, err := runtime.Decode(unstructured.UnstructuredJSONScheme, input)
+	if err != nil {
+		fail(fmt.Errorf("stdin is not a Kubernetes object in JSON: %w", err))
 	}
-	objects := []unstructured.Unstructured{object}
-	if object.IsList() {
-		list, err := object.ToList()
-		if err != nil {
-			fail(err)
-		}
-		objects = list.Items
+	var objects []unstructured.Unstructured
+	switch o := decoded.(type) {
+	case *unstructured.Unstructured:
+		objects = []unstructured.Unstructured{*o}
+	case *unstructured.UnstructuredList:
+		objects = o.Items
+	default:
+		fail(fmt.Errorf("stdin holds a %T, not an object or a list", decoded))
 	}
 	allCurrent := true
 	for i := range objects {

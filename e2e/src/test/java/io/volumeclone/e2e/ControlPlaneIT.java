@@ -130,12 +130,13 @@ class ControlPlaneIT {
     VolumeClone done =
         E2e.awaitClone(ns, "logged", "Completed", c -> Clones.phase(c, Phase.Completed));
     String pod = done.getStatus().getAgentPod();
-    String logs = kubectl("-n", ns, "logs", pod);
-    assertThat(logs).as("kubectl logs %s", pod).isNotBlank();
-    assertThat(E2e.agentLog(ns, pod)).startsWith(logs.strip().lines().findFirst().orElseThrow());
+    // The agent may still be logging (closing its export): the log only grows, so the last line
+    // read first is in the whole log read after it.
     String tail = kubectl("-n", ns, "logs", pod, "--tail=1");
-    assertThat(tail.strip().lines().count()).isEqualTo(1);
-    assertThat(logs).contains(tail.strip());
+    assertThat(tail.strip().lines().count()).as("kubectl logs --tail=1: %s", tail).isEqualTo(1);
+    String logs = kubectl("-n", ns, "logs", pod);
+    assertThat(logs).as("kubectl logs %s", pod).contains(tail.strip()).contains("logged");
+    assertThat(E2e.agentLog(ns, pod)).startsWith(logs.strip().lines().findFirst().orElseThrow());
   }
 
   /**

@@ -56,6 +56,7 @@ class DemoIT {
     assertThat(finished).as("the demo finishes; output:%n%s", text).isTrue();
     assertThat(demo.exitValue()).as("demo exit code; output:%n%s", text).isZero();
     assertThat(text)
+        .contains("kube-apiserver " + ControlPlane.KUBERNETES_VERSION)
         .contains("read from the clone while it was still copying")
         .contains("comparison of source and destination: equal")
         .contains("e2fsck -n -f destination: clean");

@@ -4,6 +4,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.e2e.cluster.ControlPlane;
+import io.volumeclone.e2e.cluster.HelmRelease;
 import io.volumeclone.e2e.cluster.LocalCluster;
 import java.io.IOException;
 import java.io.InputStream;
@@ -165,6 +166,13 @@ public final class Demo {
     LocalCluster cluster = LocalCluster.start(work, Map.of());
     int code;
     try {
+      out.println(
+          "  kube-apiserver "
+              + cluster.client().getKubernetesVersion().getGitVersion()
+              + " at "
+              + cluster.controlPlane().url()
+              + "; chart installed by helm install, operator Pod running in "
+              + HelmRelease.NAMESPACE);
       code = demo(cluster, began);
     } finally {
       step("Stopping the operator, the nodes and the API server");
