@@ -134,6 +134,8 @@ public final class Demo {
           kubectl get vc -w
           kubectl describe vc example
           kubectl logs -l app.kubernetes.io/component=agent
+          kubectl auth can-i update volumeclones.volumeclone.io --subresource=status \\
+              --as system:serviceaccount:default:volume-clone-agent
         Device paths under %s are allowed on node-1 and node-2; put your own images there.
         Logs: %s (one per Pod: the operator's and the agents'), %s (control plane, helm).
         Ctrl-C stops everything; the devices stay.
@@ -293,8 +295,9 @@ public final class Demo {
     step("What happened");
     out.printf(
         """
-          1. The operator (its own JVM) saw VolumeClone default/demo, validated it and created the
-             agent Pod %s on node-1.
+          1. The operator (the Pod of the chart's Deployment, placed by kube-scheduler, run by a
+             node runner as its own JVM with its ServiceAccount's token) saw VolumeClone
+             default/demo, validated it and created the agent Pod %s on node-1.
           2. node-1's runner started the agent as a local process; the agent opened the devices,
              started the background copy at %s/s and served the clone over NBD:
              %s
