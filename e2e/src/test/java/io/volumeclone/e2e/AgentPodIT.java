@@ -62,7 +62,9 @@ class AgentPodIT {
                     && p.getStatus().getContainerStatuses() != null
                     && !p.getStatus().getContainerStatuses().isEmpty());
     assertThat(started.getStatus().getPhase()).isIn("Running", "Succeeded", "Failed");
-    assertThat(E2e.kubectl("-n", ns, "get", "pods")).contains(podName).contains(E2e.node());
+    assertThat(E2e.kubectl("-n", ns, "get", "pods", "-o", "wide"))
+        .contains(podName)
+        .contains(E2e.node());
 
     E2e.kubectl("-n", ns, "delete", "vc", "first", "--wait=false");
     E2e.await(

@@ -37,7 +37,7 @@ class CancelIT {
     E2e.kubectl("-n", ns, "delete", "vc", "cancel", "--wait=false");
     E2e.await("VolumeClone cancel gone", () -> E2e.clone(ns, "cancel") == null, gone -> gone);
     E2e.await("agent Pod " + podName + " gone", () -> E2e.pod(ns, podName) == null, gone -> gone);
-    if (E2e.embedded()) {
+    if (E2e.onLocalCluster()) {
       E2e.await(
           "the agent process gone",
           () -> E2e.local().nodes().process(ns, podName).isEmpty(),

@@ -83,11 +83,11 @@ class ConcurrencyIT {
           log -> log.contains("regions already copied"));
     }
     long budget = nodeBudget(E2e.pod(ns, pods[0]));
-    // The embedded cluster always sets a node budget; a real cluster may run without one.
+    // The local cluster always sets a node budget; a real cluster may run without one.
     String noBudget =
         "agent.nodeBandwidth in the operator's settings (VOLUME_CLONE_NODE_BANDWIDTH is 0 in the"
             + " agent Pod, so nothing is shared)";
-    if (E2e.embedded()) {
+    if (E2e.onLocalCluster()) {
       assertThat(budget).as(noBudget).isPositive();
     }
     Assumptions.assumeTrue(budget > 0, "skipped: needs " + noBudget);

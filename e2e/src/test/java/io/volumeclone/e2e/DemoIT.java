@@ -3,6 +3,8 @@ package io.volumeclone.e2e;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.volumeclone.e2e.cluster.ControlPlane;
+import io.volumeclone.e2e.cluster.HelmRelease;
 import io.volumeclone.testing.HostRequirements;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -25,7 +27,7 @@ class DemoIT {
   @Test
   void theDemoRunsToCompletionAndVerifiesTheDestination() throws Exception {
     assumeTrue(
-        E2e.embedded(), "the demo starts its own embedded cluster; KUBECONFIG points elsewhere");
+        E2e.onLocalCluster(), "the demo starts its own local cluster; KUBECONFIG points elsewhere");
     HostRequirements.require("mkfs.ext4", "e2fsprogs");
     HostRequirements.require("nbdcopy", "libnbd-bin");
     Path jar = Path.of("target", "volume-clone-demo.jar").toAbsolutePath();
@@ -42,6 +44,9 @@ class DemoIT {
             .redirectOutput(output.toFile());
     pb.environment().put("PATH", "/usr/bin:/usr/sbin:/bin:/sbin:" + System.getenv("PATH"));
     pb.environment().put("TMPDIR", dir.toString());
+    // What ./demo exports: the control plane build.sh made and the chart of this checkout.
+    pb.environment().put("VOLUME_CLONE_CONTROL_PLANE_BIN", ControlPlane.binDirectory().toString());
+    pb.environment().put("VOLUME_CLONE_CHART", HelmRelease.chartDirectory().toString());
     Process demo = pb.start();
     boolean finished = demo.waitFor(3, TimeUnit.MINUTES);
     if (!finished) {
@@ -51,6 +56,7 @@ class DemoIT {
     assertThat(finished).as("the demo finishes; output:%n%s", text).isTrue();
     assertThat(demo.exitValue()).as("demo exit code; output:%n%s", text).isZero();
     assertThat(text)
+        .contains("kube-apiserver " + ControlPlane.KUBERNETES_VERSION)
         .contains("read from the clone while it was still copying")
         .contains("comparison of source and destination: equal")
         .contains("e2fsck -n -f destination: clean");

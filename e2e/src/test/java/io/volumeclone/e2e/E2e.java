@@ -25,16 +25,16 @@ import java.util.function.Supplier;
 
 /**
  * Where the scenarios run. Without {@code KUBECONFIG} they start one {@link LocalCluster} for the
- * whole test JVM (embedded API server, operator process, node runner). With {@code KUBECONFIG} set
- * they run against that cluster instead, which must have volume-clone installed (the Helm chart)
- * with {@code VOLUME_CLONE_E2E_DEVICE_DIR} in the allowed device prefixes and privileged agents,
- * and the tests must run on the node named by {@code VOLUME_CLONE_E2E_NODE} (a single-node k3s or
- * kind cluster with that directory mounted), because they create the device files and read the
- * export's Unix socket locally.
+ * whole test JVM (a real control plane built from source, the chart installed by helm, the node
+ * runner playing the kubelet). With {@code KUBECONFIG} set they run against that cluster instead,
+ * which must have volume-clone installed (the Helm chart) with {@code VOLUME_CLONE_E2E_DEVICE_DIR}
+ * in the allowed device prefixes and privileged agents, and the tests must run on the node named by
+ * {@code VOLUME_CLONE_E2E_NODE} (a single-node k3s or kind cluster with that directory mounted),
+ * because they create the device files and read the export's Unix socket locally.
  *
- * <p>Assertions use only the Kubernetes API, kubectl and the export: nothing the embedded cluster
- * offers beyond a real one. The one embedded-only act, killing an agent's process, has a real
- * cluster equivalent ({@code kubectl exec ... kill -9 1}).
+ * <p>Assertions use only the Kubernetes API, kubectl and the export: nothing the local cluster
+ * offers beyond a real one. The one local-only act, killing an agent's process, has a real cluster
+ * equivalent ({@code kubectl exec ... kill -9 1}).
  */
 final class E2e {
 
@@ -45,12 +45,12 @@ final class E2e {
 
   private E2e() {}
 
-  static boolean embedded() {
+  static boolean onLocalCluster() {
     return System.getenv("KUBECONFIG") == null || System.getenv("KUBECONFIG").isBlank();
   }
 
   static synchronized KubernetesClient client() {
-    if (embedded()) {
+    if (onLocalCluster()) {
       return local().client();
     }
     if (real == null) {
@@ -67,26 +67,28 @@ final class E2e {
                 .toAbsolutePath()
                 .resolve("cluster-" + ProcessHandle.current().pid());
         Files.createDirectories(work);
-        local = LocalCluster.start(work, 0, Map.of());
+        local = LocalCluster.start(work, Map.of());
         Runtime.getRuntime().addShutdownHook(new Thread(local::close));
       } catch (IOException e) {
-        throw new IllegalStateException("cannot start the embedded cluster: " + e, e);
+        throw new IllegalStateException("cannot start the local cluster: " + e, e);
       }
     }
     return local;
   }
 
   static String kubeconfig() {
-    return embedded() ? local().kubeconfig().toString() : System.getenv("KUBECONFIG");
+    return onLocalCluster() ? local().kubeconfig().toString() : System.getenv("KUBECONFIG");
   }
 
   static String node() {
-    return embedded() ? "node-1" : System.getenv().getOrDefault("VOLUME_CLONE_E2E_NODE", "node-1");
+    return onLocalCluster()
+        ? "node-1"
+        : System.getenv().getOrDefault("VOLUME_CLONE_E2E_NODE", "node-1");
   }
 
   /** A directory whose device paths the operator allows, on the test's node. */
   static Path deviceDirectory() {
-    if (embedded()) {
+    if (onLocalCluster()) {
       return local().deviceDirectory();
     }
     return Path.of(
@@ -97,10 +99,18 @@ final class E2e {
   static String namespace(String prefix) {
     String name =
         prefix + "-" + NAMESPACES.incrementAndGet() + "-" + (ProcessHandle.current().pid() % 10000);
-    client()
-        .namespaces()
-        .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
-        .create();
+    if (onLocalCluster()) {
+      try {
+        local().prepareNamespace(name);
+      } catch (IOException e) {
+        throw new IllegalStateException("cannot add the clone namespace " + name + ": " + e, e);
+      }
+    } else {
+      client()
+          .namespaces()
+          .resource(new NamespaceBuilder().withNewMetadata().withName(name).endMetadata().build())
+          .create();
+    }
     return name;
   }
 
@@ -137,7 +147,6 @@ final class E2e {
   }
 
   static Tools.Result kubectlResult(String... args) {
-    HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
     Path cache =
         Path.of(
             System.getProperty("java.io.tmpdir"),
@@ -148,9 +157,21 @@ final class E2e {
 
   private static List<String> command(String... args) {
     List<String> c = new ArrayList<>();
-    c.add(Tools.path("kubectl"));
+    c.add(kubectlPath());
     c.addAll(List.of(args));
     return c;
+  }
+
+  /**
+   * The kubectl built with the control plane (v1.37), or for a cluster given by KUBECONFIG the
+   * kubectl on PATH when there is no local build.
+   */
+  static String kubectlPath() {
+    if (onLocalCluster()) {
+      return local().controlPlane().tool("kubectl").toString();
+    }
+    HostRequirements.require("kubectl", "kubernetes-client (or kubectl from pkgs.k8s.io)");
+    return Tools.path("kubectl");
   }
 
   /** kubectl apply -f of a manifest written to a temporary file. */
@@ -210,10 +231,10 @@ final class E2e {
 
   /**
    * Kills the agent's process with SIGKILL, as a crash or the OOM killer would: the local process
-   * on the embedded cluster, PID 1 of the container (kubectl exec) on a real one.
+   * on the local cluster, PID 1 of the container (kubectl exec) on a real one.
    */
   static void killAgent(String namespace, String podName) {
-    if (embedded()) {
+    if (onLocalCluster()) {
       ProcessHandle process =
           await(
               "the agent process of Pod " + namespace + "/" + podName,
@@ -228,7 +249,7 @@ final class E2e {
   /** The agent's log (for failure messages): the local log file, or kubectl logs. */
   static String agentLog(String namespace, String podName) {
     try {
-      if (embedded()) {
+      if (onLocalCluster()) {
         Path log = local().nodes().logFile(namespace, podName);
         return Files.exists(log) ? Files.readString(log) : "(no log at " + log + ")";
       }

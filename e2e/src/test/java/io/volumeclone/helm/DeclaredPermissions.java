@@ -105,12 +105,13 @@ final class DeclaredPermissions {
           new Rule(
               "coordination.k8s.io",
               "leases",
-              Set.of("get", "create", "update"),
+              Set.of("get", "create", "update", "patch"),
               List.of(
                   OPERATOR
                       + "Main.start: LeaderElectionConfiguration -> JOSDK LeaderElectionManager"
-                      + " (fabric8 LeaseLock: get, create, update; checked at start through a"
-                      + " SelfSubjectRulesReview, which every authenticated user may create)")));
+                      + " (fabric8 LeaseLock: get, create, and PATCH to renew or take over the"
+                      + " Lease, seen forbidden on the real API server; checked at start through"
+                      + " a SelfSubjectRulesReview, which every authenticated user may create)")));
 
   /** The agent, bound in each clone namespace (ClusterRole + RoleBindings). */
   static final List<Rule> AGENT_RULES =

@@ -1,13 +1,14 @@
 package io.volumeclone.e2e.cluster;
 
+import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.time.Duration;
 import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
@@ -15,63 +16,87 @@ import java.util.Map;
 import java.util.stream.Stream;
 
 /**
- * Everything the demo and the end-to-end tests run on, in one place: the embedded API server, its
- * kubeconfig, the operator as a child JVM and the node runner playing {@code node-1} and {@code
- * node-2}. The work directory holds {@code kubeconfig}, {@code devices/} (device paths there are
- * allowed on both nodes), {@code nodes/} (each node's hostPath directories) and {@code logs/}.
+ * Everything the demo and the end-to-end tests run on, in one place: a real control plane ({@link
+ * ControlPlane}: etcd, kube-apiserver, kube-controller-manager, kube-scheduler), its kubeconfig,
+ * the Helm chart installed by {@code helm install} (its operator Deployment's Pod runs on a node)
+ * and the node runner playing the kubelet of {@code node-1} and {@code node-2}. The work directory
+ * holds {@code kubeconfig}, {@code devices/} (device paths there are allowed on both nodes), {@code
+ * nodes/} (each node's hostPath directories), {@code control-plane/} (its data, certificates and
+ * logs) and {@code logs/}.
  */
 public final class LocalCluster implements AutoCloseable {
 
+  public static final List<String> NODES = List.of("node-1", "node-2");
+
   private final Path workDirectory;
-  private final EmbeddedCluster cluster;
+  private final ControlPlane cluster;
+  private final KubernetesClient client;
   private final Path kubeconfig;
-  private final OperatorProcess operator;
+  private final HelmRelease release;
   private final NodeRunner runner;
   private final Path shortNodes;
 
   private LocalCluster(
       Path workDirectory,
-      EmbeddedCluster cluster,
+      ControlPlane cluster,
+      KubernetesClient client,
       Path kubeconfig,
-      OperatorProcess operator,
+      HelmRelease release,
       NodeRunner runner,
       Path shortNodes) {
     this.workDirectory = workDirectory;
     this.shortNodes = shortNodes;
     this.cluster = cluster;
+    this.client = client;
     this.kubeconfig = kubeconfig;
-    this.operator = operator;
+    this.release = release;
     this.runner = runner;
   }
 
-  /** Starts the API server on {@code port} (0 = any), the operator and the nodes. */
-  public static LocalCluster start(
-      Path workDirectory, int port, Map<String, String> operatorSettings) throws IOException {
+  /**
+   * Starts the control plane and the nodes, then installs the chart with the real {@code helm
+   * install} (CRD, RBAC, ServiceAccounts, ConfigMap, the operator Deployment): the scheduler places
+   * the operator Pod on a node, the node runner runs it with its ServiceAccount's token. {@code
+   * values} are added to the local cluster's values ({@link HelmRelease#values}).
+   */
+  public static LocalCluster start(Path workDirectory, Map<String, Object> values)
+      throws IOException {
     Path work = workDirectory.toAbsolutePath();
     Files.createDirectories(work.resolve("devices"));
-    Files.createDirectories(work.resolve("logs"));
-    EmbeddedCluster cluster = EmbeddedCluster.start(port);
-    OperatorProcess operator = null;
+    ControlPlane cluster = ControlPlane.start(work.resolve("control-plane"));
+    KubernetesClient client = null;
     NodeRunner runner = null;
+    HelmRelease release = null;
     Path nodes = null;
     try {
       Path kubeconfig = cluster.writeKubeconfig(work.resolve("kubeconfig"));
-      java.util.Map<String, String> settings =
-          new java.util.LinkedHashMap<>(OperatorProcess.settings(work.resolve("devices")));
-      settings.putAll(operatorSettings);
-      operator = OperatorProcess.start(kubeconfig, settings, work.resolve("logs"));
+      client =
+          new KubernetesClientBuilder()
+              .withConfig(Config.fromKubeconfig(null, Files.readString(kubeconfig), null))
+              .build();
       nodes = nodesDirectory(work);
-      runner =
-          new NodeRunner(cluster.client(), kubeconfig, nodes, new HashSet<>(EmbeddedCluster.NODES));
+      runner = new NodeRunner(client, nodes, new HashSet<>(NODES));
       runner.start();
+      release =
+          HelmRelease.install(
+              cluster, kubeconfig, work.resolve("helm"), work.resolve("devices"), values);
       return new LocalCluster(
-          work, cluster, kubeconfig, operator, runner, nodes.startsWith(work) ? null : nodes);
+          work,
+          cluster,
+          client,
+          kubeconfig,
+          release,
+          runner,
+          nodes.startsWith(work) ? null : nodes);
     } catch (IOException | RuntimeException e) {
+      if (release != null) {
+        release.uninstallQuietly();
+      }
       if (runner != null) {
         runner.close();
       }
-      if (operator != null) {
-        operator.close();
+      if (client != null) {
+        client.close();
       }
       cluster.close();
       if (nodes != null && !nodes.startsWith(work)) {
@@ -99,11 +124,19 @@ public final class LocalCluster implements AutoCloseable {
     return shortDir;
   }
 
-  public KubernetesClient client() {
-    return cluster.client();
+  /**
+   * Makes {@code namespace} a clone namespace: {@code helm upgrade} with it added to the chart's
+   * {@code cloneNamespaces}, which creates it with the agent's ServiceAccount and RoleBinding.
+   */
+  public void prepareNamespace(String namespace) throws IOException {
+    release.addCloneNamespace(namespace);
   }
 
-  public EmbeddedCluster apiServer() {
+  public KubernetesClient client() {
+    return client;
+  }
+
+  public ControlPlane controlPlane() {
     return cluster;
   }
 
@@ -120,12 +153,18 @@ public final class LocalCluster implements AutoCloseable {
     return workDirectory;
   }
 
+  /** The control plane's logs (etcd, kube-apiserver, ...) and helm's. */
   public Path logDirectory() {
-    return workDirectory.resolve("logs");
+    return workDirectory.resolve("control-plane/logs");
   }
 
-  public OperatorProcess operator() {
-    return operator;
+  /** The Pods' logs, one file per Pod (the operator's and the agents'), as kubectl logs shows. */
+  public Path podLogDirectory() {
+    return runner.logDirectory();
+  }
+
+  public HelmRelease release() {
+    return release;
   }
 
   public NodeRunner nodes() {
@@ -135,8 +174,9 @@ public final class LocalCluster implements AutoCloseable {
   @Override
   public void close() {
     // Operator first, so it does not recreate agent Pods while the nodes stop.
-    operator.stop(Duration.ofSeconds(10));
+    runner.stopOperator();
     runner.close();
+    client.close();
     cluster.close();
     if (shortNodes != null) {
       bringBack(shortNodes, workDirectory.resolve("nodes"));

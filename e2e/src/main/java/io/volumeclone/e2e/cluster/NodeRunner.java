@@ -4,23 +4,30 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeBuilder;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodCondition;
 import io.fabric8.kubernetes.api.model.PodConditionBuilder;
+import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.VolumeDevice;
 import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.coordination.v1.LeaseBuilder;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
 import java.io.IOException;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.ZonedDateTime;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,6 +35,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -38,11 +47,16 @@ import java.util.concurrent.TimeUnit;
  *
  * <ul>
  *   <li>The command {@code volume-clone} is the node-agent's CLI main class in a child JVM with
- *       this JVM's class path; the container's args are passed as they are. Other commands fail the
- *       Pod with a message saying so.
+ *       this JVM's class path; the container's args are passed as they are. The operator image
+ *       ({@code volume-clone-operator}, no command) is the operator's main class, as its
+ *       entrypoint. Other commands fail the Pod with a message saying so.
  *   <li>Environment: plain values, and {@code fieldRef} values for {@code metadata.name}, {@code
- *       metadata.namespace}, {@code spec.nodeName} and {@code status.podIP}. {@code KUBECONFIG}
- *       points at the embedded cluster (in-cluster configuration does not exist here).
+ *       metadata.namespace}, {@code spec.nodeName} and {@code status.podIP}; the in-cluster
+ *       variables {@code KUBERNETES_SERVICE_HOST}/{@code _PORT}. No kubeconfig: the process
+ *       authenticates with its Pod's projected ServiceAccount token.
+ *   <li>configMap and projected volumes (the ServiceAccount admission's {@code kube-api-access-*}:
+ *       a TokenRequest bound to the Pod, {@code kube-root-ca.crt}, the namespace) are written to a
+ *       per-Pod directory and renewed like the kubelet renews them.
  *   <li>hostPath directories ({@code /var/lib/volume-clone/...}) live under this node's own
  *       directory, {@code <root>/<node>/<path>}; environment values naming a mount path are
  *       rewritten to it. hostPath block devices are used at their own path (both simulated nodes
@@ -53,6 +67,10 @@ import java.util.concurrent.TimeUnit;
  *       with {@code --pvc-device-directory}.
  * </ul>
  *
+ * <p>Each node is registered as a Node object (Ready, with capacity) and renews its Lease in {@code
+ * kube-node-lease} every 10 s, as a kubelet does, so that the controller manager's node lifecycle
+ * controller keeps it Ready and does not evict its Pods.
+ *
  * <p>Restarts follow {@code restartPolicy}: a process that exits non-zero under {@code OnFailure}
  * or {@code Always} is started again after a short back-off and {@code restartCount} goes up; exit
  * 0 makes the Pod {@code Succeeded}. Deleting the Pod sends SIGTERM, then SIGKILL after the Pod's
@@ -61,17 +79,23 @@ import java.util.concurrent.TimeUnit;
 public final class NodeRunner implements AutoCloseable {
 
   private static final String AGENT_MAIN = "io.volumeclone.cli.Main";
+  private static final String OPERATOR_MAIN = "io.volumeclone.operator.Main";
+  private static final String OPERATOR_IMAGE = "volume-clone-operator";
+  private static final String SERVICE_ACCOUNT_MOUNT =
+      "/var/run/secrets/kubernetes.io/serviceaccount";
+  private static final Duration TOKEN_REFRESH = Duration.ofMinutes(20);
 
   private final KubernetesClient client;
-  private final Path kubeconfig;
   private final Path root;
   private final Set<String> nodes;
   private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
+  private final Set<String> terminating = ConcurrentHashMap.newKeySet();
   private SharedIndexInformer<Pod> informer;
+  private ScheduledExecutorService heartbeat;
+  private KubeletLogEndpoint logs;
 
-  public NodeRunner(KubernetesClient client, Path kubeconfig, Path root, Set<String> nodes) {
+  public NodeRunner(KubernetesClient client, Path root, Set<String> nodes) {
     this.client = client;
-    this.kubeconfig = kubeconfig.toAbsolutePath();
     this.root = root.toAbsolutePath();
     this.nodes = Set.copyOf(nodes);
   }
@@ -81,7 +105,36 @@ public final class NodeRunner implements AutoCloseable {
     return root.resolve(node);
   }
 
-  public void start() {
+  public void start() throws IOException {
+    logs =
+        KubeletLogEndpoint.start(
+            root.resolve("kubelet"),
+            this::logFile,
+            (namespace, pod) -> process(namespace, pod).isPresent());
+    for (String node : nodes) {
+      client.nodes().resource(node(node, logs.port())).createOr(existing -> existing.update());
+      renewLease(node);
+    }
+    heartbeat =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "kubelet-heartbeat");
+              t.setDaemon(true);
+              return t;
+            });
+    heartbeat.scheduleWithFixedDelay(
+        () -> {
+          // A scheduled task that throws is never run again: nothing may escape.
+          try {
+            nodes.forEach(this::renewLease);
+            runs.values().forEach(PodRun::refreshTokens);
+          } catch (RuntimeException | Error e) {
+            System.err.println("volume-clone node runner: heartbeat failed: " + e);
+          }
+        },
+        10,
+        10,
+        TimeUnit.SECONDS);
     informer =
         client
             .pods()
@@ -109,6 +162,94 @@ public final class NodeRunner implements AutoCloseable {
                 30_000L);
   }
 
+  private void removePod(Pod pod) {
+    try {
+      client
+          .pods()
+          .inNamespace(pod.getMetadata().getNamespace())
+          .withName(pod.getMetadata().getName())
+          .withGracePeriod(0)
+          .delete();
+    } catch (KubernetesClientException e) {
+      if (e.getCode() != 404) {
+        System.err.println(
+            "volume-clone node runner: cannot remove Pod "
+                + pod.getMetadata().getNamespace()
+                + "/"
+                + pod.getMetadata().getName()
+                + ": "
+                + e);
+      }
+    }
+  }
+
+  private static Node node(String name, int kubeletPort) {
+    String now = Instant.now().toString();
+    return new NodeBuilder()
+        .withNewMetadata()
+        .withName(name)
+        .addToLabels("kubernetes.io/hostname", name)
+        .addToLabels("kubernetes.io/os", "linux")
+        .addToLabels("volumeclone.io/local", "true")
+        .endMetadata()
+        .withNewStatus()
+        .addNewCondition()
+        .withType("Ready")
+        .withStatus("True")
+        .withReason("KubeletReady")
+        .withMessage("the volume-clone node runner plays this node's kubelet")
+        .withLastHeartbeatTime(now)
+        .withLastTransitionTime(now)
+        .endCondition()
+        .addNewAddress()
+        .withType("InternalIP")
+        .withAddress("127.0.0.1")
+        .endAddress()
+        .addToCapacity("cpu", new Quantity("2"))
+        .addToCapacity("memory", new Quantity("4Gi"))
+        .addToCapacity("pods", new Quantity("110"))
+        .addToAllocatable("cpu", new Quantity("2"))
+        .addToAllocatable("memory", new Quantity("4Gi"))
+        .addToAllocatable("pods", new Quantity("110"))
+        .withNewDaemonEndpoints()
+        .withNewKubeletEndpoint()
+        .withPort(kubeletPort)
+        .endKubeletEndpoint()
+        .endDaemonEndpoints()
+        .endStatus()
+        .build();
+  }
+
+  private void renewLease(String node) {
+    try {
+      var lease = client.leases().inNamespace("kube-node-lease").withName(node);
+      ZonedDateTime now = ZonedDateTime.now(ZoneOffset.UTC);
+      if (lease.get() == null) {
+        lease.create(
+            new LeaseBuilder()
+                .withNewMetadata()
+                .withName(node)
+                .withNamespace("kube-node-lease")
+                .endMetadata()
+                .withNewSpec()
+                .withHolderIdentity(node)
+                .withLeaseDurationSeconds(40)
+                .withRenewTime(now)
+                .endSpec()
+                .build());
+      } else {
+        lease.edit(
+            l -> {
+              l.getSpec().setRenewTime(now);
+              return l;
+            });
+      }
+    } catch (RuntimeException e) {
+      // The next heartbeat tries again; a node whose Lease lapses for 50 s turns NotReady.
+      System.err.println("volume-clone node runner: cannot renew the Lease of " + node + ": " + e);
+    }
+  }
+
   private static String key(Pod pod) {
     return pod.getMetadata().getNamespace()
         + "/"
@@ -124,9 +265,25 @@ public final class NodeRunner implements AutoCloseable {
     }
     String key = key(pod);
     if (pod.getMetadata().getDeletionTimestamp() != null) {
-      PodRun run = runs.remove(key);
-      if (run != null) {
-        run.stop("the Pod is being deleted");
+      // As the kubelet: stop the process within the grace period, then remove the Pod object
+      // (grace 0, this Pod's uid only); until then the API server keeps it Terminating.
+      if (terminating.add(key)) {
+        PodRun run = runs.remove(key);
+        Thread stopper =
+            new Thread(
+                () -> {
+                  try {
+                    if (run != null) {
+                      run.stop("the Pod is being deleted");
+                    }
+                    removePod(pod);
+                  } finally {
+                    terminating.remove(key);
+                  }
+                },
+                "kubelet-stop-" + pod.getMetadata().getName());
+        stopper.setDaemon(true);
+        stopper.start();
       }
       return;
     }
@@ -155,13 +312,30 @@ public final class NodeRunner implements AutoCloseable {
         .findFirst();
   }
 
+  public Path logDirectory() {
+    return root.resolve("logs");
+  }
+
   /** The log file the Pod's process writes to. */
   public Path logFile(String namespace, String podName) {
     return root.resolve("logs").resolve(namespace + "_" + podName + ".log");
   }
 
+  /** Stops the operator Pods' processes (SIGTERM, SIGKILL after the Pod's grace period). */
+  public void stopOperator() {
+    for (Map.Entry<String, PodRun> e : runs.entrySet()) {
+      if (OPERATOR_MAIN.equals(e.getValue().mainClass)) {
+        e.getValue().stop("the cluster stops");
+        runs.remove(e.getKey());
+      }
+    }
+  }
+
   @Override
   public void close() {
+    if (heartbeat != null) {
+      heartbeat.shutdownNow();
+    }
     if (informer != null) {
       informer.close();
     }
@@ -169,6 +343,9 @@ public final class NodeRunner implements AutoCloseable {
       run.stop("the node runner stops");
     }
     runs.clear();
+    if (logs != null) {
+      logs.close();
+    }
   }
 
   /** One Pod's life on a simulated node. */
@@ -179,6 +356,7 @@ public final class NodeRunner implements AutoCloseable {
     private final Pod pod;
     private volatile boolean stopped;
     private volatile Process current;
+    private volatile String mainClass;
     private int restarts;
 
     PodRun(Pod pod, String node) {
@@ -205,6 +383,7 @@ public final class NodeRunner implements AutoCloseable {
           return;
         }
         Instant started = Instant.now();
+        mainClass = launch.mainClass;
         try {
           synchronized (this) {
             if (stopped) {
@@ -212,8 +391,8 @@ public final class NodeRunner implements AutoCloseable {
             }
             current =
                 ChildJvm.start(
-                    AGENT_MAIN,
-                    List.of("-Xmx256m"),
+                    launch.mainClass,
+                    List.of("-Xmx256m", "-XX:TieredStopAtLevel=1"),
                     launch.args,
                     launch.env,
                     logFile(namespace, name),
@@ -274,16 +453,33 @@ public final class NodeRunner implements AutoCloseable {
       }
     }
 
-    private record Launch(List<String> args, Map<String, String> env, Path workingDirectory) {}
+    private record Launch(
+        String mainClass, List<String> args, Map<String, String> env, Path workingDirectory) {}
+
+    /** Projected ServiceAccount tokens this Pod's process reads, refreshed before they expire. */
+    private final List<TokenFile> tokens = new java.util.concurrent.CopyOnWriteArrayList<>();
 
     private Launch prepare(Container container) throws IOException, WaitingException {
       List<String> command = Optional.ofNullable(container.getCommand()).orElse(List.of());
-      if (command.size() != 1 || !command.get(0).endsWith("volume-clone")) {
+      String image = Optional.ofNullable(container.getImage()).orElse("");
+      String mainClass;
+      if (command.size() == 1 && command.get(0).endsWith("volume-clone")) {
+        mainClass = AGENT_MAIN;
+      } else if (command.isEmpty() && image.contains(OPERATOR_IMAGE)) {
+        // The operator image's entrypoint (images/operator/Dockerfile) runs this class.
+        mainClass = OPERATOR_MAIN;
+      } else {
         throw new IllegalArgumentException(
-            "the embedded node runs only the volume-clone command, not " + command);
+            "the local node runs only the volume-clone command and the "
+                + OPERATOR_IMAGE
+                + " image, not command "
+                + command
+                + " of image "
+                + image);
       }
       Path podDir = root.resolve("pods").resolve(namespace + "_" + name);
       Files.createDirectories(podDir);
+      tokens.clear();
 
       // hostPath directories: each node has its own copy of the host's directories.
       Map<String, Path> mounts = new LinkedHashMap<>();
@@ -308,6 +504,16 @@ public final class NodeRunner implements AutoCloseable {
         } else if (v.getEmptyDir() != null) {
           Path dir = podDir.resolve("volumes").resolve(v.getName());
           Files.createDirectories(dir);
+          mounts.put(m.getMountPath(), dir);
+        } else if (v.getConfigMap() != null || v.getProjected() != null) {
+          Path dir = podDir.resolve("volumes").resolve(v.getName());
+          Files.createDirectories(dir);
+          if (v.getConfigMap() != null) {
+            writeConfigMap(
+                dir, v.getConfigMap().getName(), v.getConfigMap().getItems(), v.getName());
+          } else {
+            writeProjected(dir, v.getProjected());
+          }
           mounts.put(m.getMountPath(), dir);
         }
       }
@@ -344,9 +550,152 @@ public final class NodeRunner implements AutoCloseable {
         }
         env.put(e.getName(), remap(value == null ? "" : value, mounts));
       }
-      env.put("KUBECONFIG", kubeconfig.toString());
-      env.put("VOLUME_CLONE_EMBEDDED_NODE", node);
-      return new Launch(args, env, podDir);
+      // In-cluster configuration, as in a Pod: the API server's address in the service
+      // environment variables, the projected token and CA where the Pod mounted them. Only the
+      // mount point differs from a container's (a fabric8 setting names it); no kubeconfig.
+      URI api = URI.create(client.getConfiguration().getMasterUrl());
+      env.put("KUBERNETES_SERVICE_HOST", api.getHost());
+      env.put("KUBERNETES_SERVICE_PORT", Integer.toString(api.getPort()));
+      env.put("KUBERNETES_AUTH_TRYKUBECONFIG", "false");
+      Path serviceAccount = mounts.get(SERVICE_ACCOUNT_MOUNT);
+      if (serviceAccount != null) {
+        env.put("KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN", serviceAccount.resolve("token").toString());
+        env.put("KUBERNETES_CERTS_CA_FILE", serviceAccount.resolve("ca.crt").toString());
+        env.put("KUBENAMESPACE", serviceAccount.resolve("namespace").toString());
+      } else {
+        env.put("KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN", podDir.resolve("no-token").toString());
+      }
+      env.put("VOLUME_CLONE_LOCAL_NODE", node);
+      return new Launch(mainClass, args, env, podDir);
+    }
+
+    private void writeConfigMap(
+        Path dir,
+        String configMap,
+        List<io.fabric8.kubernetes.api.model.KeyToPath> items,
+        String volume)
+        throws IOException, WaitingException {
+      io.fabric8.kubernetes.api.model.ConfigMap map =
+          client.configMaps().inNamespace(namespace).withName(configMap).get();
+      if (map == null) {
+        throw new WaitingException(
+            "ContainerCreating",
+            "configmap \"" + configMap + "\" not found (volume " + volume + ")");
+      }
+      Map<String, String> data = Optional.ofNullable(map.getData()).orElse(Map.of());
+      if (items == null || items.isEmpty()) {
+        for (Map.Entry<String, String> e : data.entrySet()) {
+          Files.writeString(dir.resolve(e.getKey()), e.getValue());
+        }
+      } else {
+        for (io.fabric8.kubernetes.api.model.KeyToPath item : items) {
+          String value = data.get(item.getKey());
+          if (value == null) {
+            throw new WaitingException(
+                "ContainerCreating", "configmap \"" + configMap + "\" has no key " + item.getKey());
+          }
+          Path file = dir.resolve(item.getPath());
+          Files.createDirectories(file.getParent());
+          Files.writeString(file, value);
+        }
+      }
+    }
+
+    private void writeProjected(Path dir, io.fabric8.kubernetes.api.model.ProjectedVolumeSource p)
+        throws IOException, WaitingException {
+      for (io.fabric8.kubernetes.api.model.VolumeProjection source : p.getSources()) {
+        if (source.getServiceAccountToken() != null) {
+          var t = source.getServiceAccountToken();
+          TokenFile token =
+              new TokenFile(
+                  dir.resolve(t.getPath()),
+                  t.getAudience(),
+                  Optional.ofNullable(t.getExpirationSeconds()).orElse(3600L));
+          token.refresh();
+          tokens.add(token);
+        } else if (source.getConfigMap() != null) {
+          writeConfigMap(
+              dir, source.getConfigMap().getName(), source.getConfigMap().getItems(), "projected");
+        } else if (source.getDownwardAPI() != null) {
+          for (var item : source.getDownwardAPI().getItems()) {
+            String field = item.getFieldRef() == null ? "" : item.getFieldRef().getFieldPath();
+            String value =
+                switch (field) {
+                  case "metadata.namespace" -> namespace;
+                  case "metadata.name" -> name;
+                  default -> "";
+                };
+            Files.writeString(dir.resolve(item.getPath()), value);
+          }
+        }
+      }
+    }
+
+    /** Renews every projected token older than {@link #TOKEN_REFRESH}, as the kubelet does. */
+    void refreshTokens() {
+      for (TokenFile token : tokens) {
+        if (Duration.between(token.written, Instant.now()).compareTo(TOKEN_REFRESH) > 0) {
+          try {
+            token.refresh();
+          } catch (IOException | RuntimeException e) {
+            System.err.println(
+                "volume-clone node runner: cannot renew the token of Pod "
+                    + namespace
+                    + "/"
+                    + name
+                    + ": "
+                    + e);
+          }
+        }
+      }
+    }
+
+    /** One projected token: a TokenRequest bound to this Pod, written where the Pod reads it. */
+    private final class TokenFile {
+      final Path file;
+      final String audience;
+      final long expirationSeconds;
+      volatile Instant written = Instant.EPOCH;
+
+      TokenFile(Path file, String audience, long expirationSeconds) {
+        this.file = file;
+        this.audience = audience;
+        this.expirationSeconds = expirationSeconds;
+      }
+
+      void refresh() throws IOException {
+        String account =
+            Optional.ofNullable(pod.getSpec().getServiceAccountName()).orElse("default");
+        var spec =
+            new io.fabric8.kubernetes.api.model.authentication.TokenRequestBuilder()
+                .withNewSpec()
+                .withExpirationSeconds(expirationSeconds)
+                .withNewBoundObjectRef()
+                .withApiVersion("v1")
+                .withKind("Pod")
+                .withName(name)
+                .withUid(pod.getMetadata().getUid())
+                .endBoundObjectRef()
+                .endSpec();
+        if (audience != null && !audience.isEmpty()) {
+          spec.editSpec().withAudiences(audience).endSpec();
+        }
+        var granted =
+            client
+                .serviceAccounts()
+                .inNamespace(namespace)
+                .withName(account)
+                .tokenRequest(spec.build());
+        Path temporary = file.resolveSibling(file.getFileName() + ".new");
+        Files.createDirectories(file.getParent());
+        Files.writeString(temporary, granted.getStatus().getToken());
+        Files.move(
+            temporary,
+            file,
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING,
+            java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        written = Instant.now();
+      }
     }
 
     private Path claimTarget(Volume volume) throws WaitingException {
@@ -377,15 +726,21 @@ public final class NodeRunner implements AutoCloseable {
       throw new IllegalArgumentException(
           "PersistentVolume "
               + pvName
-              + " is neither local nor hostPath; the embedded node cannot attach it");
+              + " is neither local nor hostPath; the local node cannot attach it");
     }
 
+    /**
+     * Rewrites container paths under a mount point to the node's directory for it, for a whole
+     * value ({@code /etc/volume-clone/config.yaml}) as for a JVM option inside one ({@code
+     * -Dvertx.cacheDirBase=/tmp/vertx-cache}).
+     */
     private static String remap(String value, Map<String, Path> mounts) {
       for (Map.Entry<String, Path> m : mounts.entrySet()) {
         String mount = m.getKey();
         if (value.equals(mount) || value.startsWith(mount + "/")) {
           return m.getValue() + value.substring(mount.length());
         }
+        value = value.replace("=" + mount + "/", "=" + m.getValue() + "/");
       }
       return value;
     }

@@ -3,6 +3,8 @@ package io.volumeclone.e2e.demo;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.e2e.cluster.ControlPlane;
+import io.volumeclone.e2e.cluster.HelmRelease;
 import io.volumeclone.e2e.cluster.LocalCluster;
 import java.io.IOException;
 import java.io.InputStream;
@@ -21,10 +23,10 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The demo: {@code java -jar volume-clone-demo.jar} starts a Kubernetes API server in this JVM, the
- * operator and two simulated nodes as processes, clones an ext4 image with a few files, reads a
- * file from the clone through its NBD export while the copy still runs, verifies the destination
- * and exits 0. {@code --serve --dir DIR} keeps it all running for kubectl.
+ * The demo: {@code java -jar volume-clone-demo.jar} starts a Kubernetes control plane ({@link
+ * ControlPlane}), the operator and two simulated nodes as processes, clones an ext4 image with a
+ * few files, reads a file from the clone through its NBD export while the copy still runs, verifies
+ * the destination and exits 0. {@code --serve --dir DIR} keeps it all running for kubectl.
  */
 public final class Demo {
 
@@ -64,13 +66,13 @@ public final class Demo {
               Usage: volume-clone-demo [--dir DIR | --keep]
                      volume-clone-demo --serve --dir DIR
 
-                (no options)      clone a 64 MiB ext4 image on an embedded cluster, read a file
+                (no options)      clone a 64 MiB ext4 image on a local cluster, read a file
                                   from the clone while it copies, verify, print what happened,
                                   exit 0; the run's files go to a new /tmp/vcdemo-* directory,
                                   deleted at the end when the demo succeeds
                 --keep            keep that /tmp/vcdemo-* directory (images, logs, kubeconfig)
                 --dir DIR         put the run's files in DIR instead and keep them
-                --serve --dir DIR keep the embedded API server, operator and nodes running until
+                --serve --dir DIR keep the control plane, operator and nodes running until
                                   Ctrl-C; writes DIR/kubeconfig and accepts device paths under
                                   DIR/devices on node-1 and node-2""");
           return;
@@ -95,8 +97,13 @@ public final class Demo {
 
   private int serve(Path dir) throws Exception {
     Files.createDirectories(dir);
-    out.println("Starting the embedded cluster in " + dir.toAbsolutePath() + " ...");
-    LocalCluster cluster = LocalCluster.start(dir, 0, Map.of());
+    out.println(
+        "Starting the local cluster (Kubernetes "
+            + ControlPlane.KUBERNETES_VERSION
+            + ") in "
+            + dir.toAbsolutePath()
+            + " ...");
+    LocalCluster cluster = LocalCluster.start(dir, Map.of());
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
@@ -118,24 +125,31 @@ public final class Demo {
     out.printf(
         """
 
-        The embedded cluster is running (API server %s).
+        The local cluster is running (kube-apiserver %s at %s).
           export KUBECONFIG=%s
+          export PATH=%s:$PATH   # kubectl, helm and kstatus built with it
+          kubectl version
           kubectl get nodes
           kubectl apply -f %s         # clones %s to %s on node-1
-          watch kubectl get vc,pods
+          kubectl get vc -w
           kubectl describe vc example
+          kubectl logs -l app.kubernetes.io/component=agent
+          kubectl auth can-i update volumeclones.volumeclone.io --subresource=status \\
+              --as system:serviceaccount:default:volume-clone-agent
         Device paths under %s are allowed on node-1 and node-2; put your own images there.
-        Logs: %s (operator.log) and %s (one per agent Pod).
+        Logs: %s (one per Pod: the operator's and the agents'), %s (control plane, helm).
         Ctrl-C stops everything; the devices stay.
         """,
-        cluster.apiServer().url(),
+        ControlPlane.KUBERNETES_VERSION,
+        cluster.controlPlane().url(),
         cluster.kubeconfig(),
+        cluster.controlPlane().tool("kubectl").getParent(),
         example,
         source.getFileName(),
         destination.getFileName(),
         devices,
-        cluster.logDirectory(),
-        cluster.workDirectory().resolve("nodes/logs"));
+        cluster.workDirectory().resolve("nodes/logs"),
+        cluster.logDirectory());
     Thread.currentThread().join();
     return 0;
   }
@@ -146,10 +160,21 @@ public final class Demo {
     Instant began = Instant.now();
     Path work = dir != null ? dir : Files.createTempDirectory(Path.of("/tmp"), "vcdemo-");
     Files.createDirectories(work);
-    step("Starting an embedded Kubernetes API server, the operator and nodes node-1, node-2");
-    LocalCluster cluster = LocalCluster.start(work, 0, Map.of());
+    step(
+        "Starting Kubernetes "
+            + ControlPlane.KUBERNETES_VERSION
+            + " (etcd, kube-apiserver, kube-controller-manager, kube-scheduler), the operator"
+            + " and nodes node-1, node-2");
+    LocalCluster cluster = LocalCluster.start(work, Map.of());
     int code;
     try {
+      out.println(
+          "  kube-apiserver "
+              + cluster.client().getKubernetesVersion().getGitVersion()
+              + " at "
+              + cluster.controlPlane().url()
+              + "; chart installed by helm install, operator Pod running in "
+              + HelmRelease.NAMESPACE);
       code = demo(cluster, began);
     } finally {
       step("Stopping the operator, the nodes and the API server");
@@ -246,9 +271,10 @@ public final class Demo {
               + (clone == null ? "no clone" : clone.getStatus()));
       out.println(
           "Logs: "
+              + cluster.workDirectory().resolve("nodes/logs")
+              + " (Pods) and "
               + cluster.logDirectory()
-              + " and "
-              + cluster.workDirectory().resolve("nodes/logs"));
+              + " (control plane)");
       return 1;
     }
 
@@ -269,8 +295,9 @@ public final class Demo {
     step("What happened");
     out.printf(
         """
-          1. The operator (its own JVM) saw VolumeClone default/demo, validated it and created the
-             agent Pod %s on node-1.
+          1. The operator (the Pod of the chart's Deployment, placed by kube-scheduler, run by a
+             node runner as its own JVM with its ServiceAccount's token) saw VolumeClone
+             default/demo, validated it and created the agent Pod %s on node-1.
           2. node-1's runner started the agent as a local process; the agent opened the devices,
              started the background copy at %s/s and served the clone over NBD:
              %s

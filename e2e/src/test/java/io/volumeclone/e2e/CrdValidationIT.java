@@ -1,0 +1,298 @@
+package io.volumeclone.e2e;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What only the API server does with the CRD: {@code kubectl apply} of an invalid VolumeClone is
+ * refused with the CEL rule's own message or the schema limit's, a changed identity field is
+ * refused on update (transition rules), and the defaults of the schema are filled in by the server.
+ * Every {@code x-kubernetes-validations} message of the checked-in CRD must have a case here, so a
+ * new rule without a test fails {@link #everyCelRuleOfTheCrdHasACase}.
+ */
+class CrdValidationIT {
+
+  private static final Path CRD = Path.of("../crds/volumeclones.volumeclone.io-v1.yml");
+  private static String ns;
+
+  @BeforeAll
+  static void namespace() {
+    ns = E2e.namespace("crd");
+  }
+
+  /** The valid clones made here would otherwise hold agent slots of the node for later tests. */
+  @AfterAll
+  static void deleteTheClones() {
+    E2e.kubectl("-n", ns, "delete", "vc", "--all", "--timeout=120s");
+  }
+
+  private static String dev(String name) {
+    return E2e.deviceDirectory().resolve(ns + "-" + name).toString();
+  }
+
+  /** A valid clone's spec lines; each case replaces or adds a few. */
+  private static String clone(String name, String spec) {
+    return """
+        apiVersion: volumeclone.io/v1alpha1
+        kind: VolumeClone
+        metadata:
+          name: %s
+          namespace: %s
+        spec:
+        %s"""
+        .formatted(name, ns, spec.indent(2));
+  }
+
+  private static String validSpec() {
+    return """
+        nodeName: %s
+        source:
+          device:
+            path: %s
+        destination:
+          device:
+            path: %s
+        copy:
+          paused: true
+        """
+        .formatted(E2e.node(), dev("src"), dev("dst"));
+  }
+
+  /** The creation cases: message of the rule they break, and the spec that breaks it. */
+  private static Map<String, String> createCases() {
+    Map<String, String> c = new LinkedHashMap<>();
+    c.put(
+        "destination must set exactly one of device or persistentVolumeClaim",
+        """
+        nodeName: %s
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}, persistentVolumeClaim: {claimName: dst}}
+        """
+            .formatted(E2e.node(), dev("src"), dev("dst")));
+    c.put(
+        "metadata must set exactly one of device or persistentVolumeClaim",
+        """
+        nodeName: %s
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}}
+        metadata: {}
+        """
+            .formatted(E2e.node(), dev("src"), dev("dst")));
+    c.put(
+        "regionSize must be a power of two between 4Ki and 1Gi, such as 64Ki or 1Mi",
+        validSpec() + "regionSize: 3Ki\n");
+    c.put(
+        "source must set exactly one of device, persistentVolumeClaim or nbd",
+        """
+        nodeName: %s
+        source: {device: {path: %s}, nbd: {uri: "nbd://127.0.0.1:10809/x"}}
+        destination: {device: {path: %s}}
+        """
+            .formatted(E2e.node(), dev("src"), dev("dst")));
+    c.put(
+        "nodeName is required when source, destination or metadata is a device path: a device"
+            + " path names a device on one node",
+        """
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}}
+        """
+            .formatted(dev("src"), dev("dst")));
+    c.put(
+        "cutoverApproved can only be true when cutover is Manual",
+        validSpec() + "cutover: Automatic\ncutoverApproved: true\n");
+    c.put(
+        "source and destination must be different volumes",
+        """
+        nodeName: %s
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}}
+        """
+            .formatted(E2e.node(), dev("src"), dev("src")));
+    c.put(
+        "metadata must be a volume of its own, not the source or the destination",
+        """
+        nodeName: %s
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}}
+        metadata: {device: {path: %s}}
+        """
+            .formatted(E2e.node(), dev("src"), dev("dst"), dev("dst")));
+    return c;
+  }
+
+  /** The update cases: a field changed after creation and the transition rule's message. */
+  private static Map<String, String> updateCases() {
+    Map<String, String> c = new LinkedHashMap<>();
+    c.put(
+        "source is immutable: delete this VolumeClone and create a new one to clone from another"
+            + " source",
+        validSpec().replace(dev("src"), dev("src2")));
+    c.put(
+        "destination is immutable: delete this VolumeClone and create a new one to clone to"
+            + " another destination",
+        validSpec().replace(dev("dst"), dev("dst2")));
+    c.put(
+        "metadata is immutable: the copy state of this clone is recorded on the metadata device"
+            + " it started with",
+        validSpec() + "metadata: {device: {path: " + dev("meta") + "}}\n");
+    c.put(
+        "regionSize is immutable: the metadata device records copy state per region",
+        validSpec() + "regionSize: 1Mi\n");
+    c.put(
+        "range is immutable: delete this VolumeClone and create a new one for another range",
+        validSpec() + "range: {size: 1Mi}\n");
+    c.put(
+        "nodeName is immutable: the clone's devices and its metadata live on the node it started"
+            + " on",
+        validSpec().replace("nodeName: " + E2e.node(), "nodeName: another-node"));
+    return c;
+  }
+
+  @Test
+  void everyCelRuleOfTheCrdHasACase() throws IOException {
+    List<String> messages = new ArrayList<>();
+    collectMessages(new ObjectMapper(new YAMLFactory()).readTree(Files.readString(CRD)), messages);
+    List<String> covered = new ArrayList<>(createCases().keySet());
+    covered.addAll(updateCases().keySet());
+    assertThat(messages).as("the CRD's CEL messages").isNotEmpty();
+    assertThat(covered).containsExactlyInAnyOrderElementsOf(messages);
+  }
+
+  private static void collectMessages(JsonNode node, List<String> into) {
+    if (node.isObject()) {
+      JsonNode rules = node.get("x-kubernetes-validations");
+      if (rules != null) {
+        rules.forEach(r -> into.add(r.get("message").asText()));
+      }
+      node.forEach(child -> collectMessages(child, into));
+    } else if (node.isArray()) {
+      node.forEach(child -> collectMessages(child, into));
+    }
+  }
+
+  @Test
+  void kubectlApplyRefusesEachCelRuleWithItsMessage() {
+    int i = 0;
+    for (Map.Entry<String, String> c : createCases().entrySet()) {
+      String name = "cel-" + i++;
+      Tools.Result result = applyResult(clone(name, c.getValue()));
+      assertThat(result.exitCode()).as("apply of %s (breaks: %s)", name, c.getKey()).isNotZero();
+      assertThat(result.stderr()).as("apply of %s", name).contains(c.getKey());
+      assertThat(E2e.clone(ns, name)).as("%s was not stored", name).isNull();
+    }
+  }
+
+  @Test
+  void identityFieldsCannotChange() {
+    int i = 0;
+    for (Map.Entry<String, String> c : updateCases().entrySet()) {
+      String name = "immutable-" + i++;
+      Tools.Result created = applyResult(clone(name, validSpec()));
+      assertThat(created.exitCode()).as("create %s: %s", name, created.stderr()).isZero();
+      Tools.Result changed = applyResult(clone(name, c.getValue()));
+      assertThat(changed.exitCode()).as("change of %s (%s)", name, c.getKey()).isNotZero();
+      assertThat(changed.stderr()).as("change of %s", name).contains(c.getKey());
+    }
+    // A mutable field still changes: the transition rules guard identity only.
+    Tools.Result tuned =
+        applyResult(clone("immutable-0", validSpec().replace("paused: true", "paused: false")));
+    assertThat(tuned.exitCode()).as(tuned.stderr()).isZero();
+  }
+
+  @Test
+  void schemaLimitsAreEnforcedByTheServer() {
+    Map<String, String> cases = new LinkedHashMap<>();
+    cases.put(
+        "spec.copy.batchRegions: Invalid value: 0: spec.copy.batchRegions in body should be"
+            + " greater than or equal to 1",
+        validSpec().replace("paused: true", "paused: true\n  batchRegions: 0"));
+    cases.put(
+        "spec.copy.regionsInFlight: Invalid value: 1025: spec.copy.regionsInFlight in body should"
+            + " be less than or equal to 1024",
+        validSpec().replace("paused: true", "paused: true\n  regionsInFlight: 1025"));
+    cases.put(
+        "spec.ttlSecondsAfterFinished: Invalid value: -1: spec.ttlSecondsAfterFinished in body"
+            + " should be greater than or equal to 0",
+        validSpec() + "ttlSecondsAfterFinished: -1\n");
+    cases.put(
+        "spec.copy.bandwidth: Invalid value: \"fast\": spec.copy.bandwidth in body should match",
+        validSpec().replace("paused: true", "paused: true\n  bandwidth: fast"));
+    cases.put(
+        "spec.source.device.path: Invalid value: \"relative/path\": spec.source.device.path in"
+            + " body should match '^/.*'",
+        validSpec().replace(dev("src"), "relative/path"));
+    cases.put(
+        "spec.access: Unsupported value: \"Later\": supported values: \"AfterCopy\", \"Immediate\"",
+        validSpec() + "access: Later\n");
+    cases.put(
+        "spec.nodeName: Too long: may not be more than 253 bytes",
+        validSpec().replace("nodeName: " + E2e.node(), "nodeName: " + "n".repeat(254)));
+    cases.put(
+        "spec.regionSize: Invalid value: \"64KB\": spec.regionSize in body should match",
+        validSpec() + "regionSize: 64KB\n");
+    cases.put(
+        "spec.destination: Required value",
+        validSpec().replaceAll("destination:\\n.*\\n.*\\n", ""));
+    int i = 0;
+    for (Map.Entry<String, String> c : cases.entrySet()) {
+      String name = "schema-" + i++;
+      Tools.Result result = applyResult(clone(name, c.getValue()));
+      assertThat(result.exitCode()).as("apply of %s (%s)", name, c.getKey()).isNotZero();
+      assertThat(result.stderr()).as("apply of %s", name).contains(c.getKey());
+    }
+  }
+
+  @Test
+  void theServerFillsInTheDefaults() {
+    String spec =
+        """
+        nodeName: %s
+        source: {device: {path: %s}}
+        destination: {device: {path: %s}}
+        copy: {}
+        """
+            .formatted(E2e.node(), dev("src-defaults"), dev("dst-defaults"));
+    Tools.Result created = applyResult(clone("defaults", spec));
+    assertThat(created.exitCode()).as(created.stderr()).isZero();
+    assertThat(
+            E2e.kubectl(
+                "-n",
+                ns,
+                "get",
+                "vc",
+                "defaults",
+                "-o",
+                "jsonpath={.spec.access} {.spec.cutover} {.spec.cutoverApproved} {.spec.regionSize}"
+                    + " {.spec.discardPassdown} {.spec.copy.batchRegions}"
+                    + " {.spec.copy.regionsInFlight} {.spec.copy.paused}"
+                    + " {.spec.copy.copyOnRead} {.spec.copy.yieldToUserIO}"))
+        .isEqualTo("Immediate Automatic false 64Ki true 16 8 false false true");
+  }
+
+  private static Tools.Result applyResult(String yaml) {
+    try {
+      Path file = Files.createTempFile("volumeclone-crd", ".yaml");
+      Files.writeString(file, yaml);
+      try {
+        return E2e.kubectlResult("apply", "-f", file.toString());
+      } finally {
+        Files.deleteIfExists(file);
+      }
+    } catch (IOException e) {
+      throw new AssertionError(e);
+    }
+  }
+}
