@@ -37,12 +37,9 @@ volume_clone_find_jdk() {
 
 # The flags the launchers pass to java, one per line (after volume_clone_find_jdk):
 #   mapfile -t jvm_flags < <(volume_clone_jvm_flags)
+# The same flags as the volume-clone launcher (bin/volume-clone-jvm-flags says why).
 volume_clone_jvm_flags() {
-  local v
-  echo "--enable-native-access=ALL-UNNAMED"
-  # jnr's jffi and netty use sun.misc.Unsafe; JDK 24+ warns about it unless told it is allowed.
-  v=$(volume_clone_java_major "$JAVA_HOME")
-  if [ "${v:-0}" -ge 24 ]; then echo "--sun-misc-unsafe-memory-access=allow"; fi
+  bin/volume-clone-jvm-flags "$JAVA_HOME/bin/java"
 }
 
 # volume_clone_build_if_stale JAR MODULE...: from the project root, builds JAR with

@@ -15,6 +15,7 @@ import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneStatus;
+import io.volumeclone.engine.CloneTuning;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdServer;
 import java.io.IOException;
@@ -365,7 +366,7 @@ public final class Agent {
         "device",
         opened.destinationPath(),
         "copiedThisRunBytes",
-        clone.copier().bytesCopied());
+        clone.bytesCopiedThisRun());
     closeExport();
     // The final report is the last write: the background reporter must not follow it with a
     // report of a closing clone.
@@ -608,42 +609,39 @@ public final class Agent {
       return;
     }
     CopySpec copy = spec.copyOrDefault();
-    if (copy.pausedOrDefault() != c.copier().isPaused()) {
-      if (copy.pausedOrDefault()) {
-        try {
-          c.pause();
-          log.info("paused", "background copy paused; metadata committed");
-        } catch (IOException e) {
-          log.warn("pause-commit-failed", "paused, but the commit failed: " + e.getMessage());
-        }
-      } else {
-        c.resume();
-        log.info("resumed", "background copy resumed");
-      }
+    CloneTuning now = c.tuning();
+    CloneTuning change = CloneTuning.NONE;
+    if (copy.pausedOrDefault() != now.paused()) {
+      change = change.withPaused(copy.pausedOrDefault());
+    }
+    change =
+        tune(
+            "regions-in-flight",
+            copy.regionsInFlightOrDefault(),
+            now.regionsInFlight(),
+            change,
+            change::withRegionsInFlight);
+    change =
+        tune(
+            "batch-regions",
+            copy.batchRegionsOrDefault(),
+            now.batchRegions(),
+            change,
+            change::withBatchRegions);
+    if (copy.copyOnReadOrDefault() != now.copyOnRead()) {
+      change = change.withCopyOnRead(copy.copyOnReadOrDefault());
     }
     try {
-      // the share hands the copier min(own limit, node share) and logs what it set
+      c.tune(change);
+    } catch (IOException e) {
+      log.warn("pause-commit-failed", "paused, but the commit failed: " + e.getMessage());
+    }
+    logTuning(now, change);
+    try {
+      // the share hands the clone min(own limit, node share) and logs what it set
       share.setDemand(copy.bandwidthBytesPerSecond());
     } catch (IllegalArgumentException e) {
       log.warn("bandwidth-invalid", "spec.copy.bandwidth ignored: " + e.getMessage());
-    }
-    tune(
-        "regions-in-flight",
-        copy.regionsInFlightOrDefault(),
-        c.copier().regionsInFlight(),
-        c.copier()::setRegionsInFlight);
-    tune(
-        "batch-regions",
-        copy.batchRegionsOrDefault(),
-        c.copier().batchRegions(),
-        c.copier()::setBatchRegions);
-    if (copy.copyOnReadOrDefault() != c.copyOnRead()) {
-      c.setCopyOnRead(copy.copyOnReadOrDefault());
-      log.info(
-          "copy-on-read",
-          copy.copyOnReadOrDefault()
-              ? "copy-on-read on: reads of uncopied regions copy them"
-              : "copy-on-read off: reads of uncopied regions are served from the source only");
     }
     if (spec.cutoverOrDefault() == CutoverMode.Manual
         && spec.cutoverApprovedOrDefault()
@@ -679,15 +677,20 @@ public final class Agent {
     share.setCopying(
         c != null
             && c.state() == CloneStatus.State.COPYING
-            && !c.copier().isPaused()
+            && !c.tuning().paused()
             && failure == null
             && !stopRequested);
   }
 
   private void applyLimit(long bytesPerSecond, int copyingClones) {
     Clone c = clone;
-    if (c != null && c.copier().bandwidth() != bytesPerSecond) {
-      c.copier().setBandwidth(bytesPerSecond);
+    if (c != null && c.tuning().bandwidth() != bytesPerSecond) {
+      try {
+        c.tune(CloneTuning.NONE.withBandwidth(bytesPerSecond));
+      } catch (IOException e) {
+        // only a pause commits, and this is no pause
+        log.warn("bandwidth-failed", "setting the copy bandwidth failed: " + e.getMessage());
+      }
     }
     if (share.nodeBudget() == 0) {
       log.info("bandwidth", "copy bandwidth set", "bytesPerSecond", bytesPerSecond);
@@ -716,14 +719,42 @@ public final class Agent {
         share.leaseFile());
   }
 
-  private void tune(String what, int wanted, int current, java.util.function.IntConsumer setter) {
-    if (wanted != current) {
-      try {
-        setter.accept(wanted);
-        log.info(what, what + " set to " + wanted);
-      } catch (IllegalArgumentException e) {
-        log.warn(what + "-invalid", e.getMessage());
-      }
+  /** {@code change} plus {@code wanted} when it differs from {@code current} and is valid. */
+  private CloneTuning tune(
+      String what,
+      int wanted,
+      int current,
+      CloneTuning change,
+      java.util.function.IntFunction<CloneTuning> with) {
+    if (wanted == current) {
+      return change;
+    }
+    try {
+      return with.apply(wanted);
+    } catch (IllegalArgumentException e) {
+      log.warn(what + "-invalid", e.getMessage());
+      return change;
+    }
+  }
+
+  private void logTuning(CloneTuning before, CloneTuning change) {
+    if (Boolean.TRUE.equals(change.paused())) {
+      log.info("paused", "background copy paused; metadata committed");
+    } else if (Boolean.FALSE.equals(change.paused())) {
+      log.info("resumed", "background copy resumed");
+    }
+    if (change.regionsInFlight() != null) {
+      log.info("regions-in-flight", "regions-in-flight set to " + change.regionsInFlight());
+    }
+    if (change.batchRegions() != null) {
+      log.info("batch-regions", "batch-regions set to " + change.batchRegions());
+    }
+    if (change.copyOnRead() != null && !change.copyOnRead().equals(before.copyOnRead())) {
+      log.info(
+          "copy-on-read",
+          change.copyOnRead()
+              ? "copy-on-read on: reads of uncopied regions copy them"
+              : "copy-on-read off: reads of uncopied regions are served from the source only");
     }
   }
 

@@ -60,13 +60,13 @@ final class AgentMetrics implements AutoCloseable {
     FunctionCounter.builder(
             "volume_clone_background_copied_bytes",
             this,
-            m -> m.clone == null ? 0 : m.clone.copier().bytesCopied())
+            m -> m.clone == null ? 0 : m.clone.bytesCopiedThisRun())
         .description("Bytes copied by the background copier since the agent started")
         .register(registry);
     Gauge.builder(
             "volume_clone_copy_bandwidth_limit_bytes_per_second",
             this,
-            m -> m.clone == null ? Double.NaN : m.clone.copier().bandwidth())
+            m -> m.clone == null ? Double.NaN : m.clone.tuning().bandwidth())
         .description(
             "Limit the background copy runs at: spec.copy.bandwidth or the node share, whichever"
                 + " is smaller; 0 = unlimited")

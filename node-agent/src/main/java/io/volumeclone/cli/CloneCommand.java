@@ -1,5 +1,6 @@
 package io.volumeclone.cli;
 
+import io.volumeclone.api.CopyDefaults;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
@@ -48,7 +49,9 @@ import picocli.CommandLine.Option;
       "0:copied and cut over (with --cutover manual: copied, waiting for cutover)",
       "1:failed: missing device, destination too small, metadata of another clone, I/O error;"
           + " progress made so far is kept",
-      "2:usage error: unknown option, bad size, impossible combination"
+      "2:usage error: unknown option, bad size, impossible combination",
+      "143:stopped by SIGTERM, Ctrl-C or 'volume-clone cancel'; progress is kept, run again to"
+          + " resume"
     })
 public class CloneCommand implements Callable<Integer> {
 
@@ -97,13 +100,13 @@ public class CloneCommand implements Callable<Integer> {
 
   @Option(
       names = "--regions-in-flight",
-      defaultValue = "256",
+      defaultValue = CopyDefaults.REGIONS_IN_FLIGHT_TEXT,
       description = "Most regions copied at once (default: ${DEFAULT-VALUE}).")
   int regionsInFlight;
 
   @Option(
       names = "--batch-regions",
-      defaultValue = "64",
+      defaultValue = CopyDefaults.BATCH_REGIONS_TEXT,
       description = "Most contiguous regions per copy (default: ${DEFAULT-VALUE}).")
   int batchRegions;
 
@@ -148,8 +151,20 @@ public class CloneCommand implements Callable<Integer> {
           "Reformat a metadata device that holds something else (its recorded progress is lost).")
   boolean force;
 
-  @Option(names = "--name", description = "Name of the clone in messages (default: destination).")
+  @Option(
+      names = "--name",
+      description =
+          "Name of the clone in messages and for list, tune, cutover, cancel and status"
+              + " (default: the destination's file name).")
   String name;
+
+  @Option(
+      names = "--run-dir",
+      description =
+          "Directory for the control socket NAME/control.sock (default: $"
+              + ControlPaths.ENV
+              + " or /run/volume-clone).")
+  Path runDir;
 
   private ExportAddress exportAddress;
 
@@ -157,6 +172,7 @@ public class CloneCommand implements Callable<Integer> {
   private volatile boolean stopping;
 
   private volatile Clone running;
+  private final AtomicReference<ControlServer> control = new AtomicReference<>();
   private final AtomicReference<AutoCloseable> server = new AtomicReference<>();
 
   PrintStream out = System.out;
@@ -216,10 +232,24 @@ public class CloneCommand implements Callable<Integer> {
         .equals(destination.toAbsolutePath().normalize())) {
       throw new Main.UsageException("--source and --destination are the same: " + source);
     }
+    String cloneName = name != null ? name : ControlPaths.nameFromDestination(destination);
+    String invalidName = ControlPaths.invalidName(cloneName);
+    if (invalidName != null) {
+      throw new Main.UsageException("invalid --name '" + cloneName + "': " + invalidName);
+    }
+    Path controlSocket = ControlPaths.socket(ControlPaths.runDir(runDir), cloneName);
+    if (ControlClient.answers(controlSocket)) {
+      throw new IOException(
+          "a clone named '"
+              + cloneName
+              + "' is already running (control socket "
+              + controlSocket
+              + "); give this one another --name");
+    }
     CloneOptions options;
     try {
       options =
-          CloneOptions.builder(name != null ? name : String.valueOf(destination.getFileName()))
+          CloneOptions.builder(cloneName)
               .bandwidth(bandwidth)
               .regionsInFlight(regionsInFlight)
               .batchRegions(batchRegions)
@@ -233,7 +263,19 @@ public class CloneCommand implements Callable<Integer> {
 
     Clone clone = openClone(options);
     running = clone;
-    Thread shutdownHook = new Thread(this::stop, "volume-clone-shutdown");
+    try {
+      control.set(startControl(clone));
+    } catch (ControlServer.NameInUseException e) {
+      closeQuietly(clone);
+      throw e;
+    }
+    Thread shutdownHook =
+        new Thread(
+            () -> {
+              stop();
+              closeControl();
+            },
+            "volume-clone-shutdown");
     Runtime.getRuntime().addShutdownHook(shutdownHook);
     ProgressReporter progress =
         new ProgressReporter(
@@ -252,12 +294,52 @@ public class CloneCommand implements Callable<Integer> {
     } finally {
       progress.finish();
       closeExport(server.getAndSet(null));
-      clone.close();
+      try {
+        clone.close();
+      } finally {
+        closeControl();
+      }
       try {
         Runtime.getRuntime().removeShutdownHook(shutdownHook);
       } catch (IllegalStateException e) {
         // shutting down already: the hook closes the clone
       }
+    }
+  }
+
+  /**
+   * The control socket that list, tune, cutover, cancel and status use, or null when it cannot be
+   * made (the clone then runs without it, saying so): a name a live clone holds is an error.
+   */
+  private ControlServer startControl(Clone clone) throws IOException {
+    return CloneControl.serve(
+        ControlPaths.runDir(runDir),
+        clone,
+        new CloneControl.Description(
+            isNbdUri(source) ? source : Path.of(source).toAbsolutePath().normalize().toString(),
+            destination.toAbsolutePath().normalize().toString(),
+            metadata.toAbsolutePath().normalize().toString(),
+            export,
+            parseCutover().name().toLowerCase(java.util.Locale.ROOT)),
+        this::cancel,
+        err);
+  }
+
+  /** {@code volume-clone cancel}: stop as SIGTERM does; the control socket answers afterwards. */
+  private void cancel() {
+    err.println(
+        "volume-clone: clone "
+            + (running != null ? running.name() : "?")
+            + " cancelled through its control socket; committing and closing. Progress is kept in "
+            + metadata
+            + ": run the same command to resume.");
+    stop();
+  }
+
+  private void closeControl() {
+    ControlServer c = control.getAndSet(null);
+    if (c != null) {
+      c.close();
     }
   }
 

@@ -21,7 +21,15 @@ import picocli.CommandLine.Option;
     mixinStandardHelpOptions = true,
     version = "volume-clone 0.1.0",
     description = "Clone block volumes the way Linux dm-clone does.",
-    subcommands = {CloneCommand.class, StatusCommand.class, AgentCommand.class},
+    subcommands = {
+      CloneCommand.class,
+      StatusCommand.class,
+      ListCommand.class,
+      TuneCommand.class,
+      CutoverCommand.class,
+      CancelCommand.class,
+      AgentCommand.class
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:success",
@@ -45,7 +53,8 @@ public final class Main implements Runnable {
   @Override
   public void run() {
     throw new CommandLine.ParameterException(
-        spec.commandLine(), "missing command: use 'clone', 'status' or 'agent' (see --help)");
+        spec.commandLine(),
+        "missing command: use clone, status, list, tune, cutover, cancel or agent (see --help)");
   }
 
   public static void main(String[] args) {
@@ -67,8 +76,9 @@ public final class Main implements Runnable {
             if (command instanceof CloneCommand clone) {
               clone.out = out;
               clone.err = err;
-            } else if (command instanceof StatusCommand status) {
-              status.out = out;
+            } else if (command instanceof ControlCommand control) {
+              control.out = out;
+              control.err = err;
             }
             return command;
           }

@@ -96,7 +96,9 @@ final class ProgressReporter {
       case "waiting-for-cutover" ->
           "clone "
               + s.name()
-              + ": copy complete; manual cutover: rerun with --cutover auto to cut over";
+              + ": copy complete; manual cutover: approve it with 'volume-clone cutover "
+              + s.name()
+              + "' while the export runs, or rerun with --cutover auto";
       default -> "clone " + s.name() + ": " + event;
     };
   }

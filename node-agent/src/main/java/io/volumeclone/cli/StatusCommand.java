@@ -1,5 +1,6 @@
 package io.volumeclone.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.volumeclone.api.Sizes;
@@ -8,41 +9,137 @@ import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataReport;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.math.BigDecimal;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
 
 /**
- * {@code volume-clone status}: what a metadata device records (what {@code dmsetup status} says for
- * dm-clone). Reads the device without claiming it, so it works while a clone runs; it then shows
- * the last committed state.
+ * {@code volume-clone status}: what {@code dmsetup status} says for dm-clone. A running clone
+ * (named, or found by its metadata among the running ones) answers on its control socket with its
+ * exact figures: copied in memory and committed to the metadata. Otherwise the metadata device is
+ * read without claiming it and shows the last commit. The output says which of the two it is.
  */
 @Command(
     name = "status",
     mixinStandardHelpOptions = true,
-    description = "Print the geometry and committed progress recorded on a metadata device.",
+    description = {
+      "Print a clone's progress: from its control socket while it runs (copied and committed),"
+          + " else from its metadata device (the last commit). Says which.",
+      "Give the clone's NAME (as 'list' shows it), or --metadata M, or both."
+    },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
       "0:the metadata is valid",
       "1:missing, unformatted or invalid metadata (the reason is printed)",
       "2:usage error"
     })
-public class StatusCommand implements Callable<Integer> {
+public class StatusCommand extends ControlCommand implements Callable<Integer> {
 
-  @Option(names = "--metadata", required = true, description = "Metadata device or file.")
+  static final String FROM_CONTROL_SOCKET = "control-socket";
+  static final String FROM_METADATA = "metadata";
+
+  @Parameters(
+      index = "0",
+      arity = "0..1",
+      paramLabel = "NAME",
+      description = "A running clone, as 'list' shows it.")
+  String name;
+
+  @Option(names = "--metadata", description = "Metadata device or file.")
   Path metadata;
 
   @Option(names = "--json", description = "One JSON object, for tools.")
   boolean json;
 
-  PrintStream out = System.out;
-
   @Override
   public Integer call() throws IOException {
+    if (name == null && metadata == null) {
+      throw new Main.UsageException("status needs a clone NAME or --metadata M");
+    }
+    JsonNode live = null;
+    if (name != null && metadata == null) {
+      live = RunningClones.call(runDir(), name, ControlProtocol.request(ControlProtocol.STATUS));
+    } else {
+      live = findRunning();
+    }
+    if (live != null) {
+      printLive(live);
+      return 0;
+    }
+    return printMetadata();
+  }
+
+  /** The running clone that uses {@link #metadata} (and is called {@link #name}, if given). */
+  private JsonNode findRunning() {
+    Path wanted = canonical(metadata.toString());
+    for (RunningClones.Entry e : RunningClones.scan(runDir()).running()) {
+      if ((name == null || name.equals(e.name()))
+          && wanted.equals(canonical(e.status().path("metadata").asText()))) {
+        return e.status();
+      }
+    }
+    return null;
+  }
+
+  private static Path canonical(String path) {
+    Path p = Path.of(path).toAbsolutePath().normalize();
+    try {
+      return p.toRealPath();
+    } catch (IOException e) {
+      return p;
+    }
+  }
+
+  private void printLive(JsonNode clone) {
+    if (json) {
+      ObjectNode node = ((ObjectNode) clone).deepCopy();
+      node.put("from", FROM_CONTROL_SOCKET);
+      out.println(ControlProtocol.line(node));
+      out.flush();
+      return;
+    }
+    long total = clone.path("regionsTotal").asLong();
+    out.printf("name:         %s%n", clone.path("name").asText());
+    out.printf(
+        "from:         control socket of the running clone (pid %d): exact, in memory%n",
+        clone.path("pid").asLong());
+    out.printf("phase:        %s%n", clone.path("phase").asText());
+    out.printf("source:       %s%n", clone.path("source").asText());
+    out.printf("destination:  %s%n", clone.path("destination").asText());
+    out.printf("metadata:     %s%n", clone.path("metadata").asText());
+    if (clone.has("export")) {
+      out.printf("export:       %s%n", clone.path("export").asText());
+    }
+    out.printf(
+        "copied:       %d/%d regions, %s%%, %s of %s%n",
+        clone.path("regionsCopied").asLong(),
+        total,
+        clone.path("percent").asText(),
+        Sizes.format(clone.path("bytesCopied").asLong()),
+        Sizes.format(clone.path("bytesTotal").asLong()));
+    out.printf("committed:    %d/%d regions%n", clone.path("regionsCommitted").asLong(), total);
+    out.printf("rate:         %s%n", rate(clone));
+    out.printf("eta:          %s%n", eta(clone));
+    out.printf("mode:         %s%n", clone.path("metadataMode").asText().toLowerCase());
+    out.printf("cutover:      %s%n", clone.path("cutover").asText());
+    out.printf("tuning:       %s%n", knobs(clone));
+    if (clone.path("copyErrors").asLong() > 0) {
+      out.printf(
+          "copy errors:  %d%s%n",
+          clone.path("copyErrors").asLong(),
+          clone.path("degraded").asBoolean() ? " (degraded)" : "");
+    }
+    if (clone.has("lastError")) {
+      out.printf("last error:   %s%n", clone.path("lastError").asText());
+    }
+    out.flush();
+  }
+
+  private int printMetadata() throws IOException {
     MetadataReport report;
     try (FileBlockDevice device = FileBlockDevice.openReadOnly(metadata)) {
       report = DiskCloneMetadata.inspect(device);
@@ -50,8 +147,11 @@ public class StatusCommand implements Callable<Integer> {
       throw new IOException("metadata " + metadata + ": no such device or file", e);
     }
     if (json) {
-      out.println(toJson(report));
+      ObjectNode node = toJson(report);
+      node.put("from", FROM_METADATA);
+      out.println(node);
     } else {
+      out.println("from:         metadata device (the clone is not running here): last commit");
       printHuman(report);
     }
     out.flush();

@@ -82,6 +82,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final List<Consumer<CloneStatus>> listeners = new CopyOnWriteArrayList<>();
   private final ScheduledExecutorService maintenance;
   private final Copier copier;
+  private final Object tuneLock = new Object();
 
   private volatile boolean passThrough;
   private volatile String directFlushFailure;
@@ -924,14 +925,62 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   // ---------------------------------------------------------------- control and status
 
+  /**
+   * The one control surface of a running clone (dm-clone's messages): applies every knob that
+   * {@code change} sets and leaves the others. A pause waits for the batches in flight and then
+   * commits, so what was copied before the pause is on stable storage when this returns; a resume
+   * restarts the copier; both notify the status listeners. The other knobs notify nobody: callers
+   * may hold their own locks (the agent's node bandwidth share does). Returns the knobs as they are
+   * now.
+   *
+   * @throws IOException when the commit of a pause fails (the copier stays paused)
+   */
+  public CloneTuning tune(CloneTuning change) throws IOException {
+    synchronized (tuneLock) {
+      if (change.bandwidth() != null) {
+        copier.setBandwidth(change.bandwidth());
+      }
+      if (change.regionsInFlight() != null) {
+        copier.setRegionsInFlight(change.regionsInFlight());
+      }
+      if (change.batchRegions() != null) {
+        copier.setBatchRegions(change.batchRegions());
+      }
+      if (change.copyOnRead() != null) {
+        setCopyOnRead(change.copyOnRead());
+      }
+      if (Boolean.TRUE.equals(change.paused())) {
+        pause();
+      } else if (Boolean.FALSE.equals(change.paused())) {
+        resume();
+      }
+      return tuning();
+    }
+  }
+
+  /** The knobs as they are now, every field set. */
+  public CloneTuning tuning() {
+    return new CloneTuning(
+        copier.isPaused(),
+        copier.bandwidth(),
+        copier.regionsInFlight(),
+        copier.batchRegions(),
+        copyOnRead);
+  }
+
+  /** Bytes the background copier copied since the clone was opened (not counting earlier runs). */
+  public long bytesCopiedThisRun() {
+    return copier.bytesCopied();
+  }
+
   /** Pauses the background copy and commits. */
-  public void pause() throws IOException {
+  void pause() throws IOException {
     copier.pause();
     commit();
     fireStatus();
   }
 
-  public void resume() {
+  void resume() {
     copier.resume();
     fireStatus();
   }
@@ -940,7 +989,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
    * Switches copy-on-read while the clone runs. Reads that already decided where to read from
    * finish as they started; later reads of uncopied regions copy them only while this is on.
    */
-  public void setCopyOnRead(boolean enabled) {
+  void setCopyOnRead(boolean enabled) {
     if (copyOnRead != enabled) {
       copyOnRead = enabled;
       log.info("clone {}: copy-on-read {}", name, enabled ? "on" : "off");
@@ -952,8 +1001,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
     return copyOnRead;
   }
 
-  /** The background copier, for retuning bandwidth, batch size and regions in flight. */
-  public Copier copier() {
+  /** The background copier; outside the engine, {@link #tune} is the way to change it. */
+  Copier copier() {
     return copier;
   }
 

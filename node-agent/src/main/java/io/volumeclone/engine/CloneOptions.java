@@ -1,14 +1,15 @@
 package io.volumeclone.engine;
 
+import io.volumeclone.api.CopyDefaults;
 import java.time.Duration;
 
 /**
  * How a {@link Clone} behaves. Everything a user can tune; the copy settings can also be changed
- * while the clone runs through {@link Copier}.
+ * while the clone runs through {@link Clone#tune}.
  *
  * @param name export name of the clone, used in messages
  * @param copyOnRead a read of an uncopied region also copies the region; the initial setting,
- *     switched while the clone runs with {@link Clone#setCopyOnRead}
+ *     switched while the clone runs with {@link Clone#tune}
  * @param discardPassdown discards are passed down to the destination
  * @param commitPeriod how often the metadata is committed when nothing else commits it
  * @param bandwidth copy bandwidth limit of this clone in bytes per second, 0 for unlimited
@@ -67,15 +68,18 @@ public record CloneOptions(
     return new Builder(name);
   }
 
-  /** Defaults: no copy-on-read, discards passed down, 1 s commits, unlimited bandwidth. */
+  /**
+   * Defaults: no copy-on-read, discards passed down, 1 s commits, unlimited bandwidth, and the
+   * regions in flight and batch size of {@link CopyDefaults}.
+   */
   public static final class Builder {
     private String name;
     private boolean copyOnRead;
     private boolean discardPassdown = true;
     private Duration commitPeriod = Duration.ofSeconds(1);
     private long bandwidth;
-    private int regionsInFlight = 256;
-    private int batchRegions = 64;
+    private int regionsInFlight = CopyDefaults.REGIONS_IN_FLIGHT;
+    private int batchRegions = CopyDefaults.BATCH_REGIONS;
     private Cutover cutover = Cutover.AUTO;
     private boolean noCopy;
     private int maxCopyRetries = 16;

@@ -28,7 +28,7 @@ import org.slf4j.LoggerFactory;
  * error budget the clone reports itself degraded and keeps trying. Bandwidth, batch size, regions
  * in flight and pause can all be changed while it runs.
  */
-public final class Copier implements AutoCloseable {
+final class Copier implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Copier.class);
   private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(10);

@@ -157,7 +157,12 @@ class AgentFailureTest {
   @Test
   void copyOnReadChangesWhileTheCloneRuns() throws Exception {
     AgentFixture f = new AgentFixture(dir, "cor", 4 * MiB);
-    api.create(f.resource("64Ki", paused()));
+    // Small batches: a first batch that starts before the pause must not copy the whole 64 regions
+    // (the default batch would).
+    CopySpec copy = paused();
+    copy.setBatchRegions(16);
+    copy.setRegionsInFlight(8);
+    api.create(f.resource("64Ki", copy));
     Agent agent = f.agent(api, INTERVAL, logStream);
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     await("the clone runs", LIMIT, () -> agent.runningClone() != null);

@@ -83,7 +83,7 @@ class AgentNodeShareTest {
     }
 
     long limit() {
-      return agent.runningClone().copier().bandwidth();
+      return agent.runningClone().tuning().bandwidth();
     }
 
     String log() {

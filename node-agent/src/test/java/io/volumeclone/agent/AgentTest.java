@@ -296,7 +296,7 @@ class AgentTest {
     Agent agent = f.agent(api, INTERVAL, logStream);
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     await("the clone runs", LIMIT, () -> agent.runningClone() != null);
-    assertThat(agent.runningClone().copier().bandwidth()).isEqualTo(MiB);
+    assertThat(agent.runningClone().tuning().bandwidth()).isEqualTo(MiB);
 
     api.edit(
         NAMESPACE,
@@ -312,9 +312,9 @@ class AgentTest {
         "bandwidth 3Mi, 2 regions in flight and batches of 4 applied",
         LIMIT,
         () ->
-            agent.runningClone().copier().bandwidth() == 3 * MiB
-                && agent.runningClone().copier().regionsInFlight() == 2
-                && agent.runningClone().copier().batchRegions() == 4);
+            agent.runningClone().tuning().bandwidth() == 3 * MiB
+                && agent.runningClone().tuning().regionsInFlight() == 2
+                && agent.runningClone().tuning().batchRegions() == 4);
     assertThat(exit.isDone()).as("still copying at 3Mi/s").isFalse();
 
     api.edit(

@@ -211,6 +211,60 @@ class CopierTest {
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
+  @Test
+  void tuneIsTheOneControlSurfaceAndItsPauseCommits() throws Exception {
+    setUp(64);
+    open(
+        options()
+            .batchRegions(1)
+            .regionsInFlight(1)
+            .bandwidth(16L * R)
+            .commitPeriod(Duration.ofHours(1)));
+    waitUntil(() -> metadata.hydratedCount() >= 2);
+
+    CloneTuning paused =
+        clone.tune(
+            CloneTuning.NONE
+                .withPaused(true)
+                .withBandwidth(32L * R)
+                .withRegionsInFlight(3)
+                .withBatchRegions(2)
+                .withCopyOnRead(true));
+    assertThat(paused).isEqualTo(new CloneTuning(true, 32L * R, 3, 2, true));
+    assertThat(clone.tuning()).isEqualTo(paused);
+    long copiedAtPause = metadata.hydratedCount();
+    assertThat(metadata.committedCount())
+        .as("the pause committed what was copied (the periodic commit is an hour away)")
+        .isEqualTo(copiedAtPause);
+    assertThat(clone.status().paused()).isTrue();
+    Thread.sleep(200); // no batch may start while paused
+    assertThat(metadata.hydratedCount()).isEqualTo(copiedAtPause);
+
+    assertThat(clone.tune(CloneTuning.NONE))
+        .as("an empty change changes nothing")
+        .isEqualTo(paused);
+    assertThat(clone.tune(CloneTuning.NONE.withPaused(false).withBandwidth(0)).paused()).isFalse();
+    await(clone.cutOverFuture());
+    assertThat(destination.contents()).isEqualTo(sourceData);
+  }
+
+  @Test
+  void aBadTuningIsRefusedNamingTheKnobBeforeAnythingChanges() throws Exception {
+    setUp(16);
+    open(options().noCopy(true).regionsInFlight(4).batchRegions(2));
+    CloneTuning before = clone.tuning();
+    assertThatThrownBy(() -> CloneTuning.NONE.withPaused(true).withBandwidth(-1))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("bandwidth")
+        .hasMessageContaining("-1");
+    assertThatThrownBy(() -> CloneTuning.NONE.withRegionsInFlight(0))
+        .hasMessageContaining("regions in flight");
+    assertThatThrownBy(() -> CloneTuning.NONE.withBatchRegions(0))
+        .hasMessageContaining("batch regions");
+    assertThat(clone.tuning()).isEqualTo(before);
+    assertThat(before).isEqualTo(new CloneTuning(false, 0L, 4, 2, false));
+  }
+
   /** Holds every batch at the bandwidth limiter until the test lets it through. */
   static final class HeldLimiter implements Copier.Limiter {
     final Semaphore arrivals = new Semaphore(0);

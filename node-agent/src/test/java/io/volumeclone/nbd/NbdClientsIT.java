@@ -5,6 +5,7 @@ import static io.volumeclone.testing.HostRequirements.require;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.CloneTuning;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -239,7 +240,7 @@ class NbdClientsIT {
       assertThat(result.ok().output()).contains("err= 0").doesNotContain("verify: bad");
       assertThat(f.clone.status().toString()).isNotNull();
       // The copy was still running during fio (8 MiB/s over 64 MiB), and finishes afterwards.
-      f.clone.copier().setBandwidth(0);
+      f.clone.tune(CloneTuning.NONE.withBandwidth(0));
       f.clone.copiedFuture().get(120, TimeUnit.SECONDS);
       Path out = dir.resolve("after.img");
       require("nbdcopy", "libnbd-bin");

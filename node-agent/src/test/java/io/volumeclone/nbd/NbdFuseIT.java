@@ -6,6 +6,7 @@ import static io.volumeclone.testing.HostRequirements.requireRoot;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.CloneTuning;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -76,7 +77,7 @@ class NbdFuseIT {
         run(T, "umount", fuse.toString()).ok();
         nbdfuse.waitFor(30, TimeUnit.SECONDS);
 
-        f.clone.copier().setBandwidth(0);
+        f.clone.tune(CloneTuning.NONE.withBandwidth(0));
         f.clone.copiedFuture().get(300, TimeUnit.SECONDS);
         f.clone.flush();
         // The destination alone: a clean ext4 with the same files.

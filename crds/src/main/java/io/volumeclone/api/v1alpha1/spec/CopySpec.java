@@ -10,6 +10,7 @@ import io.fabric8.generator.annotation.Min;
 import io.fabric8.generator.annotation.Pattern;
 import io.fabric8.generator.annotation.Size;
 import io.fabric8.kubernetes.api.model.IntOrString;
+import io.volumeclone.api.CopyDefaults;
 import io.volumeclone.api.Sizes;
 import java.util.Objects;
 
@@ -21,8 +22,8 @@ import java.util.Objects;
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class CopySpec {
 
-  public static final int DEFAULT_REGIONS_IN_FLIGHT = 8;
-  public static final int DEFAULT_BATCH_REGIONS = 16;
+  public static final int DEFAULT_REGIONS_IN_FLIGHT = CopyDefaults.REGIONS_IN_FLIGHT;
+  public static final int DEFAULT_BATCH_REGIONS = CopyDefaults.BATCH_REGIONS;
 
   @Default("false")
   @JsonPropertyDescription(
@@ -38,13 +39,13 @@ public class CopySpec {
           + " Absent means unlimited.")
   private String bandwidth;
 
-  @Default("8")
+  @Default(CopyDefaults.REGIONS_IN_FLIGHT_TEXT)
   @Min(1)
   @Max(1024)
   @JsonPropertyDescription("How many regions may be copied at the same time (1..1024).")
   private Integer regionsInFlight;
 
-  @Default("16")
+  @Default(CopyDefaults.BATCH_REGIONS_TEXT)
   @Min(1)
   @Max(65536)
   @JsonPropertyDescription(
