@@ -144,7 +144,9 @@ class CopierTest {
     open(options().batchRegions(regions).regionsInFlight(regions));
     await(clone.cutOverFuture());
     assertThat(clone.copier().largestBatchRegions()).isGreaterThan(Clone.COPY_CHUNK / R);
-    assertThat(gated.largestRead.get()).isEqualTo(Clone.COPY_CHUNK);
+    assertThat(gated.largestRead.get())
+        .as("the copier reads the source in pieces that user reads never queue far behind")
+        .isEqualTo(SourceLanes.BACKGROUND_PIECE);
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
