@@ -20,6 +20,12 @@ import java.util.concurrent.CompletableFuture;
  * Owners always release with a normal completion, even on failure: waiters re-check the bitmap and,
  * if the region is still uncopied, try themselves (so they see their own error).
  *
+ * <p>User requests go first: a claim of the background copier ({@link #claimBackgroundRun}) is held
+ * for a slow source read, so a user request that overwrites or copies regions itself may {@link
+ * #takeOver} them instead of waiting, until the copier {@link #startWriting starts writing}; the
+ * copier then writes and marks only the regions nobody took. A taken run is a claim of its own,
+ * nested in the copier's, and stays in the map if the copier releases first.
+ *
  * <p>One monitor guards the map: claims are taken only for uncopied regions, and each is held for a
  * whole copy, so the lock is short and rare next to the I/O it protects.
  */
