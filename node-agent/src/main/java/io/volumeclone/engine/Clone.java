@@ -741,8 +741,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
         for (int piece = 0; piece < n; ) {
           int m = Math.min(SourceLanes.BACKGROUND_PIECE, n - piece);
           sourceLanes.awaitBackgroundTurn();
-          ByteBuffer slice = buffer.slice(piece, m);
-          readSource(pos + piece, slice);
+          try {
+            readSource(pos + piece, buffer.slice(piece, m));
+          } finally {
+            sourceLanes.backgroundDone();
+          }
           piece += m;
         }
         if (skipped == null) {
