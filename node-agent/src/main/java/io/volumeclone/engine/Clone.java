@@ -756,7 +756,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         }
         long chunkEnd = pos + n;
         for (long r = geometry.regionOf(pos); r < first + count; ) {
-          long start = geometry.regionStart(r);
+          // A region larger than the chunk starts before it.
+          long start = Math.max(pos, geometry.regionStart(r));
           if (start >= chunkEnd) {
             break;
           }
@@ -765,10 +766,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
             r = first + skipped.nextClearBit(index);
             continue;
           }
-          long runEndRegion =
-              first
-                  + Math.min(
-                      count, skipped.nextSetBit(index) < 0 ? count : skipped.nextSetBit(index));
+          int nextSkipped = skipped.nextSetBit(index);
+          long runEndRegion = first + (nextSkipped < 0 ? count : Math.min(count, nextSkipped));
           long runTo = Math.min(chunkEnd, regionEnd(runEndRegion - 1));
           destination.write(
               destinationBase + start, buffer.slice((int) (start - pos), (int) (runTo - start)));

@@ -145,6 +145,28 @@ class CloneUserPriorityTest {
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
+  @Test
+  void regionsLargerThanTheCopyChunkAreCopiedInSeveralChunks() throws Exception {
+    int region = 2 * Clone.COPY_CHUNK;
+    byte[] data = new byte[2 * region];
+    new Random(21).nextBytes(data);
+    TestingMemoryBlockDevice dst =
+        new TestingMemoryBlockDevice("dst", new byte[data.length], false, 512);
+    TestingMemoryCloneMetadata md =
+        new TestingMemoryCloneMetadata(
+            new CloneGeometry(0, 0, data.length, region, data.length, data.length));
+    try (Clone big =
+        Clone.open(
+            TestingMemoryBlockDevice.readOnly("src", data),
+            dst,
+            md,
+            CloneOptions.builder("big").commitPeriod(Duration.ofHours(1)).build())) {
+      big.copiedFuture().get(60, TimeUnit.SECONDS);
+      assertThat(big.status().copyErrors()).isZero();
+      assertThat(dst.contents()).isEqualTo(data);
+    }
+  }
+
   // ---------------------------------------------------------------- helpers
 
   @FunctionalInterface
