@@ -281,9 +281,18 @@ public class CloneCommand implements Callable<Integer> {
 
     Clone clone = openClone(options);
     running = clone;
+    // The export listens before anything else starts: a consumer waiting for its first read must
+    // not wait for the control socket or the progress reporter (issue 19: fast start).
+    try {
+      server.set(startExport(clone));
+    } catch (IOException | RuntimeException e) {
+      closeQuietly(clone);
+      throw e;
+    }
     try {
       control.set(startControl(clone));
     } catch (ControlServer.NameInUseException e) {
+      closeExport(server.getAndSet(null));
       closeQuietly(clone);
       throw e;
     }
@@ -299,7 +308,6 @@ public class CloneCommand implements Callable<Integer> {
         new ProgressReporter(
             out, err, terminal != null ? terminal : ProgressReporter.stdoutIsTerminal());
     try {
-      server.set(startExport(clone));
       if (kernel != null) {
         out.println(kernel.attach(clone));
       }

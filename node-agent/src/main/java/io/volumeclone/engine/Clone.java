@@ -67,6 +67,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final long destinationBase;
 
   private final InFlightRegions inFlight = new InFlightRegions();
+  private final SourceLanes sourceLanes = new SourceLanes();
   private final BufferPool buffers;
 
   /**
@@ -418,7 +419,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
           readMapped(pos, slice, false);
         }
       } else {
-        readSource(pos, slice);
+        readSourceForUser(pos, slice);
       }
       dst.position(dst.position() + n);
       pos = runEnd;
@@ -607,9 +608,23 @@ public final class Clone implements BlockTarget, AutoCloseable {
         }
         throw readOnlyError(operation, geometry.regionStart(r));
       }
-      long count = inFlight.claimRun(r, runEnd(r, false, end), metadata);
+      long runEnd = runEnd(r, false, end);
+      long count = inFlight.claimRun(r, runEnd, metadata);
       if (count == 0) {
-        inFlight.awaitOwner(r);
+        // The copier may be reading these regions from a slow source: take them from it instead
+        // of waiting, since this request overwrites them whole.
+        InFlightRegions.Claim taken = inFlight.takeOver(r, runEnd, metadata);
+        if (taken == null) {
+          inFlight.awaitOwner(r);
+          continue;
+        }
+        try {
+          action.apply(geometry.regionStart(r), regionEnd(taken.end - 1));
+          markCopied(r, taken.count(), operation);
+        } finally {
+          inFlight.releaseTakenOver(taken);
+        }
+        r = taken.end;
         continue;
       }
       try {
@@ -641,9 +656,23 @@ public final class Clone implements BlockTarget, AutoCloseable {
       if (metadata.mode() != Mode.WRITE) {
         throw readOnlyError(operation, geometry.regionStart(r));
       }
-      long count = inFlight.claimRun(r, runEnd(r, false, end), metadata);
+      long runEnd = runEnd(r, false, end);
+      long count = inFlight.claimRun(r, runEnd, metadata);
       if (count == 0) {
-        inFlight.awaitOwner(r);
+        // Copy them ourselves rather than wait for the copier's batch: it may be queued at a slow
+        // source behind megabytes of reads, while this request needs only its own regions.
+        InFlightRegions.Claim taken = inFlight.takeOver(r, runEnd, metadata);
+        if (taken == null) {
+          inFlight.awaitOwner(r);
+          continue;
+        }
+        try {
+          copyRegions(r, taken.count());
+          markCopied(r, taken.count(), operation);
+        } finally {
+          inFlight.releaseTakenOver(taken);
+        }
+        r = taken.end;
         continue;
       }
       try {
@@ -687,9 +716,84 @@ public final class Clone implements BlockTarget, AutoCloseable {
     return userIo.get();
   }
 
+  /** Where the copier waits for user reads of the source. */
+  SourceLanes sourceLanes() {
+    return sourceLanes;
+  }
+
   /**
-   * Copies regions {@code [first, first + count)} from the source to the destination. The caller
-   * holds their claims.
+   * The background copy of regions {@code [first, first + count)}, claimed with {@link
+   * InFlightRegions#claimBackgroundRun}: reads the source in pieces, each after the user reads of
+   * the source ({@link SourceLanes}), then writes and marks copied every region that no user
+   * request took over meanwhile, calling {@code beforeMarking} once everything is written. Returns
+   * the bytes it wrote.
+   */
+  long copyInBackground(long first, long count, Runnable beforeMarking) throws IOException {
+    long from = geometry.regionStart(first);
+    long to = regionEnd(first + count - 1);
+    java.util.BitSet skipped = null;
+    long written = 0;
+    ByteBuffer buffer = buffers.take(copyChunk);
+    try {
+      for (long pos = from; pos < to; ) {
+        int n = (int) Math.min(copyChunk, to - pos);
+        buffer.clear();
+        for (int piece = 0; piece < n; ) {
+          int m = Math.min(SourceLanes.BACKGROUND_PIECE, n - piece);
+          sourceLanes.awaitBackgroundTurn();
+          try {
+            readSource(pos + piece, buffer.slice(piece, m));
+          } finally {
+            sourceLanes.backgroundDone();
+          }
+          piece += m;
+        }
+        if (skipped == null) {
+          skipped = new java.util.BitSet((int) count);
+          for (long[] run : inFlight.startWriting(first)) {
+            skipped.set((int) (run[0] - first), (int) (run[1] - first));
+          }
+        }
+        long chunkEnd = pos + n;
+        for (long r = geometry.regionOf(pos); r < first + count; ) {
+          // A region larger than the chunk starts before it.
+          long start = Math.max(pos, geometry.regionStart(r));
+          if (start >= chunkEnd) {
+            break;
+          }
+          int index = (int) (r - first);
+          if (skipped.get(index)) {
+            r = first + skipped.nextClearBit(index);
+            continue;
+          }
+          int nextSkipped = skipped.nextSetBit(index);
+          long runEndRegion = first + (nextSkipped < 0 ? count : Math.min(count, nextSkipped));
+          long runTo = Math.min(chunkEnd, regionEnd(runEndRegion - 1));
+          destination.write(
+              destinationBase + start, buffer.slice((int) (start - pos), (int) (runTo - start)));
+          written += runTo - start;
+          r = geometry.regionOf(runTo - 1) + 1;
+        }
+        pos += n;
+      }
+    } finally {
+      buffers.give(buffer);
+    }
+    beforeMarking.run();
+    for (int index = 0; index < count; ) {
+      int skip = skipped.nextSetBit(index);
+      int runEnd = skip < 0 ? (int) count : skip;
+      if (runEnd > index) {
+        markCopied(first + index, runEnd - index, "background copy");
+      }
+      index = skip < 0 ? (int) count : skipped.nextClearBit(skip);
+    }
+    return written;
+  }
+
+  /**
+   * Copies regions {@code [first, first + count)} from the source to the destination for a user
+   * request. The caller holds their claims.
    */
   void copyRegions(long first, long count) throws IOException {
     long from = geometry.regionStart(first);
@@ -699,7 +803,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
       for (long pos = from; pos < to; ) {
         int n = (int) Math.min(copyChunk, to - pos);
         buffer.clear().limit(n);
-        readSource(pos, buffer);
+        readSourceForUser(pos, buffer);
         buffer.flip();
         destination.write(destinationBase + pos, buffer);
         pos += n;
@@ -718,6 +822,16 @@ public final class Clone implements BlockTarget, AutoCloseable {
     }
     if (metadata.hydratedCount() == regionCount) {
       scheduleCompletion();
+    }
+  }
+
+  /** A user request's source read: the copier holds its next piece until this returns. */
+  private void readSourceForUser(long cloneOffset, ByteBuffer dst) throws IOException {
+    sourceLanes.userBegin();
+    try {
+      readSource(cloneOffset, dst);
+    } finally {
+      sourceLanes.userEnd();
     }
   }
 

@@ -349,7 +349,7 @@ final class Copier implements AutoCloseable {
   }
 
   private long claim(long first, long end) {
-    return clone.inFlight().claimRun(first, end, metadata);
+    return clone.inFlight().claimBackgroundRun(first, end, metadata);
   }
 
   /**
@@ -389,20 +389,20 @@ final class Copier implements AutoCloseable {
 
   private void copyBatch(long first, long count) {
     try {
-      clone.copyRegions(first, count);
-      // The copy worked: a transient error shown from an earlier batch is over. Cleared before
-      // the regions are marked, so the status is clean by the time the last mark completes the
-      // copy.
-      String cleared = transientError;
-      if (cleared != null) {
-        transientError = null;
-        clone.clearError(cleared);
-      }
-      clone.markCopied(first, count, "background copy");
       long bytes =
-          geometry.regionStart(first + count - 1)
-              + geometry.regionLength(first + count - 1)
-              - geometry.regionStart(first);
+          clone.copyInBackground(
+              first,
+              count,
+              () -> {
+                // The copy worked: a transient error shown from an earlier batch is over. Cleared
+                // before the regions are marked, so the status is clean by the time the last mark
+                // completes the copy.
+                String cleared = transientError;
+                if (cleared != null) {
+                  transientError = null;
+                  clone.clearError(cleared);
+                }
+              });
       bytesCopied.addAndGet(bytes);
       batches.incrementAndGet();
       consecutiveFailures.set(0);

@@ -20,20 +20,48 @@ import java.util.concurrent.CompletableFuture;
  * Owners always release with a normal completion, even on failure: waiters re-check the bitmap and,
  * if the region is still uncopied, try themselves (so they see their own error).
  *
+ * <p>User requests go first: a claim of the background copier ({@link #claimBackgroundRun}) is held
+ * for a slow source read, so a user request that overwrites or copies regions itself may {@link
+ * #takeOver} them instead of waiting, until the copier {@link #startWriting starts writing}; the
+ * copier then writes and marks only the regions nobody took. A taken run is a claim of its own,
+ * nested in the copier's, and stays in the map if the copier releases first.
+ *
  * <p>One monitor guards the map: claims are taken only for uncopied regions, and each is held for a
  * whole copy, so the lock is short and rare next to the I/O it protects.
  */
 final class InFlightRegions {
 
   /** A claim on regions {@code [first, end)}; {@code end} only ever shrinks, before any waiter. */
-  private static final class Claim {
+  static final class Claim {
     final long first;
     long end;
     final CompletableFuture<Void> released = new CompletableFuture<>();
 
-    Claim(long first, long end) {
+    /** A background copy's claim, which user requests may take regions from until it writes. */
+    final boolean background;
+
+    /** The background owner began writing the destination: nothing can be taken from it now. */
+    boolean writing;
+
+    /** Regions taken over by user requests and still held by them, keyed by their first region. */
+    final NavigableMap<Long, Claim> takenOver;
+
+    /** Every run ever taken from this claim, as {first, end}: its owner must not write them. */
+    final List<long[]> overwritten;
+
+    /** The claim this one was taken from, while it is still in the map; else null. */
+    Claim parent;
+
+    Claim(long first, long end, boolean background) {
       this.first = first;
       this.end = end;
+      this.background = background;
+      this.takenOver = background ? new TreeMap<>() : null;
+      this.overwritten = background ? new ArrayList<>() : null;
+    }
+
+    long count() {
+      return end - first;
     }
   }
 
@@ -48,6 +76,18 @@ final class InFlightRegions {
    *     first} itself is owned by someone else or already copied
    */
   long claimRun(long first, long end, CloneMetadata metadata) {
+    return claimRun(first, end, metadata, false);
+  }
+
+  /**
+   * {@link #claimRun} for the background copier: user requests may {@link #takeOver} regions of the
+   * claim until its owner calls {@link #startWriting}.
+   */
+  long claimBackgroundRun(long first, long end, CloneMetadata metadata) {
+    return claimRun(first, end, metadata, true);
+  }
+
+  private long claimRun(long first, long end, CloneMetadata metadata, boolean background) {
     if (end <= first) {
       return 0;
     }
@@ -57,7 +97,7 @@ final class InFlightRegions {
         return 0;
       }
       Long next = claims.higherKey(first);
-      claim = new Claim(first, next == null ? end : Math.min(end, next));
+      claim = new Claim(first, next == null ? end : Math.min(end, next), background);
       claims.put(first, claim);
     }
     // Bits go 0 -> 1 only under a claim, so none can appear in the run from now on; a bit set
@@ -102,11 +142,99 @@ final class InFlightRegions {
     return below != null && below.getValue().end > region ? below.getValue() : null;
   }
 
+  /**
+   * Takes regions from {@code first} towards {@code end} away from the background claim that holds
+   * them, for a user request that writes their data itself (a whole-region write, or a copy of one
+   * region for a partial write): the user does not wait for the copier's slow source read, and the
+   * copier leaves those regions alone when it writes. Possible only while the copier has not begun
+   * writing the destination; the run stops at the claim's end, at regions another user took over
+   * and before a copied region.
+   *
+   * @return the user's claim on {@code [first, claim.end)}, released with {@link
+   *     #releaseTakenOver}; null when {@code first} is not held by a background claim that can
+   *     still give it up (the caller waits with {@link #awaitOwner} and looks again)
+   */
+  Claim takeOver(long first, long end, CloneMetadata metadata) {
+    Claim taken;
+    synchronized (this) {
+      Claim owner = ownerOf(first);
+      if (owner == null || !owner.background || owner.writing) {
+        return null;
+      }
+      if (takenOwnerOf(owner, first) != null) {
+        return null;
+      }
+      long stop = Math.min(end, owner.end);
+      Long next = owner.takenOver.higherKey(first);
+      if (next != null) {
+        stop = Math.min(stop, next);
+      }
+      taken = new Claim(first, stop, false);
+      taken.parent = owner;
+      owner.takenOver.put(first, taken);
+      owner.overwritten.add(new long[] {first, stop});
+    }
+    // A run taken over earlier and released may have set bits in the background claim's range.
+    long copied = firstCopied(first, taken.end, metadata);
+    if (copied == first) {
+      releaseTakenOver(taken);
+      return null;
+    }
+    if (copied >= 0) {
+      synchronized (this) {
+        taken.end = copied;
+      }
+    }
+    return taken;
+  }
+
+  /** Releases a claim that {@link #takeOver} returned. */
+  void releaseTakenOver(Claim taken) {
+    synchronized (this) {
+      if (taken.parent != null) {
+        taken.parent.takenOver.remove(taken.first, taken);
+        taken.parent = null;
+      } else {
+        claims.remove(taken.first, taken);
+      }
+    }
+    taken.released.complete(null);
+  }
+
+  /**
+   * Called by the owner of the background claim starting at {@code first} before it writes the
+   * destination: from now on nothing can be taken from it. Returns the runs users took over, as
+   * {first, end}, which the owner must neither write nor mark copied.
+   */
+  List<long[]> startWriting(long first) {
+    synchronized (this) {
+      Claim claim = claims.get(first);
+      if (claim == null || !claim.background) {
+        return List.of();
+      }
+      claim.writing = true;
+      return List.copyOf(claim.overwritten);
+    }
+  }
+
+  /** The run taken over from {@code owner} that holds {@code region}, or null. Monitor held. */
+  private static Claim takenOwnerOf(Claim owner, long region) {
+    if (owner.takenOver == null) {
+      return null;
+    }
+    Map.Entry<Long, Claim> below = owner.takenOver.floorEntry(region);
+    return below != null && below.getValue().end > region ? below.getValue() : null;
+  }
+
   /** Waits for the owner of {@code region}, if it has one. */
   void awaitOwner(long region) {
     CompletableFuture<Void> owner;
     synchronized (this) {
       Claim claim = ownerOf(region);
+      Claim taken = claim == null ? null : takenOwnerOf(claim, region);
+      if (taken != null) {
+        claim = taken;
+      }
       owner = claim == null ? null : claim.released;
     }
     if (owner != null) {
@@ -121,6 +249,16 @@ final class InFlightRegions {
       NavigableMap<Long, Claim> starting = claims.subMap(first, true, first + count, false);
       released.addAll(starting.values());
       starting.clear();
+      // Runs users took over and still hold outlive the claim they came from: they stay claimed.
+      for (Claim claim : released) {
+        if (claim.takenOver != null) {
+          for (Claim taken : claim.takenOver.values()) {
+            taken.parent = null;
+            claims.put(taken.first, taken);
+          }
+          claim.takenOver.clear();
+        }
+      }
     }
     for (Claim claim : released) {
       claim.released.complete(null);

@@ -193,4 +193,44 @@ class LauncherIT {
     }
     return 0;
   }
+
+  @Test
+  void theLauncherKeepsAClassDataArchiveInTheCacheAndSaysNothingAboutIt() throws Exception {
+    Path cache = dir.resolve("cache");
+    for (int run = 1; run <= 2; run++) {
+      Path source = dir.resolve("cds-source.img");
+      try (RandomAccessFile f = new RandomAccessFile(source.toFile(), "rw")) {
+        f.setLength(1L << 20);
+      }
+      Path destination = dir.resolve("cds-destination-" + run + ".img");
+      try (RandomAccessFile f = new RandomAccessFile(destination.toFile(), "rw")) {
+        f.setLength(1L << 20);
+      }
+      ProcessBuilder builder =
+          new ProcessBuilder(
+              LAUNCHER.toString(),
+              "clone",
+              "--source",
+              source.toString(),
+              "--destination",
+              destination.toString(),
+              "--metadata",
+              dir.resolve("cds-metadata-" + run + ".img").toString());
+      builder.environment().put(ControlPaths.ENV, dir.resolve("run").toString());
+      builder.environment().put("XDG_CACHE_HOME", cache.toString());
+      Path out = dir.resolve("cds-out-" + run + ".txt");
+      Process p = builder.redirectErrorStream(true).redirectOutput(out.toFile()).start();
+      assertThat(p.waitFor(2, TimeUnit.MINUTES)).isTrue();
+      String output = Files.readString(out);
+      assertThat(p.exitValue()).as(output).isZero();
+      assertThat(output.lines().filter(l -> l.startsWith("[") || l.startsWith("WARNING")))
+          .as("run %d says nothing about class-data sharing:%n%s", run, output)
+          .isEmpty();
+      try (var files = Files.list(cache.resolve("volume-clone"))) {
+        assertThat(files.filter(f -> f.toString().endsWith(".jsa")))
+            .as("the archive after run %d", run)
+            .hasSize(1);
+      }
+    }
+  }
 }

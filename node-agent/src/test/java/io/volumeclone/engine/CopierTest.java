@@ -144,7 +144,9 @@ class CopierTest {
     open(options().batchRegions(regions).regionsInFlight(regions));
     await(clone.cutOverFuture());
     assertThat(clone.copier().largestBatchRegions()).isGreaterThan(Clone.COPY_CHUNK / R);
-    assertThat(gated.largestRead.get()).isEqualTo(Clone.COPY_CHUNK);
+    assertThat(gated.largestRead.get())
+        .as("the copier reads the source in pieces that user reads never queue far behind")
+        .isEqualTo(SourceLanes.BACKGROUND_PIECE);
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
@@ -171,10 +173,15 @@ class CopierTest {
     waitUntil(() -> gated.waiting.get() == 3);
     assertThat(clone.copier().maxRegionsInFlightSeen()).isEqualTo(3);
     clone.copier().setRegionsInFlight(6);
-    waitUntil(() -> gated.waiting.get() == 6);
+    // Six batches are claimed at once; at the source only SourceLanes.BACKGROUND_PIECES of them
+    // read at a time, so that a user read never queues behind more.
+    waitUntil(
+        () ->
+            clone.inFlight().size() == 6
+                && gated.waiting.get() == Math.min(6, SourceLanes.BACKGROUND_PIECES));
     gated.open();
     await(clone.cutOverFuture());
-    assertThat(gated.maxActive.get()).isEqualTo(6);
+    assertThat(gated.maxActive.get()).isEqualTo(Math.min(6, SourceLanes.BACKGROUND_PIECES));
     assertThat(clone.copier().maxRegionsInFlightSeen()).isEqualTo(6);
     assertThat(destination.contents()).isEqualTo(sourceData);
   }

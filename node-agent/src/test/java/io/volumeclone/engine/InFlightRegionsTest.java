@@ -50,4 +50,30 @@ class InFlightRegionsTest {
     assertThat(inFlight.size()).isZero();
     inFlight.awaitOwner(777_777); // no owner: returns at once
   }
+
+  @Test
+  void aRunTakenFromTheCopierStaysClaimedAfterTheCopierReleasesAndIsSkippedByIt() throws Exception {
+    TestingMemoryCloneMetadata metadata = metadata(100);
+    InFlightRegions inFlight = new InFlightRegions();
+    assertThat(inFlight.claimRun(0, 10, metadata)).isEqualTo(10);
+    assertThat(inFlight.takeOver(2, 4, metadata)).as("a user claim gives nothing up").isNull();
+    inFlight.release(0, 10);
+
+    assertThat(inFlight.claimBackgroundRun(0, 10, metadata)).isEqualTo(10);
+    InFlightRegions.Claim taken = inFlight.takeOver(2, 4, metadata);
+    assertThat(taken).isNotNull();
+    assertThat(taken.count()).isEqualTo(2);
+    assertThat(inFlight.takeOver(3, 5, metadata)).as("3 is held by the first taker").isNull();
+    CompletableFuture<Void> waiter = CompletableFuture.runAsync(() -> inFlight.awaitOwner(3));
+    assertThat(inFlight.startWriting(0)).containsExactly(new long[] {2, 4});
+    assertThat(inFlight.takeOver(6, 8, metadata)).as("the copier is writing").isNull();
+
+    inFlight.release(0, 10);
+    assertThat(inFlight.isInFlight(3)).as("still the user's").isTrue();
+    assertThat(inFlight.isInFlight(5)).isFalse();
+    assertThat(waiter).isNotDone();
+    inFlight.releaseTakenOver(taken);
+    waiter.get(10, TimeUnit.SECONDS);
+    assertThat(inFlight.size()).isZero();
+  }
 }
