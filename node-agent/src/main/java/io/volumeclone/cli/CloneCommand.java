@@ -4,6 +4,7 @@ import io.volumeclone.api.CopyDefaults;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneIdentity;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
@@ -483,7 +484,9 @@ public class CloneCommand implements Callable<Integer> {
       metadataDevice = Devices.open("metadata", metadata, true, false);
       CloneMetadata cloneMetadata;
       try {
-        cloneMetadata = DiskCloneMetadata.open(metadataDevice, geometry, force);
+        cloneMetadata =
+            DiskCloneMetadata.open(
+                metadataDevice, geometry, CloneIdentity.ofDestination(destination), force);
       } catch (MetadataMismatchException e) {
         throw new IOException(
             e.getMessage()
