@@ -146,7 +146,13 @@ final class CloneOpener {
             e.getMessage()
                 + ". The metadata records another clone (another VolumeClone, source,"
                 + " destination, range or region size): restore this VolumeClone's spec, or"
-                + " create a new VolumeClone with an empty metadata device. Nothing was changed.",
+                + " create a new VolumeClone with an empty metadata device. Nothing was changed."
+                + (spec.getMetadata() == null
+                    ? " This is the default metadata file; when an earlier VolumeClone of this"
+                        + " name, deleted before it finished, left it, remove "
+                        + metadataPath
+                        + " on the clone's node (status.nodeName) to start afresh."
+                    : ""),
             e);
       }
       metadataDevice = null; // owned by the metadata now

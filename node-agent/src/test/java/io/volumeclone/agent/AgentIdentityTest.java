@@ -130,7 +130,8 @@ class AgentIdentityTest {
         .contains(f.state.resolve("metadata").toString())
         .contains("uid " + firstUid)
         .contains("uid " + secondUid)
-        .contains("Nothing was changed");
+        .contains("Nothing was changed")
+        .contains("remove " + f.state.resolve("metadata") + " on the clone's node");
     assertThat(Files.readAllBytes(f.state.resolve("metadata"))).isEqualTo(before);
   }
 
