@@ -126,14 +126,85 @@ class SizesTest {
 
   @ParameterizedTest
   @ValueSource(strings = {"64Ki", "10Gi", "64K", "1.5Gi", "1e6", "1k", "+1Gi", "65536"})
-  void theCrdPatternAcceptsWhatParseAccepts(String value) {
-    assertThat(value).matches(Sizes.QUANTITY_PATTERN);
+  void theCliPatternAcceptsWhatParseAccepts(String value) {
+    assertThat(value).matches(Sizes.CLI_PATTERN);
     assertThat(Sizes.parse(value)).isPositive();
   }
 
   @ParameterizedTest
-  @ValueSource(strings = {"-1", "64KB", "100m", "1g", "abc", ""})
+  @ValueSource(strings = {"64Ki", "10Gi", "100G", "1.5Gi", "1e6", "1k", "+1Gi", "65536", "1000m"})
+  void theCrdPatternAcceptsWhatParseQuantityAccepts(String value) {
+    assertThat(value).matches(Sizes.QUANTITY_PATTERN);
+    assertThat(Sizes.parseQuantity(value)).isPositive();
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"-1", "64KB", "64K", "1g", "abc", ""})
   void theCrdPatternRejectsMalformedValues(String value) {
     assertThat(value).doesNotMatch(Sizes.QUANTITY_PATTERN);
+  }
+
+  // --- Kubernetes quantities with Kubernetes' meaning (the CRD, operator and agent) ---
+
+  @ParameterizedTest(name = "{0} = {1}")
+  @CsvSource({
+    "0, 0",
+    "65536, 65536",
+    "64Ki, 65536",
+    "1Mi, 1048576",
+    "10Gi, 10737418240",
+    "1Ti, 1099511627776",
+    "1Pi, 1125899906842624",
+    "7Ei, 8070450532247928832",
+    // decimal suffixes are powers of ten, as resource.Quantity reads them
+    "1k, 1000",
+    "1M, 1000000",
+    "100G, 100000000000",
+    "2T, 2000000000000",
+    "1P, 1000000000000000",
+    "1E, 1000000000000000000",
+    "1000m, 1",
+    "5000m, 5",
+    // exponent forms
+    "1e3, 1000",
+    "1E6, 1000000",
+    "2e+9, 2000000000",
+    "1.5e3, 1500",
+    "1.5Gi, 1610612736",
+    "1.5G, 1500000000",
+    ".5Ki, 512",
+    "+1Gi, 1073741824"
+  })
+  void quantitiesMeanWhatKubernetesSays(String value, long bytes) {
+    assertThat(Sizes.parseQuantity(value)).isEqualTo(bytes);
+  }
+
+  @Test
+  void theSameTextDiffersBetweenTheCliAndKubernetes() {
+    assertThat(Sizes.parse("1G")).isEqualTo(1L << 30);
+    assertThat(Sizes.parseQuantity("1G")).isEqualTo(1_000_000_000L);
+    assertThat(Sizes.parse("1Gi")).isEqualTo(Sizes.parseQuantity("1Gi"));
+  }
+
+  @ParameterizedTest(name = "\"{0}\" because {1}")
+  @CsvSource(
+      delimiter = '|',
+      value = {
+        "64K | K is not a Kubernetes quantity suffix: write 64Ki (64 x 1024 bytes) or 64k",
+        "-1G | cannot be negative",
+        "1500m | not a whole number of bytes (1.500)",
+        "1m | not a whole number of bytes",
+        "1.3Ki | not a whole number of bytes",
+        "100GB | without the trailing B (100G)",
+        "1g | unknown form; expected a Kubernetes quantity",
+        "10E | larger than the largest supported size",
+        "1e31 | exponent is out of range",
+        "'' | it is empty"
+      })
+  void badQuantitiesAreRefusedQuotingTheValueAndTheReason(String value, String reason) {
+    assertThatThrownBy(() -> Sizes.parseQuantity(value))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("\"" + value + "\"")
+        .hasMessageContaining(reason);
   }
 }

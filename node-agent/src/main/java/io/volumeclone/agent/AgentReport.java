@@ -76,6 +76,8 @@ public record AgentReport(
     p.setBytesCopied(s.bytesCopied());
     p.setPercent(Progress.percentOf(s.bytesCopied(), s.bytesTotal()));
     p.setBytesPerSecond(s.bytesPerSecond());
+    p.setPercentText(p.getPercent() + "%");
+    p.setRateText(Progress.rateOf(s.bytesPerSecond()));
     long eta = s.etaSeconds();
     if (s.state() == CloneStatus.State.COPYING && !s.paused() && eta > 0) {
       p.setEstimatedCompletionTime(now.plusSeconds(eta).truncatedTo(ChronoUnit.SECONDS).toString());

@@ -132,7 +132,7 @@ public record AgentSettings(
     String budget = env.get(AgentPaths.ENV_NODE_BANDWIDTH);
     long nodeBandwidth;
     try {
-      nodeBandwidth = budget == null || budget.isBlank() ? 0 : Sizes.parse(budget.strip());
+      nodeBandwidth = budget == null || budget.isBlank() ? 0 : Sizes.parseQuantity(budget.strip());
     } catch (IllegalArgumentException e) {
       throw new IllegalArgumentException(AgentPaths.ENV_NODE_BANDWIDTH + ": " + e.getMessage(), e);
     }

@@ -12,17 +12,21 @@ import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneIdentity;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.MetadataMismatchException;
+import io.volumeclone.engine.MetadataReport;
 import io.volumeclone.nbd.NbdBlockDevice;
 import io.volumeclone.nbd.NbdUri;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.UnaryOperator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Opens a VolumeClone's devices where the agent Pod has them and starts the engine on them. PVCs
@@ -31,8 +35,19 @@ import java.util.function.UnaryOperator;
  * the clone's state directory, created sparse at the size the geometry needs. The metadata decides
  * whether this is a fresh start or a resume: a geometry that differs from the recorded one (another
  * range or region size, a source or destination of another size) is refused, never reformatted.
+ *
+ * <p>Identity. The metadata is bound to the VolumeClone's uid and the destination ({@link
+ * #identity}); a metadata device of another VolumeClone is refused as a permanent failure naming
+ * both, so a re-created clone never resumes (or reports Completed) against a fresh destination. The
+ * one exception is the default metadata file: it is keyed by namespace and name, and names are
+ * unique while the object exists, so a default file recording another uid belongs to a deleted
+ * VolumeClone. When that clone had finished (complete and cut over) the file is what its deletion
+ * should have removed; it is removed here, before the new clone formats its own. A file of a clone
+ * deleted while copying is refused like any other device, because the user may want to inspect it.
  */
 final class CloneOpener {
+
+  private static final Logger LOG = LoggerFactory.getLogger(CloneOpener.class);
 
   /** The opened clone and the paths it was opened from, for messages and the node attach. */
   record Opened(Clone target, String destinationPath, String metadataPath) {}
@@ -120,21 +135,29 @@ final class CloneOpener {
             "cannot clone " + source.name() + " to " + destination.name() + ": " + e.getMessage());
       }
       Path metadataPath = metadataPath(spec.getMetadata());
+      CloneIdentity identity = identity(resource, Path.of(destinationPath));
       if (spec.getMetadata() == null) {
         Files.createDirectories(metadataPath.toAbsolutePath().getParent());
+        removeIfFinishedByAnother(metadataPath, identity);
         Devices.prepareMetadataFile(metadataPath, geometry);
       }
       metadataDevice = Devices.open("metadata", metadataPath, true, false);
       CloneMetadata metadata;
       try {
-        metadata = DiskCloneMetadata.open(metadataDevice, geometry, false);
+        metadata = DiskCloneMetadata.open(metadataDevice, geometry, identity, false);
       } catch (MetadataMismatchException e) {
         throw new AgentFailure(
             AgentFailures.METADATA_MISMATCH,
             e.getMessage()
-                + ". The metadata records another clone (another source, destination, range or"
-                + " region size): restore this VolumeClone's spec, or create a new VolumeClone"
-                + " with an empty metadata device. Nothing was changed.",
+                + ". The metadata records another clone (another VolumeClone, source,"
+                + " destination, range or region size): restore this VolumeClone's spec, or"
+                + " create a new VolumeClone with an empty metadata device. Nothing was changed."
+                + (spec.getMetadata() == null
+                    ? " This is the default metadata file; when an earlier VolumeClone of this"
+                        + " name, deleted before it finished, left it, remove "
+                        + metadataPath
+                        + " on the clone's node (status.nodeName) to start afresh."
+                    : ""),
             e);
       }
       metadataDevice = null; // owned by the metadata now
@@ -157,6 +180,57 @@ final class CloneOpener {
       closeQuietly(destination);
       closeQuietly(source);
       throw e;
+    }
+  }
+
+  /**
+   * The clone is its VolumeClone's uid; the destination its claim (and the device's serial where
+   * the kernel reports one) or its host device.
+   */
+  static CloneIdentity identity(VolumeClone resource, Path destination) throws IOException {
+    String namespace = resource.getMetadata().getNamespace();
+    String clone =
+        "VolumeClone "
+            + namespace
+            + "/"
+            + resource.getMetadata().getName()
+            + " uid "
+            + resource.getMetadata().getUid();
+    var ref = resource.getSpec().getDestination();
+    String device = CloneIdentity.describeDevice(destination);
+    String what =
+        ref.getPersistentVolumeClaim() != null
+            ? "PersistentVolumeClaim "
+                + namespace
+                + "/"
+                + ref.getPersistentVolumeClaim().getClaimName()
+                + ", "
+                + device
+            : device;
+    return new CloneIdentity(clone, what);
+  }
+
+  /** Removes a default metadata file that a finished, since deleted VolumeClone left behind. */
+  private static void removeIfFinishedByAnother(Path metadataPath, CloneIdentity identity)
+      throws IOException {
+    if (!Files.exists(metadataPath)) {
+      return;
+    }
+    MetadataReport report;
+    try (BlockDevice device = Devices.open("metadata", metadataPath, false, false)) {
+      report = DiskCloneMetadata.inspect(device);
+    }
+    if (report.state() == MetadataReport.State.VALID
+        && report.cutOver()
+        && report.identity() != null
+        && !report.identity().owner().equals(identity.owner())) {
+      Files.delete(metadataPath);
+      LOG.info(
+          "{}: removed the default metadata of {}, which had finished and was deleted; {} starts"
+              + " afresh",
+          metadataPath,
+          report.identity().owner(),
+          identity.owner());
     }
   }
 

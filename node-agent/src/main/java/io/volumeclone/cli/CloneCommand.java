@@ -4,6 +4,7 @@ import io.volumeclone.api.CopyDefaults;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneIdentity;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
@@ -42,7 +43,9 @@ import picocli.CommandLine.Option;
       "Clone SOURCE onto DESTINATION region by region, recording progress in METADATA.",
       "Runs until every region is copied and the clone is cut over, then exits 0. After a crash"
           + " or kill, run the same command again: it resumes where the metadata says.",
-      "Sizes take Kubernetes quantities (64Ki, 10Gi) or plain bytes; K, M, G, T are powers of two."
+      "Sizes take Kubernetes quantities (64Ki, 10Gi) or plain bytes. As in dedupv1, K, M, G, T"
+          + " are powers of two here (64K = 64Ki, 1G = 1Gi = 2^30 bytes), unlike in a"
+          + " VolumeClone, where 1G is 10^9 bytes as Kubernetes reads it."
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -533,7 +536,9 @@ public class CloneCommand implements Callable<Integer> {
       metadataDevice = Devices.open("metadata", metadata, true, false);
       CloneMetadata cloneMetadata;
       try {
-        cloneMetadata = DiskCloneMetadata.open(metadataDevice, geometry, force);
+        cloneMetadata =
+            DiskCloneMetadata.open(
+                metadataDevice, geometry, CloneIdentity.ofDestination(destination), force);
       } catch (MetadataMismatchException e) {
         throw new IOException(
             e.getMessage()

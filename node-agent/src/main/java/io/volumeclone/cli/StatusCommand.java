@@ -181,6 +181,11 @@ public class StatusCommand extends ControlCommand implements Callable<Integer> {
     CloneGeometry g = r.geometry();
     out.printf("clone:        %s%n", r.uuid());
     out.printf(
+        "bound to:     %s%n",
+        r.identity() == null
+            ? "nothing recorded (the next clone to commit binds it)"
+            : r.identity());
+    out.printf(
         "source:       bytes %d..%d of %d%n",
         g.sourceOffset(), g.sourceOffset() + g.size(), g.sourceSize());
     out.printf(
@@ -214,6 +219,10 @@ public class StatusCommand extends ControlCommand implements Callable<Integer> {
       CloneGeometry g = r.geometry();
       node.put("formatVersion", r.formatVersion());
       node.put("uuid", String.valueOf(r.uuid()));
+      if (r.identity() != null) {
+        node.put("cloneIdentity", r.identity().owner());
+        node.put("destinationIdentity", r.identity().destination());
+      }
       node.put("sourceOffset", g.sourceOffset());
       node.put("destinationOffset", g.destinationOffset());
       node.put("size", g.size());

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.LongBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.UUID;
 import java.util.concurrent.locks.ReentrantLock;
@@ -12,7 +13,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * {@link CloneMetadata} on a metadata device: format v1.
+ * {@link CloneMetadata} on a metadata device: format v2 (reads v1).
  *
  * <p>Design note: layout (4 KiB blocks, little-endian, every block checksummed with CRC32C over
  * bytes 4..4095 stored in bytes 0..3):
@@ -23,8 +24,10 @@ import org.slf4j.LoggerFactory;
  *                last, when formatting; never rewritten, so a torn write can never hit it and an
  *                all-zero block 0 reliably means "never formatted".
  * blocks 1, 2    commit slots A and B: magic "VCSUPERB", UUID, geometry again, transaction id,
- *                flags (complete, cut over), committed region count. The valid slot with the
- *                highest transaction id is the committed state; a commit writes the other slot.
+ *                flags (complete, cut over), committed region count, and (v2) the clone's
+ *                {@link CloneIdentity} at bytes 256 (clone) and 1280 (destination), each a
+ *                length and UTF-8 text. The valid slot with the highest transaction id is the
+ *                committed state; a commit writes the other slot.
  * blocks 3..7    reserved (zero).
  * blocks 8..     bitmap: for bitmap block i, copy 0 at 8 + 2i and copy 1 at 9 + 2i. A copy holds a
  *                64-byte header (magic "VCBM", transaction id, block index, UUID) and 504 words =
@@ -32,6 +35,15 @@ import org.slf4j.LoggerFactory;
  * </pre>
  *
  * The label and the two slots together are the "superblock" of DESIGN.md.
+ *
+ * <p>Identity (v2). A device whose committed slot records another {@link CloneIdentity} than the
+ * one it is opened for is refused, naming both: its bitmap describes another destination. The
+ * identity lives in the slots, not the label, because the label is never rewritten and a v1 device
+ * must be able to take one: a v1 device (or a slot without identity) is accepted as it is, since
+ * nothing on it says whose it is, and the identity it is opened with is recorded by its first
+ * commit (which then happens even when no region changed), after which it is bound like any v2
+ * device. From that commit on a v1 build no longer reads the device (it refuses slot version 2);
+ * going back a version is not supported.
  *
  * <p>Two-phase commit. A commit with transaction id T takes the dirty bitmap blocks, flushes the
  * destination, writes each dirty block (stamped T) into the copy that does NOT hold its committed
@@ -69,7 +81,11 @@ public final class DiskCloneMetadata implements CloneMetadata {
 
   private static final Logger LOG = LoggerFactory.getLogger(DiskCloneMetadata.class);
 
-  public static final int FORMAT_VERSION = 1;
+  public static final int FORMAT_VERSION = 2;
+
+  /** The first format version, without identity; still read. */
+  static final int FORMAT_VERSION_1 = 1;
+
   public static final int BLOCK_SIZE = 4096;
   static final long LABEL_MAGIC = 0x444D454E4F4C4356L; // "VCLONEMD" little-endian
   static final long SLOT_MAGIC = 0x4252455055534356L; // "VCSUPERB"
@@ -81,6 +97,8 @@ public final class DiskCloneMetadata implements CloneMetadata {
   public static final long REGIONS_PER_BLOCK = 64L * WORDS_PER_BLOCK;
   static final long FLAG_COMPLETE = 1;
   static final long FLAG_CUT_OVER = 2;
+  static final int IDENTITY_CLONE_AT = 256;
+  static final int IDENTITY_DESTINATION_AT = 1280;
   private static final int READ_CHUNK = 4 << 20;
   private static final IoAction NO_FLUSH = () -> {};
 
@@ -107,6 +125,12 @@ public final class DiskCloneMetadata implements CloneMetadata {
   private int currentSlot;
   private long nextTransactionId;
   private volatile boolean closed;
+
+  /** The identity the next slot records; null when none is known (opened without one). */
+  private volatile CloneIdentity identity;
+
+  /** The committed slot lacks {@link #identity}: the next commit records it. */
+  private volatile boolean identityPending;
 
   private DiskCloneMetadata(BlockDevice device, CloneGeometry geometry, UUID uuid) {
     this.device = device;
@@ -152,6 +176,20 @@ public final class DiskCloneMetadata implements CloneMetadata {
    */
   public static DiskCloneMetadata open(BlockDevice device, CloneGeometry geometry, boolean force)
       throws IOException {
+    return open(device, geometry, null, force);
+  }
+
+  /**
+   * Opens the clone's metadata on {@code device} as {@link #open(BlockDevice, CloneGeometry,
+   * boolean)} does, bound to {@code identity}: a device that records another identity is refused,
+   * one that records none takes {@code identity} at its first commit, a new one records it at once.
+   * A null identity checks and records nothing (tests, benchmarks).
+   *
+   * @throws MetadataMismatchException also when the device records another clone or destination
+   */
+  public static DiskCloneMetadata open(
+      BlockDevice device, CloneGeometry geometry, CloneIdentity identity, boolean force)
+      throws IOException {
     String name = device.name();
     if (device.readOnly()) {
       throw new MetadataMismatchException(name, "is opened read-only; the clone must write it");
@@ -164,7 +202,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
       if (device.size() < requiredSize(geometry)) {
         throw tooSmall(device, geometry);
       }
-      return format(device, geometry, force);
+      return format(device, geometry, identity, force);
     }
     Label parsed = parseLabel(name, label);
     compareGeometry(name, parsed.geometry, geometry);
@@ -172,7 +210,27 @@ public final class DiskCloneMetadata implements CloneMetadata {
       throw tooSmall(device, geometry);
     }
     DiskCloneMetadata metadata = new DiskCloneMetadata(device, geometry, parsed.uuid);
-    metadata.load();
+    CloneIdentity recorded = metadata.load();
+    if (identity != null && recorded != null && !recorded.equals(identity)) {
+      throw new MetadataMismatchException(
+          name,
+          "belongs to "
+              + recorded
+              + ", not to "
+              + identity
+              + ": its bitmap describes another destination, so it is never resumed for this"
+              + " clone");
+    }
+    metadata.identity = recorded != null ? recorded : identity;
+    metadata.identityPending = recorded == null && identity != null;
+    if (metadata.identityPending) {
+      LOG.info(
+          "{}: records no clone identity (format version {}); binding it to {} at its first"
+              + " commit",
+          name,
+          parsed.version,
+          identity);
+    }
     metadata.removeUncommittedCopies();
     LOG.info(
         "{}: opened clone metadata {} at transaction {}, {} of {} regions copied{}",
@@ -201,7 +259,8 @@ public final class DiskCloneMetadata implements CloneMetadata {
             + device.size());
   }
 
-  private static DiskCloneMetadata format(BlockDevice device, CloneGeometry geometry, boolean force)
+  private static DiskCloneMetadata format(
+      BlockDevice device, CloneGeometry geometry, CloneIdentity identity, boolean force)
       throws IOException {
     UUID uuid = UUID.randomUUID();
     LOG.info(
@@ -212,6 +271,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
         geometry.regionSize(),
         force ? " (forced)" : "");
     DiskCloneMetadata metadata = new DiskCloneMetadata(device, geometry, uuid);
+    metadata.identity = identity;
     Arrays.fill(metadata.currentCopy, (byte) -1);
     if (force) {
       // Unlabel first: a crash in the middle of a forced format then leaves an empty device,
@@ -235,7 +295,8 @@ public final class DiskCloneMetadata implements CloneMetadata {
 
   private record Label(int version, UUID uuid, CloneGeometry geometry) {}
 
-  private record Slot(long transactionId, long flags, long committedCount) {}
+  private record Slot(
+      long transactionId, long flags, long committedCount, CloneIdentity identity) {}
 
   private static Label parseLabel(String name, ByteBuffer block) throws IOException {
     if (block.getLong(8) != LABEL_MAGIC) {
@@ -251,9 +312,15 @@ public final class DiskCloneMetadata implements CloneMetadata {
           "has a corrupt label: the checksum of block 0 does not match (a crash while formatting"
               + " can leave this; only the force option reformats it)");
     }
-    if (version != FORMAT_VERSION) {
+    if (version != FORMAT_VERSION && version != FORMAT_VERSION_1) {
       throw new MetadataMismatchException(
-          name, "has metadata format version " + version + "; this build reads " + FORMAT_VERSION);
+          name,
+          "has metadata format version "
+              + version
+              + "; this build reads "
+              + FORMAT_VERSION_1
+              + " and "
+              + FORMAT_VERSION);
     }
     UUID uuid = new UUID(block.getLong(16), block.getLong(24));
     CloneGeometry geometry;
@@ -352,13 +419,49 @@ public final class DiskCloneMetadata implements CloneMetadata {
     block.putLong(56, geometry.regionCount());
     writeGeometry(block, 64, geometry);
     block.putLong(112, System.currentTimeMillis());
+    CloneIdentity id = identity;
+    if (id != null) {
+      putText(block, IDENTITY_CLONE_AT, id.owner());
+      putText(block, IDENTITY_DESTINATION_AT, id.destination());
+    }
     return seal(block);
+  }
+
+  private static void putText(ByteBuffer block, int at, String text) {
+    byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+    block.putInt(at, bytes.length);
+    block.put(at + 4, bytes);
+  }
+
+  /** The text at {@code at}, or null when there is none or it cannot be one. */
+  private static String getText(ByteBuffer block, int at) {
+    int length = block.getInt(at);
+    if (length <= 0 || length > CloneIdentity.MAX_BYTES) {
+      return null;
+    }
+    byte[] bytes = new byte[length];
+    block.get(at + 4, bytes);
+    return new String(bytes, StandardCharsets.UTF_8);
+  }
+
+  private static CloneIdentity slotIdentity(ByteBuffer block) {
+    String clone = getText(block, IDENTITY_CLONE_AT);
+    String destination = getText(block, IDENTITY_DESTINATION_AT);
+    if (clone == null || destination == null) {
+      return null;
+    }
+    try {
+      return new CloneIdentity(clone, destination);
+    } catch (IllegalArgumentException e) {
+      return null;
+    }
   }
 
   /** A slot if it is valid for this clone, else null. */
   private static Slot parseSlot(ByteBuffer block, UUID uuid, CloneGeometry geometry) {
+    int version = block.getInt(4);
     if (block.getLong(8) != SLOT_MAGIC
-        || block.getInt(4) != FORMAT_VERSION
+        || (version != FORMAT_VERSION && version != FORMAT_VERSION_1)
         || !checksumOk(block)
         || block.getLong(16) != uuid.getMostSignificantBits()
         || block.getLong(24) != uuid.getLeastSignificantBits()
@@ -376,7 +479,11 @@ public final class DiskCloneMetadata implements CloneMetadata {
     if (count < 0 || count > geometry.regionCount()) {
       return null;
     }
-    return new Slot(block.getLong(32), block.getLong(40), count);
+    return new Slot(
+        block.getLong(32),
+        block.getLong(40),
+        count,
+        version == FORMAT_VERSION_1 ? null : slotIdentity(block));
   }
 
   /** Reads both slots; returns the index (0 or 1) of the committed one, or -1 when neither. */
@@ -404,8 +511,10 @@ public final class DiskCloneMetadata implements CloneMetadata {
   /**
    * Loads the committed state from the device into memory: the slot, then every bitmap block's
    * committed version. Used by open.
+   *
+   * @return the identity the committed slot records, or null when it records none
    */
-  private void load() throws IOException {
+  private CloneIdentity load() throws IOException {
     String name = device.name();
     Slot[] slots = readSlots(device, uuid, geometry);
     int slotIndex = pickSlot(slots);
@@ -480,6 +589,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
     this.committedCount = slot.committedCount;
     this.flags = slot.flags;
     this.nextTransactionId = maxSeen + 1;
+    return slot.identity;
   }
 
   /**
@@ -593,7 +703,8 @@ public final class DiskCloneMetadata implements CloneMetadata {
         (slot.flags & FLAG_COMPLETE) != 0,
         (slot.flags & FLAG_CUT_OVER) != 0,
         deviceSize,
-        required);
+        required,
+        slot.identity);
   }
 
   private static MetadataReport invalid(String name, String problem, long deviceSize) {
@@ -623,6 +734,11 @@ public final class DiskCloneMetadata implements CloneMetadata {
   @Override
   public UUID uuid() {
     return uuid;
+  }
+
+  /** The identity this metadata is bound to (or will be at its next commit); null when none. */
+  public CloneIdentity identity() {
+    return identity;
   }
 
   @Override
@@ -765,7 +881,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
           0,
           "metadata is " + current + " after an earlier metadata error");
     }
-    if (!map.hasDirty() && newFlags == flags) {
+    if (!map.hasDirty() && newFlags == flags && !identityPending) {
       return;
     }
     long tx = nextTransactionId;
@@ -817,6 +933,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
       committedBits[blocks[i]] = bits[i];
     }
     currentSlot = 1 - currentSlot;
+    identityPending = false;
     nextTransactionId = tx + 1;
     committedCount = count;
     flags = newFlags;

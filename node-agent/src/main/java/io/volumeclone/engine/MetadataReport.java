@@ -19,6 +19,7 @@ import java.util.UUID;
  * @param cutOver consumers were moved to the destination
  * @param deviceSize bytes on the metadata device
  * @param requiredSize bytes the recorded geometry needs on the metadata device
+ * @param identity whose clone the committed transaction says it is; null when it records none
  */
 public record MetadataReport(
     String device,
@@ -32,7 +33,38 @@ public record MetadataReport(
     boolean complete,
     boolean cutOver,
     long deviceSize,
-    long requiredSize) {
+    long requiredSize,
+    CloneIdentity identity) {
+
+  /** A report without identity (format v1, or nothing readable). */
+  public MetadataReport(
+      String device,
+      State state,
+      String problem,
+      int formatVersion,
+      UUID uuid,
+      CloneGeometry geometry,
+      long transactionId,
+      long committedCount,
+      boolean complete,
+      boolean cutOver,
+      long deviceSize,
+      long requiredSize) {
+    this(
+        device,
+        state,
+        problem,
+        formatVersion,
+        uuid,
+        geometry,
+        transactionId,
+        committedCount,
+        complete,
+        cutOver,
+        deviceSize,
+        requiredSize,
+        null);
+  }
 
   /** Validity of a metadata device. */
   public enum State {

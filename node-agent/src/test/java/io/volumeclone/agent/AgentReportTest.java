@@ -61,6 +61,9 @@ class AgentReportTest {
     assertThat(r.progress().getRegionsCommitted()).isEqualTo(32);
     assertThat(r.progress().getPercent()).isEqualTo("40.0");
     assertThat(r.progress().getBytesPerSecond()).isEqualTo(65536);
+    // what kubectl get vc shows: PROGRESS, and RATE with -o wide
+    assertThat(r.progress().getPercentText()).isEqualTo("40.0%");
+    assertThat(r.progress().getRateText()).isEqualTo("64Ki/s");
     assertThat(r.progress().getEstimatedCompletionTime()).isEqualTo("2026-01-01T00:01:00Z");
   }
 

@@ -39,6 +39,34 @@ class MainTest {
   }
 
   @Test
+  void theCloneHelpSaysThatKmgtArePowersOfTwo() {
+    Result help = run("clone", "--help");
+    assertThat(help.code()).isZero();
+    assertThat(help.out().replaceAll("\\s+", " "))
+        .contains("K, M, G, T are powers of two here (64K = 64Ki, 1G = 1Gi = 2^30 bytes)");
+  }
+
+  @Test
+  void theCliReads1GAsAPowerOfTwo() throws Exception {
+    Path source = file("src", 1 << 20, true);
+    Path destination = file("dst", 1 << 20, false);
+    // 1G = 2^30 under the CLI's rule: far past the 1 MiB source, and the message says so
+    Result clone =
+        run(
+            "clone",
+            "--source",
+            source.toString(),
+            "--destination",
+            destination.toString(),
+            "--metadata",
+            dir.resolve("md").toString(),
+            "--size",
+            "1G");
+    assertThat(clone.code()).isNotZero();
+    assertThat(clone.err()).contains("1073741824");
+  }
+
+  @Test
   void clonesAndReportsStatusAsJsonAndText() throws Exception {
     Path source = file("src", 3 << 20, true);
     Path destination = file("dst", 4 << 20, false);

@@ -186,10 +186,10 @@ class DiskCloneMetadataTest {
                 + " has a corrupt label: the checksum of block 0 does not match");
 
     byte[] otherVersion = image.clone();
-    ByteBuffer.wrap(otherVersion).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, 2);
+    ByteBuffer.wrap(otherVersion).order(java.nio.ByteOrder.LITTLE_ENDIAN).putInt(4, 3);
     reseal(otherVersion, 0);
     assertThatThrownBy(() -> DiskCloneMetadata.open(deviceWith(otherVersion), GEOMETRY, false))
-        .hasMessageContaining("format version 2; this build reads 1");
+        .hasMessageContaining("format version 3; this build reads 1 and 2");
 
     byte[] badSlots = image.clone();
     badSlots[BLOCK + 100] ^= 1;
@@ -423,7 +423,7 @@ class DiskCloneMetadataTest {
     assertThat(report.device()).isEqualTo(NAME);
     assertThat(report.uuid()).isEqualTo(uuid);
     assertThat(report.geometry()).isEqualTo(GEOMETRY);
-    assertThat(report.formatVersion()).isEqualTo(1);
+    assertThat(report.formatVersion()).isEqualTo(DiskCloneMetadata.FORMAT_VERSION);
     assertThat(report.transactionId()).isEqualTo(2);
     assertThat(report.committedCount()).isEqualTo(40_000);
     assertThat(report.regionCount()).isEqualTo(80_000);

@@ -341,7 +341,7 @@ public final class OperatorOptions {
   }
 
   static long bandwidth(String s) {
-    return io.volumeclone.api.Sizes.parse(s.strip());
+    return io.volumeclone.api.Sizes.parseQuantity(s.strip());
   }
 
   static List<String> list(String s) {

@@ -255,7 +255,7 @@ public final class Validator {
     try {
       sourceOffset = range == null ? 0 : parse(range.getSourceOffset());
       destinationOffset = range == null ? 0 : parse(range.getDestinationOffset());
-      size = range == null || range.getSize() == null ? null : Sizes.parse(range.getSize());
+      size = range == null || range.getSize() == null ? null : Sizes.parseQuantity(range.getSize());
     } catch (IllegalArgumentException e) {
       return new Verdict.Refused("InvalidRange", "spec.range: " + e.getMessage());
     }
@@ -318,7 +318,7 @@ public final class Validator {
   }
 
   private static long parse(String value) {
-    return value == null ? 0 : Sizes.parse(value);
+    return value == null ? 0 : Sizes.parseQuantity(value);
   }
 
   private static Verdict sameThing(Side first, Side second, String why) {

@@ -161,6 +161,35 @@ class ValidationTest {
   }
 
   @Test
+  void aDecimalSizeMeansWhatKubernetesSaysSo100GFitsA100GClaim() {
+    h.cluster.node("n1");
+    h.cluster.claim(Harness.NS, "src", "100G");
+    h.cluster.claim(Harness.NS, "dst", "100G");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+    c.getSpec().setNodeName("n1");
+    c.getSpec().setRange(new CloneRange("0", "0", "100G"));
+    h.cluster.create(c);
+    h.reconcile("c");
+    assertThat(h.status("c").isTrue(ConditionTypes.STALLED)).isFalse();
+    assertThat(h.pod("c")).isNotNull();
+  }
+
+  @Test
+  void aBinarySizeDoesNotFitADecimalClaimOfTheSameNumber() {
+    h.cluster.node("n1");
+    h.cluster.claim(Harness.NS, "src", "200G");
+    h.cluster.claim(Harness.NS, "dst", "100G");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+    c.getSpec().setNodeName("n1");
+    c.getSpec().setRange(new CloneRange("0", "0", "100Gi"));
+    h.cluster.create(c);
+    assertThat(refused("c", "DestinationTooSmall").getMessage())
+        .startsWith(
+            "destination PVC dst holds 100000000000 bytes but the clone writes 107374182400"
+                + " bytes");
+  }
+
+  @Test
   void aRangePastTheSourceIsRefused() {
     h.cluster.node("n1");
     h.cluster.claim(Harness.NS, "src", "1Gi");

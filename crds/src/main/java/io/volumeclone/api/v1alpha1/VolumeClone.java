@@ -49,9 +49,27 @@ import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
     getDescription = "Pending, Copying, Copied, Completed or Failed")
 @AdditionalPrinterColumn(
     name = "PROGRESS",
-    jsonPath = ".status.progress.percent",
+    jsonPath = ".status.progress.percentText",
     type = AdditionalPrinterColumn.Type.STRING,
-    getDescription = "Percent copied")
+    getDescription = "Share copied, e.g. 42.1%")
+@AdditionalPrinterColumn(
+    name = "RATE",
+    jsonPath = ".status.progress.rateText",
+    type = AdditionalPrinterColumn.Type.STRING,
+    priority = 1,
+    getDescription = "Background copy rate, e.g. 120Mi/s")
+@AdditionalPrinterColumn(
+    name = "ETA",
+    jsonPath = ".status.progress.estimatedCompletionTime",
+    type = AdditionalPrinterColumn.Type.STRING,
+    priority = 1,
+    getDescription = "When the copy is expected to finish at the current rate")
+@AdditionalPrinterColumn(
+    name = "READY",
+    jsonPath = ".status.conditions[?(@.type==\"Ready\")].status",
+    type = AdditionalPrinterColumn.Type.STRING,
+    priority = 1,
+    getDescription = "The Ready condition: the clone is complete and cut over")
 @AdditionalPrinterColumn(
     name = "AGE",
     jsonPath = ".metadata.creationTimestamp",

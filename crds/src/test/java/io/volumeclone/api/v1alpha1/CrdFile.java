@@ -32,9 +32,9 @@ final class CrdFile {
   static final Path GENERATED =
       Path.of("target/classes/META-INF/fabric8/volumeclones.volumeclone.io-v1.yml");
 
-  /** The columns of {@code kubectl get vc}, in order. */
+  /** The columns of {@code kubectl get vc -o wide}, in order (RATE, ETA, READY: wide only). */
   static final List<String> COLUMNS =
-      List.of("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
+      List.of("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "RATE", "ETA", "READY", "AGE");
 
   static final String HEADER =
       """

@@ -62,15 +62,38 @@ class CrdShapeTest {
       String path = column.get("jsonPath").asText();
       if (path.equals(".metadata.creationTimestamp")) {
         assertThat(column.get("type").asText()).isEqualTo("date");
+      } else if (path.startsWith(".status.conditions[")) {
+        assertThat(path).isEqualTo(".status.conditions[?(@.type==\"Ready\")].status");
       } else {
         assertThat(schemaAt(path))
             .as("column %s: %s must name a field of the schema", column.get("name"), path)
             .isNotNull();
       }
     }
-    assertThat(names).containsExactly("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
-    assertThat(VERSION.at("/additionalPrinterColumns/5/jsonPath").asText())
+    assertThat(names)
+        .containsExactly(
+            "SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "RATE", "ETA", "READY", "AGE");
+    assertThat(VERSION.at("/additionalPrinterColumns/8/jsonPath").asText())
         .isEqualTo(".metadata.creationTimestamp");
+  }
+
+  @Test
+  void plainGetShowsTheProgressWithItsSignAndWideAddsRateEtaAndReady() {
+    List<String> plain = new ArrayList<>();
+    List<String> wide = new ArrayList<>();
+    for (JsonNode column : VERSION.get("additionalPrinterColumns")) {
+      String name = column.get("name").asText();
+      wide.add(name);
+      if (column.path("priority").asInt(0) == 0) {
+        plain.add(name);
+      }
+    }
+    assertThat(plain).containsExactly("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
+    assertThat(wide).containsSubsequence("PROGRESS", "RATE", "ETA", "READY", "AGE");
+    assertThat(VERSION.at("/additionalPrinterColumns/4/jsonPath").asText())
+        .isEqualTo(".status.progress.percentText");
+    assertThat(schemaAt(".status.progress.percentText").get("pattern").asText())
+        .isEqualTo("^(100|[0-9]{1,2})\\.[0-9]%$");
   }
 
   @Test

@@ -84,6 +84,13 @@ class ModelTest {
   }
 
   @Test
+  void theRateColumnIsInBinaryUnitsPerSecond() {
+    assertThat(Progress.rateOf(0)).isEqualTo("0/s");
+    assertThat(Progress.rateOf(125_829_120)).isEqualTo("120Mi/s");
+    assertThat(Progress.rateOf(1_610_612_736)).isEqualTo("1.5Gi/s");
+  }
+
+  @Test
   void percentRejectsImpossibleProgress() {
     assertThatThrownBy(() -> Progress.percentOf(11, 10))
         .isInstanceOf(IllegalArgumentException.class)

@@ -73,17 +73,17 @@ public class CloneRange {
 
   /** {@link #getSourceOffset()} in bytes, 0 when absent. */
   public long sourceOffsetBytes() {
-    return sourceOffset == null ? 0 : Sizes.parse(sourceOffset);
+    return sourceOffset == null ? 0 : Sizes.parseQuantity(sourceOffset);
   }
 
   /** {@link #getDestinationOffset()} in bytes, 0 when absent. */
   public long destinationOffsetBytes() {
-    return destinationOffset == null ? 0 : Sizes.parse(destinationOffset);
+    return destinationOffset == null ? 0 : Sizes.parseQuantity(destinationOffset);
   }
 
   /** {@link #getSize()} in bytes, or -1 when absent (meaning: to the end of the source). */
   public long sizeBytes() {
-    return size == null ? -1 : Sizes.parse(size);
+    return size == null ? -1 : Sizes.parseQuantity(size);
   }
 
   @Override

@@ -122,7 +122,7 @@ public class CopySpec {
 
   /** The bandwidth limit in bytes per second, or 0 for unlimited. */
   public long bandwidthBytesPerSecond() {
-    return bandwidth == null ? 0 : Sizes.parse(bandwidth);
+    return bandwidth == null ? 0 : Sizes.parseQuantity(bandwidth);
   }
 
   public int regionsInFlightOrDefault() {

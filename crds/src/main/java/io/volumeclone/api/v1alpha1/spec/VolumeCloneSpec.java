@@ -104,11 +104,11 @@ public class VolumeCloneSpec {
       "(type(self) == int ? self"
           + " : type(self) != string ? 0"
           + " : self.matches('^[0-9]{1,18}$') ? int(self)"
-          + " : self.matches('^[0-9]{1,12}Ki?$')"
+          + " : self.matches('^[0-9]{1,12}Ki$')"
           + " ? int(self.substring(0, self.indexOf('K'))) * 1024"
-          + " : self.matches('^[0-9]{1,12}Mi?$')"
+          + " : self.matches('^[0-9]{1,12}Mi$')"
           + " ? int(self.substring(0, self.indexOf('M'))) * 1048576"
-          + " : self.matches('^[0-9]{1,9}Gi?$')"
+          + " : self.matches('^[0-9]{1,9}Gi$')"
           + " ? int(self.substring(0, self.indexOf('G'))) * 1073741824"
           + " : 0)"
           + " in [4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576, 2097152,"
@@ -144,13 +144,14 @@ public class VolumeCloneSpec {
   @Default(DEFAULT_REGION_SIZE)
   @SchemaFrom(type = IntOrString.class)
   @Size(max = Sizes.MAX_QUANTITY_LENGTH)
-  @Pattern("^[0-9]+(Ki|Mi|Gi|K|M|G)?$")
+  @Pattern("^[0-9]+(Ki|Mi|Gi)?$")
   @ValidationRule(
       value = REGION_SIZE_RULE,
       message = "regionSize must be a power of two between 4Ki and 1Gi, such as 64Ki or 1Mi")
   @JsonPropertyDescription(
       "Unit of copying and of the copy-state bitmap: a power of two from 4Ki to 1Gi, as a"
-          + " quantity (64Ki, 1Mi) or in bytes. K, M and G mean Ki, Mi and Gi. Default 64Ki."
+          + " quantity (64Ki, 1Mi) or in bytes. A Kubernetes quantity: M and G are powers of"
+          + " ten (1M = 10^6), never a power of two, so write Ki, Mi or Gi. Default 64Ki."
           + " Immutable.")
   private String regionSize;
 
@@ -294,7 +295,7 @@ public class VolumeCloneSpec {
 
   /** The region size in bytes, {@value #DEFAULT_REGION_SIZE} when unset. */
   public long regionSizeBytes() {
-    return Sizes.parse(regionSize == null ? DEFAULT_REGION_SIZE : regionSize);
+    return Sizes.parseQuantity(regionSize == null ? DEFAULT_REGION_SIZE : regionSize);
   }
 
   public Access accessOrDefault() {

@@ -36,8 +36,17 @@ public class Progress {
       "Share of the clone that is copied, in percent with one decimal, e.g. \"42.5\".")
   private String percent;
 
+  @Pattern("^(100|[0-9]{1,2})\\.[0-9]%$")
+  @JsonPropertyDescription(
+      "percent as kubectl get shows it, with the percent sign, e.g. \"42.5%\".")
+  private String percentText;
+
   @JsonPropertyDescription("Background copy rate over the last reporting interval.")
   private Long bytesPerSecond;
+
+  @JsonPropertyDescription(
+      "bytesPerSecond as kubectl get -o wide shows it, in binary units, e.g. \"120Mi/s\".")
+  private String rateText;
 
   @JsonPropertyDescription(
       "When the copy is expected to finish at the current rate (RFC 3339), absent when"
@@ -112,6 +121,27 @@ public class Progress {
     this.percent = percent;
   }
 
+  public String getPercentText() {
+    return percentText;
+  }
+
+  public void setPercentText(String percentText) {
+    this.percentText = percentText;
+  }
+
+  public String getRateText() {
+    return rateText;
+  }
+
+  public void setRateText(String rateText) {
+    this.rateText = rateText;
+  }
+
+  /** {@code bytesPerSecond} as the {@link #getRateText() rateText}: {@code 120Mi/s}. */
+  public static String rateOf(long bytesPerSecond) {
+    return io.volumeclone.api.Sizes.format(Math.max(0, bytesPerSecond)) + "/s";
+  }
+
   public Long getBytesPerSecond() {
     return bytesPerSecond;
   }
@@ -137,7 +167,9 @@ public class Progress {
         && Objects.equals(bytesTotal, other.bytesTotal)
         && Objects.equals(bytesCopied, other.bytesCopied)
         && Objects.equals(percent, other.percent)
+        && Objects.equals(percentText, other.percentText)
         && Objects.equals(bytesPerSecond, other.bytesPerSecond)
+        && Objects.equals(rateText, other.rateText)
         && Objects.equals(estimatedCompletionTime, other.estimatedCompletionTime);
   }
 
@@ -150,7 +182,9 @@ public class Progress {
         bytesTotal,
         bytesCopied,
         percent,
+        percentText,
         bytesPerSecond,
+        rateText,
         estimatedCompletionTime);
   }
 
