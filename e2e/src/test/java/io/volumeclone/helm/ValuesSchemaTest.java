@@ -39,6 +39,8 @@ class ValuesSchemaTest {
         Arguments.of(
             "agent:\n  nodeBandwidth: fast\n", new String[] {"/agent/nodeBandwidth", "fast"}),
         Arguments.of("agent:\n  nodeBandwidth: 200\n", new String[] {"nodeBandwidth", "string"}),
+        Arguments.of(
+            "agent:\n  nodeBandwidth: 200K\n", new String[] {"/agent/nodeBandwidth", "200K"}),
         Arguments.of("agent:\n  privileged: \"yes\"\n", new String[] {"privileged", "boolean"}),
         Arguments.of(
             "agent:\n  image:\n    pullPolicy: Sometimes\n",
