@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.volumeclone.api.CopyDefaults;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -279,7 +280,12 @@ class CrdValidationIT {
                     + " {.spec.discardPassdown} {.spec.copy.batchRegions}"
                     + " {.spec.copy.regionsInFlight} {.spec.copy.paused}"
                     + " {.spec.copy.copyOnRead} {.spec.copy.yieldToUserIO}"))
-        .isEqualTo("Immediate Automatic false 64Ki true 16 8 false false true");
+        .isEqualTo(
+            "Immediate Automatic false 64Ki true "
+                + CopyDefaults.BATCH_REGIONS
+                + " "
+                + CopyDefaults.REGIONS_IN_FLIGHT
+                + " false false true");
   }
 
   private static Tools.Result applyResult(String yaml) {
