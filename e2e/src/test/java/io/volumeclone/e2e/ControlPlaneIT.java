@@ -50,8 +50,10 @@ class ControlPlaneIT {
     String agent = "system:serviceaccount:" + ns + ":" + AGENT_SA;
     assertThat(canI(ns, agent, "get", "volumeclones.volumeclone.io")).isTrue();
     assertThat(canI(ns, agent, "watch", "volumeclones.volumeclone.io")).isTrue();
-    assertThat(canI(ns, agent, "update", "volumeclones.volumeclone.io", "--subresource=status"))
+    assertThat(canI(ns, agent, "patch", "volumeclones.volumeclone.io", "--subresource=status"))
         .isTrue();
+    assertThat(canI(ns, agent, "update", "volumeclones.volumeclone.io", "--subresource=status"))
+        .isFalse();
     assertThat(canI(ns, agent, "update", "volumeclones.volumeclone.io")).isFalse();
     assertThat(canI(ns, agent, "delete", "pods")).isFalse();
     assertThat(canI(ns, agent, "get", "secrets")).isFalse();

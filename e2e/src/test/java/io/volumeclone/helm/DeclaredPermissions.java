@@ -40,22 +40,20 @@ final class DeclaredPermissions {
               Set.of("get", "list", "watch", "patch", "delete"),
               List.of(
                   "JOSDK controller informer for VolumeCloneReconciler: list, watch",
-                  OPERATOR
-                      + "StatusWriter.write via io.volumeclone.api.v1alpha1.status.StatusUpdates.update:"
-                      + " resources(VolumeClone).withName().get()",
                   "JOSDK finalizer volumeclone.io/stop-agent added/removed by JSON patch"
-                      + " (Main: withUseSSAToPatchPrimaryResource(false)): patch",
+                      + " (Main: withUseSSAToPatchPrimaryResource(false)): patch, and get to"
+                      + " re-read the clone when that patch meets a 409",
                   OPERATOR
                       + "VolumeCloneReconciler.finished: client.resource(clone).delete()"
                       + " after ttlSecondsAfterFinished")),
           new Rule(
               "volumeclone.io",
               "volumeclones/status",
-              Set.of("update"),
+              Set.of("patch"),
               List.of(
                   OPERATOR
-                      + "StatusWriter.write via StatusUpdates.update:"
-                      + " client.resource(target).updateStatus()")),
+                      + "StatusWriter.write: server-side apply as volume-clone-operator,"
+                      + " client.resource(body).subresource(\"status\").patch(APPLY)")),
           new Rule(
               "volumeclone.io",
               "volumeclones/finalizers",
@@ -127,11 +125,11 @@ final class DeclaredPermissions {
           new Rule(
               "volumeclone.io",
               "volumeclones/status",
-              Set.of("update"),
+              Set.of("patch"),
               List.of(
                   AGENT
-                      + "StatusReporter via StatusUpdates.update: get, then"
-                      + " client.resource(target).updateStatus()")));
+                      + "StatusReporter.write: get, then server-side apply as volume-clone-agent,"
+                      + " client.resource(body).subresource(\"status\").patch(APPLY)")));
 
   static Set<String> grants(List<Rule> rules) {
     Set<String> out = new TreeSet<>();

@@ -13,6 +13,7 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.Set;
 
 /**
  * The part of a VolumeClone's status the agent owns: {@code progress}, {@code export}, {@code
@@ -246,6 +247,32 @@ public record AgentReport(
     }
     status.setConditions(merged.toList());
     return status;
+  }
+
+  /** The condition types the agent owns. */
+  public static final Set<String> OWNED_CONDITIONS =
+      Set.of(
+          ConditionTypes.AVAILABLE,
+          ConditionTypes.COPIED,
+          ConditionTypes.CUT_OVER,
+          ConditionTypes.DEGRADED);
+
+  /** The agent's fields of {@code status} (null stays null): what its apply sends. */
+  public static VolumeCloneStatus owned(VolumeCloneStatus status) {
+    if (status == null) {
+      return null;
+    }
+    VolumeCloneStatus owned = new VolumeCloneStatus();
+    owned.setProgress(status.getProgress());
+    owned.setExport(status.getExport());
+    owned.setMetadataMode(status.getMetadataMode());
+    if (status.getConditions() != null) {
+      owned.setConditions(
+          status.getConditions().stream()
+              .filter(c -> OWNED_CONDITIONS.contains(c.getType()))
+              .toList());
+    }
+    return owned;
   }
 
   private static final KubernetesSerialization SERIALIZATION = new KubernetesSerialization();

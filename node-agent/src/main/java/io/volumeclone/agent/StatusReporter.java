@@ -1,7 +1,12 @@
 package io.volumeclone.agent;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.volumeclone.api.v1alpha1.status.StatusUpdates;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
@@ -18,15 +23,26 @@ import java.util.function.Supplier;
  * mode); nothing when the report equals the last one written. The loop looks at the clone every
  * {@value #POLL_MILLIS} ms or when {@link #poke()}d, which costs no request.
  *
- * <p>Ownership: the same strategy as the operator's StatusWriter ({@link StatusUpdates}, shared),
- * so neither erases the other. Each write reads the object, sets only the agent's fields on the
- * status it found, and replaces the status with that object's resourceVersion; a concurrent
- * operator write makes it fail with 409, and it is redone on the fresh status. (A JSON merge patch
- * would replace the whole conditions list, erasing the operator's conditions.)
+ * <p>Ownership: each write reads the clone (for the transition times of conditions and the last
+ * progress), and when the agent's fields differ, applies them, and only them, to the status
+ * subresource by server-side apply as field manager {@value #FIELD_MANAGER}. Conditions are a
+ * list-map keyed by type, so the operator's conditions and fields survive this write and the
+ * agent's survive the operator's; the API server enforces it, no conflict loop is needed.
  */
 final class StatusReporter implements AutoCloseable {
 
   static final long POLL_MILLIS = 1000;
+
+  /** The field manager the agent's status applies are recorded under. */
+  static final String FIELD_MANAGER = "volume-clone-agent";
+
+  private static final PatchContext APPLY =
+      new PatchContext.Builder()
+          .withPatchType(PatchType.SERVER_SIDE_APPLY)
+          .withFieldManager(FIELD_MANAGER)
+          // Takes over fields another manager set by mistake (kubectl edit, an older PUT writer).
+          .withForce(true)
+          .build();
 
   private final KubernetesClient client;
   private final String namespace;
@@ -82,7 +98,7 @@ final class StatusReporter implements AutoCloseable {
     }
   }
 
-  /** Status writes made so far (successful PUTs). */
+  /** Status writes made so far (successful applies). */
   long writes() {
     return writes.get();
   }
@@ -133,18 +149,38 @@ final class StatusReporter implements AutoCloseable {
   }
 
   private void write(AgentReport report) {
-    StatusUpdates.Outcome outcome =
-        StatusUpdates.update(
-            client, namespace, name, current -> report.applyTo(current, clock.instant()));
-    if (outcome.resource() == null) {
+    VolumeClone target =
+        client.resources(VolumeClone.class).inNamespace(namespace).withName(name).get();
+    if (target == null || !apply(target, report)) {
       log.warn("status-write-skipped", "VolumeClone " + namespace + "/" + name + " is gone");
       lastWritten = report;
       return;
     }
-    if (outcome.wrote()) {
-      writes.incrementAndGet();
-    }
     remember(report);
+  }
+
+  /** Applies the agent's fields unless they are there already; false when the clone is gone. */
+  private boolean apply(VolumeClone target, AgentReport report) {
+    VolumeCloneStatus mine = AgentReport.owned(report.applyTo(target.getStatus(), clock.instant()));
+    VolumeCloneStatus theirs = AgentReport.owned(target.getStatus());
+    KubernetesSerialization json = client.getKubernetesSerialization();
+    if (theirs != null && json.asJson(theirs).equals(json.asJson(mine))) {
+      return true;
+    }
+    VolumeClone body = new VolumeClone();
+    body.getMetadata().setNamespace(namespace);
+    body.getMetadata().setName(name);
+    body.setStatus(mine);
+    try {
+      client.resource(body).subresource("status").patch(APPLY);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return false;
+      }
+      throw e;
+    }
+    writes.incrementAndGet();
+    return true;
   }
 
   private void remember(AgentReport report) {

@@ -171,29 +171,6 @@ class AgentTest {
         .allMatch(r -> r.contains("/status"));
   }
 
-  /** The premise of both writers' strategy: a status write with a stale resourceVersion fails. */
-  @Test
-  void aStaleStatusWriteIsRefusedWithConflict() throws Exception {
-    AgentFixture f = new AgentFixture(dir, "stale", MiB);
-    api.create(f.resource("64Ki", null));
-    VolumeClone first = get(f);
-    VolumeClone second = get(f);
-    first.setStatus(new VolumeCloneStatus());
-    first.getStatus().setMessage("first");
-    api.client.resource(first).updateStatus();
-
-    second.setStatus(new VolumeCloneStatus());
-    second.getStatus().setMessage("second, from a stale read");
-    var refused =
-        org.assertj.core.api.Assertions.catchThrowableOfType(
-            io.fabric8.kubernetes.client.KubernetesClientException.class,
-            () -> api.client.resource(second).updateStatus());
-
-    assertThat(refused).isNotNull();
-    assertThat(refused.getCode()).isEqualTo(409);
-    assertThat(get(f).getStatus().getMessage()).isEqualTo("first");
-  }
-
   @Test
   void concurrentOperatorWritesAndAgentWritesNeverEraseEachOther() throws Exception {
     AgentFixture f = new AgentFixture(dir, "racing", 16 * MiB);

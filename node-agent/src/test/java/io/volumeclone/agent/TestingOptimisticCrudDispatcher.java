@@ -2,18 +2,17 @@ package io.volumeclone.agent;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import java.util.Map;
 
 /**
- * The CRUD mock with the one API server rule both status writers rely on: a replace that carries a
- * stale {@code metadata.resourceVersion} is refused with 409 Conflict. The stock mock skips that
- * check for the status subresource, which would let a test pass that loses writes on a real
- * cluster.
+ * The CRUD mock with server-side apply of the status ({@link TestingApplyCrudDispatcher}) and the
+ * API server's rule for replaces: one that carries a stale {@code metadata.resourceVersion} is
+ * refused with 409 Conflict (tests that play the operator by replacing the status rely on it). The
+ * stock mock skips that check for the status subresource.
  */
-final class TestingOptimisticCrudDispatcher extends KubernetesCrudDispatcher {
+final class TestingOptimisticCrudDispatcher extends TestingApplyCrudDispatcher {
 
   private static final ObjectMapper JSON = new ObjectMapper();
 

@@ -1,30 +1,48 @@
 package io.volumeclone.operator;
 
 import io.fabric8.kubernetes.client.KubernetesClient;
+import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.dsl.base.PatchContext;
+import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.Phase;
-import io.volumeclone.api.v1alpha1.status.StatusUpdates;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
 import java.time.Instant;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Writes the operator's part of a VolumeClone's status and nothing else.
  *
  * <p>Two writers share the status: the operator (phase, message, sourceSummary, destinationSummary,
  * nodeName, agentPod, observedGeneration, startTime, completionTime, and the conditions Ready,
- * Reconciling, Stalled) and the agent (progress, export, metadataMode, and its own conditions). A
- * JSON merge patch would replace the whole {@code conditions} list and erase the other writer's
- * entries, and the mock server (like any non-SSA path) has no list-map merge; so this writer
- * re-reads and replaces the status subresource with the object's {@code resourceVersion}: the API
- * server refuses the write with 409 if the agent wrote in between, and the writer then applies its
- * fields again on top of the fresh status ({@link StatusUpdates}, shared with the agent). Whatever
- * the agent wrote survives, and nothing is written when the operator's fields already have the
- * wanted values.
+ * Reconciling, Stalled) and the agent (progress, export, metadataMode, and its own conditions). The
+ * operator writes by server-side apply to the status subresource as field manager {@value
+ * #FIELD_MANAGER}, sending only its own fields; conditions are a list-map keyed by type in the CRD,
+ * so the API server merges them per condition and the agent's fields and conditions cannot be
+ * erased by this write (nor this writer's by the agent's). A field the operator stops sending (a
+ * message that becomes null) is removed, because it owns it. Nothing is written when the operator's
+ * fields already have the wanted values.
  */
 public final class StatusWriter {
+
+  /** The field manager the operator's status applies are recorded under. */
+  public static final String FIELD_MANAGER = "volume-clone-operator";
+
+  /** The condition types the operator owns. */
+  public static final Set<String> OWNED_CONDITIONS =
+      Set.of(ConditionTypes.READY, ConditionTypes.RECONCILING, ConditionTypes.STALLED);
+
+  private static final PatchContext APPLY =
+      new PatchContext.Builder()
+          .withPatchType(PatchType.SERVER_SIDE_APPLY)
+          .withFieldManager(FIELD_MANAGER)
+          // Takes over fields another manager set by mistake (kubectl edit, an older PUT writer).
+          .withForce(true)
+          .build();
 
   /** The operator's wanted status fields for one clone. */
   public record Desired(
@@ -75,35 +93,63 @@ public final class StatusWriter {
 
   /**
    * The outcome of {@link #write}: the clone as it now is (null when it is gone), the status it had
-   * just before (the one actually replaced, which may be newer than the caller's copy), and whether
-   * anything was written.
+   * before as the caller saw it, and whether anything was written.
    */
   public record Written(VolumeClone resource, VolumeCloneStatus before, boolean wrote) {}
 
   /**
-   * Writes the wanted fields unless they are already there. The caller's copy (from the cache)
-   * decides whether anything is to be written at all, so an unchanged clone costs no request; a
-   * write starts from a fresh read, so the agent's latest fields are the ones carried along.
+   * Applies the wanted fields unless they are already there. The caller's copy (from the cache)
+   * decides whether anything is to be written at all, so an unchanged clone costs no request; the
+   * apply carries only the operator's fields, so a stale copy of the agent's cannot overwrite them.
    */
   public Written write(VolumeClone clone, Desired desired, Instant now) {
-    if (same(clone.getStatus(), apply(clone.getStatus(), desired, now))) {
-      return new Written(clone, clone.getStatus(), false);
+    VolumeCloneStatus before = clone.getStatus();
+    VolumeCloneStatus next = apply(before, desired, now);
+    if (same(owned(before), owned(next))) {
+      return new Written(clone, before, false);
     }
-    StatusUpdates.Outcome outcome =
-        StatusUpdates.update(
-            client,
-            clone.getMetadata().getNamespace(),
-            clone.getMetadata().getName(),
-            current -> apply(current, desired, now));
-    return new Written(
-        outcome.resource(),
-        outcome.resource() == null && outcome.before() == null
-            ? clone.getStatus()
-            : outcome.before(),
-        outcome.wrote());
+    VolumeClone body = new VolumeClone();
+    body.getMetadata().setNamespace(clone.getMetadata().getNamespace());
+    body.getMetadata().setName(clone.getMetadata().getName());
+    body.setStatus(owned(next));
+    try {
+      return new Written(client.resource(body).subresource("status").patch(APPLY), before, true);
+    } catch (KubernetesClientException e) {
+      if (e.getCode() == 404) {
+        return new Written(null, before, false);
+      }
+      throw e;
+    }
+  }
+
+  /** The operator's fields of {@code status} (null stays null), what its apply sends. */
+  public static VolumeCloneStatus owned(VolumeCloneStatus status) {
+    if (status == null) {
+      return null;
+    }
+    VolumeCloneStatus owned = new VolumeCloneStatus();
+    owned.setPhase(status.getPhase());
+    owned.setMessage(status.getMessage());
+    owned.setSourceSummary(status.getSourceSummary());
+    owned.setDestinationSummary(status.getDestinationSummary());
+    owned.setNodeName(status.getNodeName());
+    owned.setAgentPod(status.getAgentPod());
+    owned.setObservedGeneration(status.getObservedGeneration());
+    owned.setStartTime(status.getStartTime());
+    owned.setCompletionTime(status.getCompletionTime());
+    if (status.getConditions() != null) {
+      owned.setConditions(
+          status.getConditions().stream()
+              .filter(c -> OWNED_CONDITIONS.contains(c.getType()))
+              .toList());
+    }
+    return owned;
   }
 
   private boolean same(VolumeCloneStatus a, VolumeCloneStatus b) {
-    return StatusUpdates.same(serialization, a, b);
+    if (a == null || b == null) {
+      return a == b;
+    }
+    return serialization.asJson(a).equals(serialization.asJson(b));
   }
 }

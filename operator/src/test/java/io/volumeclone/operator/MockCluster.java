@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinition;
 import io.fabric8.kubernetes.api.model.apiextensions.v1.CustomResourceDefinitionBuilder;
 import io.fabric8.kubernetes.client.NamespacedKubernetesClient;
-import io.fabric8.kubernetes.client.server.mock.KubernetesCrudDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
 import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
@@ -28,8 +27,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
 /**
- * A fabric8 mock API server in CRUD mode with the VolumeClone CRD installed, plus builders for the
- * objects the tests need and a log of the requests the server answered.
+ * A fabric8 mock API server in CRUD mode (with server-side apply of the status merged the way the
+ * API server merges it: {@link TestingApplyCrudDispatcher}) with the VolumeClone CRD installed,
+ * plus builders for the objects the tests need and a log of the requests the server answered.
  */
 final class MockCluster implements AutoCloseable {
 
@@ -43,7 +43,7 @@ final class MockCluster implements AutoCloseable {
             new Context(),
             new MockWebServer(),
             new HashMap<>(),
-            new KubernetesCrudDispatcher(),
+            new TestingApplyCrudDispatcher(),
             false);
     server.init();
     client = server.createClient();
