@@ -57,7 +57,9 @@ class StatusWriterTest {
       assertThat(now.condition(ConditionTypes.COPIED).orElseThrow().getReason())
           .isEqualTo("Copying");
 
-      StatusWriter.Written again = writer.write(cluster.get("ns", "vc"), desired(), NOW);
+      VolumeClone fresh = cluster.get("ns", "vc");
+      takeRequests(cluster);
+      StatusWriter.Written again = writer.write(fresh, desired(), NOW);
       assertThat(again.wrote()).isFalse();
       assertThat(takeRequests(cluster)).as("nothing the operator owns changed").isEmpty();
     }
