@@ -178,39 +178,61 @@ class AgentTest {
     Agent agent = f.agent(api, Duration.ofMillis(200), logStream);
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     int operatorWrites = 0;
-    int conflicts = 0;
     boolean agentSeen = false;
     while (!exit.isDone()) {
-      VolumeClone vc = get(f);
-      VolumeCloneStatus s = vc.getStatus() == null ? new VolumeCloneStatus() : vc.getStatus();
+      VolumeCloneStatus s = get(f).getStatus();
+      s = s == null ? new VolumeCloneStatus() : s;
       boolean agentFields =
           s.getProgress() != null && s.condition(ConditionTypes.AVAILABLE).isPresent();
       assertThat(agentFields || !agentSeen).as("the agent's fields, once written, stay").isTrue();
       agentSeen |= agentFields;
       if (operatorWrites > 0) {
         assertThat(s.getMessage()).as("the operator's field stays").startsWith("operator write ");
+        assertThat(s.condition(ConditionTypes.READY))
+            .as("the operator's condition stays")
+            .isPresent();
       }
-      s.setMessage("operator write " + (operatorWrites + 1));
-      s.setPhase(Phase.Copying);
-      vc.setStatus(s);
-      try {
-        api.client.resource(vc).updateStatus();
-        operatorWrites++;
-      } catch (io.fabric8.kubernetes.client.KubernetesClientException e) {
-        assertThat(e.getCode()).isEqualTo(409);
-        conflicts++;
-      }
+      operatorApplies("operator write " + (operatorWrites + 1), f);
+      operatorWrites++;
     }
 
     assertThat(exit.get()).as(logText()).isEqualTo(0);
     VolumeClone vc = get(f);
     assertThat(vc.getStatus().getMessage()).isEqualTo("operator write " + operatorWrites);
     assertThat(vc.getStatus().getPhase()).isEqualTo(Phase.Copying);
+    assertThat(conditionIs(vc, ConditionTypes.READY, "False", "OperatorSays")).isTrue();
     assertThat(conditionIs(vc, ConditionTypes.CUT_OVER, "True", "CutOver")).isTrue();
     assertThat(vc.getStatus().getProgress().getPercent()).isEqualTo("100.0");
     assertThat(operatorWrites).isGreaterThan(10);
-    System.out.println(
-        "operator writes " + operatorWrites + ", conflicts seen by the operator " + conflicts);
+  }
+
+  /** Plays the operator's StatusWriter: applies message, phase and Ready as its field manager. */
+  private void operatorApplies(String message, AgentFixture f) {
+    VolumeClone body = new VolumeClone();
+    body.getMetadata().setNamespace(NAMESPACE);
+    body.getMetadata().setName(f.name);
+    VolumeCloneStatus s = new VolumeCloneStatus();
+    s.setMessage(message);
+    s.setPhase(Phase.Copying);
+    s.setConditions(
+        List.of(
+            new ConditionBuilder()
+                .withType(ConditionTypes.READY)
+                .withStatus("False")
+                .withReason("OperatorSays")
+                .withMessage(message)
+                .withLastTransitionTime("2026-01-01T00:00:00Z")
+                .build()));
+    body.setStatus(s);
+    api.client
+        .resource(body)
+        .subresource("status")
+        .patch(
+            new io.fabric8.kubernetes.client.dsl.base.PatchContext.Builder()
+                .withPatchType(io.fabric8.kubernetes.client.dsl.base.PatchType.SERVER_SIDE_APPLY)
+                .withFieldManager("volume-clone-operator")
+                .withForce(true)
+                .build());
   }
 
   @Test
