@@ -82,6 +82,11 @@ final class MeteredMetadata implements CloneMetadata {
   }
 
   @Override
+  public String failure() {
+    return delegate.failure();
+  }
+
+  @Override
   public boolean isHydrated(long region) {
     return delegate.isHydrated(region);
   }

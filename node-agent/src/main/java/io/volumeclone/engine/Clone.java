@@ -1183,6 +1183,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
     long copiedBytes =
         copiedRegions == regionCount ? size : Math.min(size, copiedRegions * (long) regionSize);
     String error = lastError.get();
+    if (error == null && mode != Mode.WRITE) {
+      // The caller that got the abort's exception may not have reported it yet.
+      error = metadata.failure();
+    }
     return new CloneStatus(
         name,
         s,

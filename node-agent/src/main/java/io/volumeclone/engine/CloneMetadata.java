@@ -42,6 +42,15 @@ public interface CloneMetadata extends Closeable {
 
   Mode mode();
 
+  /**
+   * Non-blocking. Why the metadata left WRITE mode (the failed operation, device, offset and
+   * cause), or null while it is in WRITE mode. Set before {@link #mode()} changes, so whoever sees
+   * a mode other than WRITE can say why without racing the caller that got the exception.
+   */
+  default String failure() {
+    return null;
+  }
+
   /** Non-blocking. True once the region's data is on the destination (committed or not). */
   boolean isHydrated(long region);
 

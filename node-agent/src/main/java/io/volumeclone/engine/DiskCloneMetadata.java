@@ -119,6 +119,10 @@ public final class DiskCloneMetadata implements CloneMetadata {
 
   private final ReentrantLock commitLock = new ReentrantLock();
   private volatile Mode mode = Mode.WRITE;
+
+  /** Why {@link #mode} left WRITE; written before {@link #mode} so a reader of the mode sees it. */
+  private volatile String failure;
+
   private volatile long transactionId;
   private volatile long committedCount;
   private volatile long flags;
@@ -751,6 +755,11 @@ public final class DiskCloneMetadata implements CloneMetadata {
     return mode;
   }
 
+  @Override
+  public String failure() {
+    return failure;
+  }
+
   /** The in-memory region map (read-only use: memory figures, extents). */
   public RegionMap regionMap() {
     return map;
@@ -969,6 +978,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
    * device cannot even be read back.
    */
   private BlockIoException abort(long tx, String operation, long offset, Throwable cause) {
+    failure = abortMessage(operation, offset, tx, Mode.READ_ONLY, cause);
     mode = Mode.READ_ONLY;
     LOG.error(
         "{}: {} at offset {} failed in transaction {}; transaction aborted, metadata is now"
@@ -984,6 +994,7 @@ public final class DiskCloneMetadata implements CloneMetadata {
             device.name(), "has no valid commit record after the aborted transaction " + tx);
       }
     } catch (IOException | RuntimeException rereadFailure) {
+      failure = abortMessage(operation, offset, tx, Mode.FAIL, cause);
       mode = Mode.FAIL;
       LOG.error(
           "{}: reading the commit record back after the failed commit failed too; metadata is"
@@ -999,6 +1010,20 @@ public final class DiskCloneMetadata implements CloneMetadata {
         offset,
         "metadata commit " + tx + " aborted, metadata is now " + mode + ": " + cause.getMessage(),
         cause);
+  }
+
+  private String abortMessage(String operation, long offset, long tx, Mode now, Throwable cause) {
+    return operation
+        + " on "
+        + device.name()
+        + " at offset "
+        + offset
+        + " failed: metadata commit "
+        + tx
+        + " aborted, metadata is now "
+        + now
+        + ": "
+        + cause.getMessage();
   }
 
   private void checkOpen() throws BlockIoException {

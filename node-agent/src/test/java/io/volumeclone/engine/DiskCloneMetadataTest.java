@@ -295,6 +295,29 @@ class DiskCloneMetadataTest {
   }
 
   @Test
+  void theAbortsReasonIsKnownOnceTheModeLeavesWrite() throws IOException {
+    // A status read between the abort and the caller's report must still say why (the CLI's
+    // read-only event and the agent's Degraded condition read the mode, then the reason).
+    TestingMemoryBlockDevice dev = device();
+    try (DiskCloneMetadata metadata = DiskCloneMetadata.open(dev, GEOMETRY, false)) {
+      metadata.setHydrated(7, 3);
+      assertThat(metadata.failure()).as("no failure in WRITE mode").isNull();
+      assertThatThrownBy(
+          () ->
+              metadata.commit(
+                  () -> {
+                    throw new BlockIoException(
+                        BlockIoException.Kind.IO, "/dev/dest", "flush", 0, "Input/output error");
+                  }));
+      assertThat(metadata.mode()).isEqualTo(Mode.READ_ONLY);
+      assertThat(metadata.failure())
+          .contains("flush destination on " + NAME + " at offset 0 failed")
+          .contains("READ_ONLY")
+          .contains("flush on /dev/dest at offset 0 failed: Input/output error");
+    }
+  }
+
+  @Test
   void metadataWriteErrorAbortsAndGoesReadOnlyKeepingTheMarksInMemory() throws IOException {
     TestingFaultyBlockDevice dev = new TestingFaultyBlockDevice(device());
     DiskCloneMetadata metadata = DiskCloneMetadata.open(dev, GEOMETRY, false);
