@@ -157,7 +157,13 @@ class VolumeCloneCliIT {
       if (Files.exists(metadata) && Files.size(metadata) > 0) {
         Result status = run("status", "--metadata", metadata.toString(), "--json");
         if (status.code() == 0) {
-          copiedBeforeKill = JSON.readTree(status.out()).get("regionsCopied").asLong();
+          // Committed, not just copied: a live status answers from the running clone's memory,
+          // and only what was committed survives the SIGKILL.
+          JsonNode live = JSON.readTree(status.out());
+          copiedBeforeKill =
+              live.has("regionsCommitted")
+                  ? live.get("regionsCommitted").asLong()
+                  : live.get("regionsCopied").asLong();
         }
       }
     }
