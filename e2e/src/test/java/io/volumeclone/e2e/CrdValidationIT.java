@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.volumeclone.api.CopyDefaults;
 import java.io.IOException;
@@ -254,6 +256,185 @@ class CrdValidationIT {
       assertThat(result.exitCode()).as("apply of %s (%s)", name, c.getKey()).isNotZero();
       assertThat(result.stderr()).as("apply of %s", name).contains(c.getKey());
     }
+  }
+
+  /**
+   * Every OpenAPI limit of {@code spec} in the checked-in CRD (pattern, length, range, enum,
+   * required), read from the CRD itself so that a new limit gets a case without anyone writing one:
+   * each case breaks exactly that limit of a valid clone, and the real API server must refuse it
+   * naming the field and the kind of limit.
+   */
+  @Test
+  void everySchemaLimitOfTheSpecIsEnforcedByTheServer() throws IOException {
+    JsonNode crd = new ObjectMapper(new YAMLFactory()).readTree(Files.readString(CRD));
+    JsonNode specSchema =
+        crd.path("spec")
+            .path("versions")
+            .path(0)
+            .path("schema")
+            .path("openAPIV3Schema")
+            .path("properties")
+            .path("spec");
+    List<SchemaLimitCase> cases = new ArrayList<>();
+    collectSchemaLimits(specSchema, List.of(), cases);
+    assertThat(cases).as("limits found in the CRD's spec schema").hasSizeGreaterThan(30);
+    ObjectMapper yaml =
+        new ObjectMapper(
+            YAMLFactory.builder()
+                .disable(
+                    com.fasterxml.jackson.dataformat.yaml.YAMLGenerator.Feature
+                        .WRITE_DOC_START_MARKER)
+                .build());
+    int i = 0;
+    for (SchemaLimitCase c : cases) {
+      String name = "limit-" + i++;
+      ObjectNode spec = validSpecTree();
+      c.apply(spec);
+      Tools.Result result = applyResult(clone(name, yaml.writeValueAsString(spec)));
+      assertThat(result.exitCode()).as("apply of %s (%s)", name, c).isNotZero();
+      assertThat(result.stderr())
+          .as("apply of %s (%s)", name, c)
+          .contains(c.fieldPath())
+          .contains(c.serverSays());
+      assertThat(E2e.clone(ns, name)).as("%s (%s) was not stored", name, c).isNull();
+    }
+  }
+
+  private ObjectNode validSpecTree() {
+    ObjectNode spec = JsonNodeFactory.instance.objectNode();
+    spec.put("nodeName", E2e.node());
+    spec.putObject("source").putObject("device").put("path", dev("src"));
+    spec.putObject("destination").putObject("device").put("path", dev("dst"));
+    spec.putObject("copy").put("paused", true);
+    return spec;
+  }
+
+  /**
+   * One broken limit: {@code value} at {@code path} below {@code spec} (or the field removed when
+   * {@code value} is null), and what the server's message must say besides the field's path.
+   */
+  private record SchemaLimitCase(List<String> path, JsonNode value, String serverSays) {
+
+    String fieldPath() {
+      return "spec." + String.join(".", path);
+    }
+
+    /**
+     * Writes the broken value into a valid spec. A volume kind the valid spec does not use (say
+     * {@code source.nbd}) replaces the one it uses, so only the limit under test is broken.
+     */
+    void apply(ObjectNode spec) {
+      ObjectNode parent = spec;
+      for (int i = 0; i < path.size() - 1; i++) {
+        String key = path.get(i);
+        JsonNode child = parent.get(key);
+        if (child == null || !child.isObject()) {
+          if (i > 0 && VOLUMES.contains(path.get(i - 1))) {
+            parent.removeAll();
+          }
+          child = parent.putObject(key);
+        }
+        parent = (ObjectNode) child;
+      }
+      String leaf = path.get(path.size() - 1);
+      if (value == null) {
+        parent.remove(leaf);
+      } else {
+        parent.set(leaf, value);
+      }
+    }
+
+    @Override
+    public String toString() {
+      return fieldPath()
+          + (value == null ? " removed" : " = " + abbreviate(value))
+          + ": expects '"
+          + serverSays
+          + "'";
+    }
+
+    private static String abbreviate(JsonNode value) {
+      String text = value.toString();
+      return text.length() > 40 ? text.substring(0, 40) + "...(" + text.length() + ")" : text;
+    }
+  }
+
+  private static final List<String> VOLUMES = List.of("source", "destination", "metadata");
+
+  private static void collectSchemaLimits(
+      JsonNode schema, List<String> path, List<SchemaLimitCase> into) {
+    JsonNodeFactory f = JsonNodeFactory.instance;
+    if (!path.isEmpty()) {
+      String pattern = schema.path("pattern").asText(null);
+      int minLength = schema.path("minLength").asInt(0);
+      if (schema.has("maxLength")) {
+        int max = schema.path("maxLength").asInt();
+        into.add(new SchemaLimitCase(path, f.textNode(tooLong(pattern, max + 1)), "Too long"));
+      }
+      if (minLength > 0) {
+        into.add(
+            new SchemaLimitCase(
+                path,
+                f.textNode(tooShort(pattern, minLength - 1)),
+                "should be at least " + minLength + " chars long"));
+      }
+      if (pattern != null) {
+        into.add(
+            new SchemaLimitCase(
+                path, f.textNode("x" + "!".repeat(Math.max(minLength, 2) - 1)), "should match"));
+      }
+      if (schema.has("minimum")) {
+        long min = (long) schema.path("minimum").asDouble();
+        into.add(
+            new SchemaLimitCase(path, f.numberNode(min - 1), "should be greater than or equal to"));
+      }
+      if (schema.has("maximum")) {
+        long max = (long) schema.path("maximum").asDouble();
+        into.add(
+            new SchemaLimitCase(path, f.numberNode(max + 1), "should be less than or equal to"));
+      }
+      if (schema.has("enum")) {
+        into.add(new SchemaLimitCase(path, f.textNode("NotAValue"), "Unsupported value"));
+      }
+    }
+    for (JsonNode required : schema.path("required")) {
+      List<String> field = new ArrayList<>(path);
+      field.add(required.asText());
+      into.add(new SchemaLimitCase(field, null, "Required value"));
+    }
+    for (Map.Entry<String, JsonNode> e : schema.path("properties").properties()) {
+      List<String> child = new ArrayList<>(path);
+      child.add(e.getKey());
+      collectSchemaLimits(e.getValue(), child, into);
+    }
+  }
+
+  /** A value of {@code length} characters that matches {@code pattern} where one can. */
+  private static String tooLong(String pattern, int length) {
+    String start = validStart(pattern);
+    char fill = start.equals("1") ? '0' : 'a';
+    return start + String.valueOf(fill).repeat(length - start.length());
+  }
+
+  /** A value shorter than the minimum that matches {@code pattern} where one can. */
+  private static String tooShort(String pattern, int length) {
+    return validStart(pattern).substring(0, length);
+  }
+
+  private static String validStart(String pattern) {
+    if (pattern == null) {
+      return "n";
+    }
+    if (pattern.startsWith("^/")) {
+      return "/";
+    }
+    if (pattern.contains("nbd://")) {
+      return "nbd://h/";
+    }
+    if (pattern.contains("[0-9]")) {
+      return "1";
+    }
+    return "a";
   }
 
   @Test
