@@ -82,5 +82,21 @@ final class ExternalTools {
       Thread.sleep(50);
     }
     assertThat(socket).exists();
+    // The socket file appears at bind(), before listen(): a client connecting in between is
+    // refused. Wait until a connection is accepted (the server sees it close at once).
+    java.io.IOException last = null;
+    for (int i = 0; i < 200; i++) {
+      try (java.nio.channels.SocketChannel probe =
+          java.nio.channels.SocketChannel.open(java.net.UnixDomainSocketAddress.of(socket))) {
+        return;
+      } catch (java.io.IOException e) {
+        last = e;
+        if (!process.isAlive()) {
+          fail("server exited with " + process.exitValue() + " before listening on " + socket);
+        }
+        Thread.sleep(50);
+      }
+    }
+    fail("nothing listens on " + socket + ": " + last);
   }
 }
