@@ -165,6 +165,27 @@ public final class NbdServer implements AutoCloseable {
     return server;
   }
 
+  /**
+   * A new 0700 directory beside the socket with a short name: Files.createTempDirectory's 20-digit
+   * names pushed deep state directories past the 107 bytes a Unix socket path may have.
+   */
+  private static Path privateDirectory(Path parent) throws IOException {
+    java.util.concurrent.ThreadLocalRandom random =
+        java.util.concurrent.ThreadLocalRandom.current();
+    for (int attempt = 0; ; attempt++) {
+      Path dir = parent.resolve(".nbd-" + Integer.toHexString(random.nextInt(1 << 24, 1 << 28)));
+      try {
+        return Files.createDirectory(
+            dir,
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+      } catch (java.nio.file.FileAlreadyExistsException e) {
+        if (attempt == 100) {
+          throw e;
+        }
+      }
+    }
+  }
+
   private static ServerSocketChannel bindUnix(Path path) throws IOException {
     Path parent = path.getParent();
     Files.createDirectories(parent);
@@ -187,11 +208,7 @@ public final class NbdServer implements AutoCloseable {
       log.info("Removing stale NBD socket {} (nothing listens on it)", path);
       Files.delete(path);
     }
-    Path privateDir =
-        Files.createTempDirectory(
-            parent,
-            ".nbd-",
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+    Path privateDir = privateDirectory(parent);
     Path temporary = privateDir.resolve("s");
     ServerSocketChannel listener = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
     try {
