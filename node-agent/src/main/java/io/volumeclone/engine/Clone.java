@@ -608,32 +608,13 @@ public final class Clone implements BlockTarget, AutoCloseable {
         }
         throw readOnlyError(operation, geometry.regionStart(r));
       }
-      long runEnd = runEnd(r, false, end);
-      long count = inFlight.claimRun(r, runEnd, metadata);
-      if (count == 0) {
-        // The copier may be reading these regions from a slow source: take them from it instead
-        // of waiting, since this request overwrites them whole.
-        InFlightRegions.Claim taken = inFlight.takeOver(r, runEnd, metadata);
-        if (taken == null) {
-          inFlight.awaitOwner(r);
-          continue;
-        }
-        try {
-          action.apply(geometry.regionStart(r), regionEnd(taken.end - 1));
-          markCopied(r, taken.count(), operation);
-        } finally {
-          inFlight.releaseTakenOver(taken);
-        }
-        r = taken.end;
-        continue;
-      }
-      try {
-        action.apply(geometry.regionStart(r), regionEnd(r + count - 1));
-        markCopied(r, count, operation);
-      } finally {
-        inFlight.release(r, count);
-      }
-      r += count;
+      // Overwritten whole, so taken over from the copier rather than waited for.
+      r =
+          fillUncopiedRun(
+              r,
+              runEnd(r, false, end),
+              operation,
+              (run, count) -> action.apply(geometry.regionStart(run), regionEnd(run + count - 1)));
     }
   }
 
@@ -656,33 +637,46 @@ public final class Clone implements BlockTarget, AutoCloseable {
       if (metadata.mode() != Mode.WRITE) {
         throw readOnlyError(operation, geometry.regionStart(r));
       }
-      long runEnd = runEnd(r, false, end);
-      long count = inFlight.claimRun(r, runEnd, metadata);
-      if (count == 0) {
-        // Copy them ourselves rather than wait for the copier's batch: it may be queued at a slow
-        // source behind megabytes of reads, while this request needs only its own regions.
-        InFlightRegions.Claim taken = inFlight.takeOver(r, runEnd, metadata);
-        if (taken == null) {
-          inFlight.awaitOwner(r);
-          continue;
-        }
-        try {
-          copyRegions(r, taken.count());
-          markCopied(r, taken.count(), operation);
-        } finally {
-          inFlight.releaseTakenOver(taken);
-        }
-        r = taken.end;
-        continue;
-      }
+      r = fillUncopiedRun(r, runEnd(r, false, end), operation, this::copyRegions);
+    }
+  }
+
+  @FunctionalInterface
+  private interface RunFill {
+    void fill(long first, long count) throws IOException;
+  }
+
+  /**
+   * Claims the uncopied run from {@code r} towards {@code end}, fills it with {@code fill} and
+   * marks it copied. When another request holds {@code r}, takes the regions over from the copier's
+   * claim rather than waiting for its batch (which may be queued at a slow source behind megabytes
+   * of reads, while this request needs only its own regions), or else waits for the owner. Returns
+   * where the caller looks next: {@code r} itself after a wait.
+   */
+  private long fillUncopiedRun(long r, long end, String operation, RunFill fill)
+      throws IOException {
+    long count = inFlight.claimRun(r, end, metadata);
+    if (count > 0) {
       try {
-        copyRegions(r, count);
+        fill.fill(r, count);
         markCopied(r, count, operation);
       } finally {
         inFlight.release(r, count);
       }
-      r += count;
+      return r + count;
     }
+    InFlightRegions.Claim taken = inFlight.takeOver(r, end, metadata);
+    if (taken == null) {
+      inFlight.awaitOwner(r);
+      return r;
+    }
+    try {
+      fill.fill(r, taken.count());
+      markCopied(r, taken.count(), operation);
+    } finally {
+      inFlight.releaseTakenOver(taken);
+    }
+    return taken.end;
   }
 
   /**

@@ -138,7 +138,14 @@ final class InFlightRegions {
 
   /** The claim holding {@code region}, or null. Caller holds the monitor. */
   private Claim ownerOf(long region) {
-    Map.Entry<Long, Claim> below = claims.floorEntry(region);
+    return holder(claims, region);
+  }
+
+  /**
+   * The claim of {@code runs} (non-overlapping, keyed by first region) that holds {@code region}.
+   */
+  private static Claim holder(NavigableMap<Long, Claim> runs, long region) {
+    Map.Entry<Long, Claim> below = runs.floorEntry(region);
     return below != null && below.getValue().end > region ? below.getValue() : null;
   }
 
@@ -219,11 +226,7 @@ final class InFlightRegions {
 
   /** The run taken over from {@code owner} that holds {@code region}, or null. Monitor held. */
   private static Claim takenOwnerOf(Claim owner, long region) {
-    if (owner.takenOver == null) {
-      return null;
-    }
-    Map.Entry<Long, Claim> below = owner.takenOver.floorEntry(region);
-    return below != null && below.getValue().end > region ? below.getValue() : null;
+    return owner.takenOver == null ? null : holder(owner.takenOver, region);
   }
 
   /** Waits for the owner of {@code region}, if it has one. */
