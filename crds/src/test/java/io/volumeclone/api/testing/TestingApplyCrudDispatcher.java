@@ -1,4 +1,4 @@
-package io.volumeclone.operator;
+package io.volumeclone.api.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -24,9 +24,10 @@ import java.util.Set;
  * type}, and removes a field that the applying field manager sent before, no longer sends, and no
  * other manager's last apply holds. This dispatcher does the same for the status subresource, with
  * a condition as one unit of ownership (the real server owns each of its fields; the writers always
- * send a condition whole). Conflicts are not modelled: both writers apply with force.
+ * send a condition whole). Conflicts are not modelled: both writers apply with force. Shared by the
+ * operator's and the agent's unit tests through the crds test jar.
  */
-final class TestingApplyCrudDispatcher extends KubernetesCrudDispatcher {
+public class TestingApplyCrudDispatcher extends KubernetesCrudDispatcher {
 
   private static final ObjectMapper JSON = new ObjectMapper();
   private static final String CONDITIONS = "conditions";
