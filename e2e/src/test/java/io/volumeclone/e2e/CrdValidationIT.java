@@ -7,7 +7,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
-import io.volumeclone.api.CopyDefaults;
+import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -463,9 +463,9 @@ class CrdValidationIT {
                     + " {.spec.copy.copyOnRead} {.spec.copy.yieldToUserIO}"))
         .isEqualTo(
             "Immediate Automatic false 64Ki true "
-                + CopyDefaults.BATCH_REGIONS
+                + CopySpec.DEFAULT_BATCH_REGIONS
                 + " "
-                + CopyDefaults.REGIONS_IN_FLIGHT
+                + CopySpec.DEFAULT_REGIONS_IN_FLIGHT
                 + " false false true");
   }
 

@@ -159,7 +159,9 @@ public final class PeerBenchmark {
     } else {
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-      cmd.addAll(List.of("-cp", System.getProperty("java.class.path"), "io.volumeclone.cli.Main"));
+      cmd.addAll(
+          List.of(
+              "-cp", System.getProperty("java.class.path"), "io.volumeclone.app.VolumeCloneMain"));
     }
     cmd.addAll(
         List.of(

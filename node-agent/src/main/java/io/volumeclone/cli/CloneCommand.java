@@ -1,6 +1,5 @@
 package io.volumeclone.cli;
 
-import io.volumeclone.api.CopyDefaults;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
@@ -8,6 +7,7 @@ import io.volumeclone.engine.CloneIdentity;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
+import io.volumeclone.engine.CopyDefaults;
 import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.MetadataMismatchException;

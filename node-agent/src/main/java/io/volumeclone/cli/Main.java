@@ -1,15 +1,17 @@
 package io.volumeclone.cli;
 
-import io.volumeclone.agent.AgentCommand;
 import java.io.PrintStream;
 import java.io.PrintWriter;
 import java.util.Arrays;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code volume-clone}: runs the clone engine without Kubernetes.
+ * {@code volume-clone}: runs the clone engine without Kubernetes. The binary's entry point ({@code
+ * io.volumeclone.app.VolumeCloneMain}) adds the agent Pod's {@code agent} command, so the CLI never
+ * imports the agent.
  *
  * <p>Exit codes: 0 success, 1 the command ran and failed (missing device, destination too small,
  * metadata of another clone, I/O error), 2 the command line is wrong (unknown option, bad size,
@@ -27,8 +29,7 @@ import picocli.CommandLine.Option;
       ListCommand.class,
       TuneCommand.class,
       CutoverCommand.class,
-      CancelCommand.class,
-      AgentCommand.class
+      CancelCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -54,15 +55,20 @@ public final class Main implements Runnable {
   public void run() {
     throw new CommandLine.ParameterException(
         spec.commandLine(),
-        "missing command: use clone, status, list, tune, cutover, cancel or agent (see --help)");
+        "missing command: use " + String.join(", ", spec.subcommands().keySet()) + " (see --help)");
   }
 
-  public static void main(String[] args) {
-    System.exit(run(System.out, System.err, args));
-  }
-
-  /** Runs the CLI with the given streams; returns the exit code. */
+  /** Runs the CLI's own commands with the given streams; returns the exit code. */
   public static int run(PrintStream out, PrintStream err, String... args) {
+    return run(out, err, List.of(), args);
+  }
+
+  /**
+   * Runs the CLI with the given streams and more subcommands (picocli {@code @Command} classes);
+   * returns the exit code.
+   */
+  public static int run(
+      PrintStream out, PrintStream err, List<Class<?>> moreCommands, String... args) {
     boolean verbose =
         Arrays.asList(args).contains("--verbose") || Arrays.asList(args).contains("-v");
     // The engine logs through slf4j-simple to stderr: keep it to warnings unless asked.
@@ -84,6 +90,9 @@ public final class Main implements Runnable {
           }
         };
     CommandLine commandLine = new CommandLine(new Main(), factory);
+    for (Class<?> command : moreCommands) {
+      commandLine.addSubcommand(new CommandLine(command, factory));
+    }
     commandLine.setOut(new PrintWriter(out, true));
     commandLine.setErr(new PrintWriter(err, true));
     commandLine.setExitCodeExceptionMapper(e -> EXIT_FAILURE);

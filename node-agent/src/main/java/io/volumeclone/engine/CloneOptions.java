@@ -1,6 +1,5 @@
 package io.volumeclone.engine;
 
-import io.volumeclone.api.CopyDefaults;
 import java.time.Duration;
 
 /**

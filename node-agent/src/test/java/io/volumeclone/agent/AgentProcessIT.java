@@ -63,7 +63,7 @@ class AgentProcessIT {
                 "--enable-native-access=ALL-UNNAMED",
                 "-cp",
                 classPath,
-                "io.volumeclone.cli.Main",
+                "io.volumeclone.app.VolumeCloneMain",
                 "agent",
                 "--name",
                 f.name,

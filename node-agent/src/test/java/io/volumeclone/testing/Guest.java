@@ -279,7 +279,7 @@ public final class Guest {
             + sharing
             + " -Xlog:cds=off -Xlog:cds+dynamic=off -cp "
             + classPath
-            + " io.volumeclone.cli.Main \"$@\"\n";
+            + " io.volumeclone.app.VolumeCloneMain \"$@\"\n";
     Path vc = work.resolve("vc");
     Files.writeString(vc, launcher);
     vc.toFile().setExecutable(true);

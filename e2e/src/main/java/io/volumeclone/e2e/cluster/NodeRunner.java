@@ -78,7 +78,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class NodeRunner implements AutoCloseable {
 
-  private static final String AGENT_MAIN = "io.volumeclone.cli.Main";
+  private static final String AGENT_MAIN = "io.volumeclone.app.VolumeCloneMain";
   private static final String OPERATOR_MAIN = "io.volumeclone.operator.Main";
   private static final String OPERATOR_IMAGE = "volume-clone-operator";
   private static final String SERVICE_ACCOUNT_MOUNT =

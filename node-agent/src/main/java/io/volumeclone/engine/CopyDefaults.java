@@ -1,10 +1,11 @@
-package io.volumeclone.api;
+package io.volumeclone.engine;
 
 /**
- * The background copy's defaults, one source for the CRD's {@code spec.copy} defaults, the engine's
- * {@code CloneOptions} and the CLI's options, so a clone behaves the same whichever way it is
- * started. A plain constants class with no imports: the engine may use it without knowing any
- * Kubernetes code.
+ * The background copy's defaults: the engine's {@link CloneOptions} and the CLI's options use them,
+ * and the CRD's {@code spec.copy} defaults must equal them, so a clone behaves the same whichever
+ * way it is started. The CRD cannot reference this class (the API module knows nothing of the
+ * engine), so it states the same numbers and a node-agent test ({@code CopyDefaultsAgreementTest})
+ * fails when the generated CRD's defaults differ from these.
  *
  * <p>Why these values. The engine copies a batch of contiguous regions with one source read and one
  * destination write of up to 4 MiB ({@code Clone.COPY_CHUNK}); with the default 64 KiB region a
@@ -25,10 +26,10 @@ public final class CopyDefaults {
   /** Most contiguous regions one background copy covers. */
   public static final int BATCH_REGIONS = 64;
 
-  /** {@link #REGIONS_IN_FLIGHT} as the text the CRD's default annotation needs. */
+  /** {@link #REGIONS_IN_FLIGHT} as the text the CLI's default annotation needs. */
   public static final String REGIONS_IN_FLIGHT_TEXT = "" + REGIONS_IN_FLIGHT;
 
-  /** {@link #BATCH_REGIONS} as the text the CRD's default annotation needs. */
+  /** {@link #BATCH_REGIONS} as the text the CLI's default annotation needs. */
   public static final String BATCH_REGIONS_TEXT = "" + BATCH_REGIONS;
 
   private CopyDefaults() {}
