@@ -172,7 +172,7 @@ class CrdShapeTest {
     return node;
   }
 
-  private static List<String> texts(JsonNode array) {
+  static List<String> texts(JsonNode array) {
     List<String> texts = new ArrayList<>();
     array.forEach(n -> texts.add(n.asText()));
     return texts;

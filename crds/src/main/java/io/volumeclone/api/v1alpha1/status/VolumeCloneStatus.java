@@ -24,25 +24,50 @@ public class VolumeCloneStatus {
 
   /**
    * Makes {@code conditions} a list-map keyed by {@code type} (which the generator has no
-   * annotation for) and documents the fields of the Kubernetes Condition shape.
+   * annotation for) and gives its items the schema of Kubernetes' {@code metav1.Condition} (the
+   * patterns, lengths and required fields upstream declares), so tools that read conditions find
+   * what they expect. {@link ConditionSet} builds only conditions this schema accepts.
    */
   static final String CONDITIONS_SCHEMA =
-      "{\"properties\":{\"conditions\":{"
-          + "\"x-kubernetes-list-type\":\"map\","
-          + "\"x-kubernetes-list-map-keys\":[\"type\"],"
-          + "\"items\":{\"required\":[\"type\",\"status\"],\"properties\":{"
-          + "\"type\":{\"description\":\"Ready, Reconciling, Stalled, Available, Copied, CutOver"
-          + " or Degraded.\"},"
-          + "\"status\":{\"description\":\"True, False or Unknown.\","
-          + "\"enum\":[\"True\",\"False\",\"Unknown\"]},"
-          + "\"reason\":{\"description\":\"Machine-readable reason for the last transition,"
-          + " in CamelCase.\"},"
-          + "\"message\":{\"description\":\"Human-readable details about the last"
-          + " transition.\"},"
-          + "\"lastTransitionTime\":{\"description\":\"When the status last changed (RFC"
-          + " 3339).\"},"
-          + "\"observedGeneration\":{\"description\":\"The metadata.generation the condition"
-          + " was set for.\"}}}}}}";
+      """
+      {"properties": {"conditions": {
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+          "required": ["type", "status", "reason", "message", "lastTransitionTime"],
+          "properties": {
+            "type": {
+              "description": "Ready, Reconciling, Stalled, Available, Copied, CutOver or Degraded.",
+              "maxLength": 316,
+              "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+            },
+            "status": {
+              "description": "True, False or Unknown.",
+              "enum": ["True", "False", "Unknown"]
+            },
+            "reason": {
+              "description": "Machine-readable reason for the last transition, in CamelCase.",
+              "minLength": 1,
+              "maxLength": 1024,
+              "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+            },
+            "message": {
+              "description": "Human-readable details about the last transition.",
+              "maxLength": 32768
+            },
+            "lastTransitionTime": {
+              "description": "When the status last changed (RFC 3339).",
+              "format": "date-time"
+            },
+            "observedGeneration": {
+              "description": "The metadata.generation the condition was set for.",
+              "format": "int64",
+              "minimum": 0
+            }
+          }
+        }
+      }}}
+      """;
 
   @JsonPropertyDescription(
       "Pending, Copying, Copied (waiting for a manual cutover), Completed or Failed.")

@@ -1,6 +1,7 @@
 package io.volumeclone.api.v1alpha1.status;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
@@ -72,5 +73,33 @@ class ConditionSetTest {
     assertThat(s.isTrue("Ready")).isTrue();
     assertThat(s.isTrue("Stalled")).isFalse();
     assertThat(s.isTrue("Copied")).isFalse();
+  }
+
+  @Test
+  void aReasonTheApiServerWouldRefuseIsRefusedNamingTheCondition() {
+    assertThatThrownBy(() -> new ConditionSet.Wanted("Degraded", true, "copy errors", "m"))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("condition Degraded")
+        .hasMessageContaining("'copy errors'")
+        .hasMessageContaining(ConditionSet.REASON_PATTERN);
+    assertThatThrownBy(() -> new ConditionSet(null, T0).set("Ready", true, null, "m", 1L))
+        .isInstanceOf(IllegalArgumentException.class)
+        .hasMessageContaining("condition Ready");
+  }
+
+  @Test
+  void aConditionMustSaySomething() {
+    for (String empty : new String[] {null, "", "  "}) {
+      assertThatThrownBy(() -> new ConditionSet.Wanted("Degraded", true, "AgentError", empty))
+          .isInstanceOf(IllegalArgumentException.class)
+          .hasMessage("condition Degraded (AgentError): the message must say what happened");
+    }
+  }
+
+  @Test
+  void aMessagePastUpstreamsLimitIsCutThere() {
+    String message =
+        new ConditionSet.Wanted("Degraded", true, "CopyErrors", "e".repeat(40_000)).message();
+    assertThat(message).hasSize(ConditionSet.MESSAGE_MAX_LENGTH).endsWith("e...");
   }
 }
