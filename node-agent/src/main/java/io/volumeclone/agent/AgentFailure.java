@@ -18,8 +18,12 @@ final class AgentFailure extends Exception {
     this.reason = reason;
   }
 
+  /**
+   * A failure caused by {@code cause}; without a message of its own (an exception that carries
+   * none) it names the cause, since the Degraded condition must say what happened.
+   */
   AgentFailure(String reason, String message, Throwable cause) {
-    super(message, cause);
+    super(message == null || message.isBlank() ? "the agent failed: " + cause : message, cause);
     this.reason = reason;
   }
 

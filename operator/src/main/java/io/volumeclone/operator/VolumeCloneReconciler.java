@@ -434,10 +434,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         message,
         node,
         podName,
-        List.of(
-            condition(ConditionTypes.READY, false, reason, message),
-            condition(ConditionTypes.RECONCILING, true, reason, message),
-            condition(ConditionTypes.STALLED, false, reason, "no problem found")),
+        kstatus(Kstatus.IN_PROGRESS, reason, message),
         true,
         false);
   }
@@ -450,10 +447,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         message,
         node,
         podName,
-        List.of(
-            condition(ConditionTypes.READY, true, "Completed", message),
-            condition(ConditionTypes.RECONCILING, false, "Completed", message),
-            condition(ConditionTypes.STALLED, false, "Completed", message)),
+        kstatus(Kstatus.CURRENT, "Completed", message),
         true,
         true);
   }
@@ -466,10 +460,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         message,
         node,
         podName,
-        List.of(
-            condition(ConditionTypes.READY, false, "Failed", message),
-            condition(ConditionTypes.RECONCILING, false, "Failed", message),
-            condition(ConditionTypes.STALLED, true, reason, message)),
+        kstatus(Kstatus.STALLED, reason, message),
         true,
         true);
   }
@@ -484,7 +475,14 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
             .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
             .filter(c -> AgentFailures.permanent(c.getReason()));
     if (degraded.isPresent()) {
-      return Optional.of(new AgentFailure(degraded.get().getReason(), degraded.get().getMessage()));
+      String reason = degraded.get().getReason();
+      String message = degraded.get().getMessage();
+      return Optional.of(
+          new AgentFailure(
+              reason,
+              message == null || message.isBlank()
+                  ? "the agent reported " + reason + " without a message; its log says why"
+                  : message));
     }
     if (pod == null || pod.getStatus() == null || pod.getStatus().getContainerStatuses() == null) {
       return Optional.empty();
@@ -556,10 +554,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         refused.message(),
         null,
         null,
-        List.of(
-            condition(ConditionTypes.READY, false, refused.reason(), refused.message()),
-            condition(ConditionTypes.RECONCILING, false, refused.reason(), refused.message()),
-            condition(ConditionTypes.STALLED, true, refused.reason(), refused.message())),
+        kstatus(Kstatus.STALLED, refused.reason(), refused.message()),
         false,
         false);
   }
@@ -572,10 +567,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         message,
         node,
         null,
-        List.of(
-            condition(ConditionTypes.READY, false, reason, message),
-            condition(ConditionTypes.RECONCILING, true, reason, message),
-            condition(ConditionTypes.STALLED, false, reason, "waiting, not stuck: " + message)),
+        kstatus(Kstatus.IN_PROGRESS, reason, message),
         false,
         false);
   }
@@ -603,9 +595,30 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         finished);
   }
 
-  private static ConditionSet.Wanted condition(
-      String type, boolean status, String reason, String message) {
-    return new ConditionSet.Wanted(type, status, reason, message);
+  /** kstatus's three states of a resource, as its Ready, Reconciling and Stalled conditions. */
+  enum Kstatus {
+    /** Reconciling: the clone is on its way (waiting or copying). */
+    IN_PROGRESS,
+    /** Ready: complete and cut over. */
+    CURRENT,
+    /** Stalled: refused or failed; the message says what to change. */
+    STALLED
+  }
+
+  /**
+   * The operator's three conditions for one kstatus state, with one reason and message: exactly one
+   * of Ready, Reconciling and Stalled is True.
+   */
+  static List<ConditionSet.Wanted> kstatus(Kstatus state, String reason, String message) {
+    return List.of(
+        new ConditionSet.Wanted(ConditionTypes.READY, state == Kstatus.CURRENT, reason, message),
+        new ConditionSet.Wanted(
+            ConditionTypes.RECONCILING, state == Kstatus.IN_PROGRESS, reason, message),
+        new ConditionSet.Wanted(
+            ConditionTypes.STALLED,
+            state == Kstatus.STALLED,
+            reason,
+            state == Kstatus.IN_PROGRESS ? "not stuck: " + message : message));
   }
 
   /** Writes the status and, when it really changed, tells the user through Events. */
