@@ -7,10 +7,16 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.fabric8.kubernetes.api.model.Condition;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.api.v1alpha1.status.ConditionSet;
+import io.volumeclone.api.v1alpha1.status.Phase;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,7 +30,9 @@ import org.junit.jupiter.api.Test;
  * refused with the CEL rule's own message or the schema limit's, a changed identity field is
  * refused on update (transition rules), and the defaults of the schema are filled in by the server.
  * Every {@code x-kubernetes-validations} message of the checked-in CRD must have a case here, so a
- * new rule without a test fails {@link #everyCelRuleOfTheCrdHasACase}.
+ * new rule without a test fails {@link #everyCelRuleOfTheCrdHasACase}. Conditions are {@code
+ * metav1.Condition}s: the status subresource refuses any other, and a real clone's writers send
+ * only valid ones.
  */
 class CrdValidationIT {
 
@@ -460,13 +468,123 @@ class CrdValidationIT {
                 "jsonpath={.spec.access} {.spec.cutover} {.spec.cutoverApproved} {.spec.regionSize}"
                     + " {.spec.discardPassdown} {.spec.copy.batchRegions}"
                     + " {.spec.copy.regionsInFlight} {.spec.copy.paused}"
-                    + " {.spec.copy.copyOnRead} {.spec.copy.yieldToUserIO}"))
+                    + " {.spec.copy.copyOnRead}"))
         .isEqualTo(
             "Immediate Automatic false 64Ki true "
                 + CopySpec.DEFAULT_BATCH_REGIONS
                 + " "
                 + CopySpec.DEFAULT_REGIONS_IN_FLIGHT
-                + " false false true");
+                + " false false");
+  }
+
+  /** One malformed condition per case, and what the API server names in its refusal. */
+  private static Map<String, String> badConditionCases() {
+    Map<String, String> c = new LinkedHashMap<>();
+    String time = "\"lastTransitionTime\": \"2026-01-01T00:00:00Z\"";
+    c.put(
+        "{\"type\": \"Ready\", \"status\": \"False\", \"reason\": \"not camel case\","
+            + " \"message\": \"m\", "
+            + time
+            + "}",
+        "status.conditions[0].reason");
+    c.put(
+        "{\"type\": \"Ready\", \"status\": \"False\", \"reason\": \"Copying\","
+            + " \"message\": \"m\"}",
+        "status.conditions[0].lastTransitionTime: Required value");
+    c.put(
+        "{\"type\": \"Ready\", \"status\": \"False\", \"reason\": \"Copying\","
+            + " \"message\": \"m\", \"lastTransitionTime\": \"yesterday\"}",
+        "status.conditions[0].lastTransitionTime");
+    c.put(
+        "{\"type\": \"Ready\", \"status\": \"False\", \"reason\": \"Copying\", " + time + "}",
+        "status.conditions[0].message: Required value");
+    c.put(
+        "{\"type\": \"Ready\", \"status\": \"Maybe\", \"reason\": \"Copying\","
+            + " \"message\": \"m\", "
+            + time
+            + "}",
+        "status.conditions[0].status");
+    return c;
+  }
+
+  @Test
+  void theStatusSubresourceRefusesConditionsThatAreNotMetav1Conditions() {
+    // Refused by the operator (a destination outside the allowed prefixes): no agent writes here.
+    Tools.Result created =
+        applyResult(
+            clone(
+                "bad-conditions",
+                validSpec().replace(dev("dst"), "/var/tmp/not-allowed-conditions.img")));
+    assertThat(created.exitCode()).as(created.stderr()).isZero();
+    VolumeClone refused =
+        E2e.awaitClone(
+            ns,
+            "bad-conditions",
+            "Stalled=True",
+            c -> Clones.conditionTrue(c, ConditionTypes.STALLED));
+
+    badConditionCases()
+        .forEach(
+            (condition, field) -> {
+              Tools.Result patched =
+                  E2e.kubectlResult(
+                      "-n",
+                      ns,
+                      "patch",
+                      "vc",
+                      "bad-conditions",
+                      "--subresource=status",
+                      "--type=merge",
+                      "-p",
+                      "{\"status\": {\"conditions\": [" + condition + "]}}");
+              assertThat(patched.exitCode()).as("%s was accepted", condition).isNotZero();
+              assertThat(patched.stderr()).as(condition).contains("is invalid", field);
+            });
+    assertThat(E2e.clone(ns, "bad-conditions").getStatus().getConditions())
+        .as("no refused write reached the stored status")
+        .extracting(Condition::getReason)
+        .containsExactlyInAnyOrderElementsOf(
+            refused.getStatus().getConditions().stream().map(Condition::getReason).toList());
+  }
+
+  @Test
+  void aRealClonesConditionsAreAllMetav1Conditions() throws IOException {
+    int size = 2 << 20;
+    Path src = E2e.randomDevice(ns + "-conditions-src", size, 61);
+    Path dst = E2e.emptyDevice(ns + "-conditions-dst", size);
+    E2e.apply(Manifests.deviceClone(ns, "real-conditions", src, dst, ""));
+    List<Condition> seen = new ArrayList<>();
+    VolumeClone done =
+        E2e.awaitClone(
+            ns,
+            "real-conditions",
+            "phase Completed, Ready and CutOver",
+            c -> {
+              if (c.getStatus() != null) {
+                seen.addAll(c.getStatus().getConditions());
+              }
+              return Clones.phase(c, Phase.Completed)
+                  && Clones.conditionTrue(c, ConditionTypes.READY)
+                  && Clones.conditionTrue(c, ConditionTypes.CUT_OVER);
+            });
+
+    assertThat(done.getStatus().getConditions())
+        .extracting(Condition::getType)
+        .containsExactlyInAnyOrderElementsOf(ConditionTypes.ALL);
+    assertThat(seen)
+        .as("every condition the operator and the agent wrote on the way")
+        .isNotEmpty()
+        .allSatisfy(
+            c -> {
+              assertThat(c.getType()).isIn(ConditionTypes.ALL);
+              assertThat(c.getStatus()).isIn("True", "False", "Unknown");
+              assertThat(c.getReason())
+                  .as("reason of %s", c.getType())
+                  .matches(ConditionSet.REASON_PATTERN);
+              assertThat(c.getMessage()).as("message of %s", c.getType()).isNotBlank();
+              assertThat(Instant.parse(c.getLastTransitionTime())).isNotNull();
+              assertThat(c.getObservedGeneration()).isEqualTo(done.getMetadata().getGeneration());
+            });
   }
 
   private static Tools.Result applyResult(String yaml) {

@@ -18,8 +18,6 @@ import java.time.Duration;
  * @param noCopy do not copy in the background; only user I/O copies regions
  * @param maxCopyRetries copy errors tolerated before the clone reports itself degraded
  * @param retryBackoff wait after the first copy error; doubles with each further error in a row
- * @param scheduler node-wide scheduler that shares bandwidth between clones, or null for a private
- *     one
  */
 public record CloneOptions(
     String name,
@@ -32,8 +30,7 @@ public record CloneOptions(
     Cutover cutover,
     boolean noCopy,
     int maxCopyRetries,
-    Duration retryBackoff,
-    CopyScheduler scheduler) {
+    Duration retryBackoff) {
 
   /** When the clone switches to a pass-through of the destination. */
   public enum Cutover {
@@ -83,7 +80,6 @@ public record CloneOptions(
     private boolean noCopy;
     private int maxCopyRetries = 16;
     private Duration retryBackoff = Duration.ofMillis(50);
-    private CopyScheduler scheduler;
 
     private Builder(String name) {
       this.name = name;
@@ -144,11 +140,6 @@ public record CloneOptions(
       return this;
     }
 
-    public Builder scheduler(CopyScheduler value) {
-      scheduler = value;
-      return this;
-    }
-
     public CloneOptions build() {
       return new CloneOptions(
           name,
@@ -161,8 +152,7 @@ public record CloneOptions(
           cutover,
           noCopy,
           maxCopyRetries,
-          retryBackoff,
-          scheduler);
+          retryBackoff);
     }
   }
 }

@@ -18,15 +18,16 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Design note. One dispatcher thread walks a scan cursor over the bitmap ({@link
  * CloneMetadata#nextUnhydrated}), wrapping around until nothing is left. Each step forms a batch of
- * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at the shared {@link
- * CopyScheduler} (if the clone has one) and this clone's token bucket, claims the regions in the
- * clone's in-flight map (stopping at the first region someone else owns) and hands the batch to a
- * worker, which reads it from the source and writes it to the destination in large aligned direct
- * buffers. At most {@code regionsInFlight} regions are in flight; while user requests are being
- * served only one batch is, so the copier yields to the consumer. A failed batch is released,
- * counted and retried after an exponential backoff when the cursor comes round again; past the
- * error budget the clone reports itself degraded and keeps trying. Bandwidth, batch size, regions
- * in flight and pause can all be changed while it runs.
+ * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at this clone's token
+ * bucket (the agents of one node share their budget through {@code NodeBandwidthShare}, which sets
+ * that bucket's rate), claims the regions in the clone's in-flight map (stopping at the first
+ * region someone else owns) and hands the batch to a worker, which reads it from the source and
+ * writes it to the destination in large aligned direct buffers. At most {@code regionsInFlight}
+ * regions are in flight; while user requests are being served only one batch is, so the copier
+ * yields to the consumer. A failed batch is released, counted and retried after an exponential
+ * backoff when the cursor comes round again; past the error budget the clone reports itself
+ * degraded and keeps trying. Bandwidth, batch size, regions in flight and pause can all be changed
+ * while it runs.
  */
 final class Copier implements AutoCloseable {
 
@@ -40,7 +41,6 @@ final class Copier implements AutoCloseable {
   private final int errorBudget;
   private final long baseBackoffNanos;
   private final TokenBucket bandwidth;
-  private final CopyScheduler.Participant participant;
   private volatile Limiter limiter;
 
   private final ReentrantLock lock = new ReentrantLock();
@@ -81,16 +81,7 @@ final class Copier implements AutoCloseable {
     this.bandwidth = new TokenBucket(options.bandwidth());
     this.regionsInFlight = options.regionsInFlight();
     this.batchRegions = options.batchRegions();
-    // Without a shared scheduler there is nobody to take turns with: this clone's own limit is all.
-    CopyScheduler scheduler = options.scheduler();
-    this.participant = scheduler == null ? null : scheduler.register(name);
-    this.limiter =
-        participant == null
-            ? bandwidth::acquire
-            : bytes -> {
-              participant.acquire(bytes);
-              bandwidth.acquire(bytes);
-            };
+    this.limiter = bandwidth::acquire;
     AtomicInteger threadNumber = new AtomicInteger();
     this.workers =
         new ThreadPoolExecutor(
@@ -119,10 +110,7 @@ final class Copier implements AutoCloseable {
     }
   }
 
-  /**
-   * Where a batch pays for its bytes before it is claimed: the shared scheduler (when the clone has
-   * one), then ours.
-   */
+  /** Where a batch pays for its bytes before it is claimed: this clone's token bucket. */
   @FunctionalInterface
   interface Limiter {
     void acquire(long bytes) throws InterruptedException;
@@ -549,8 +537,5 @@ final class Copier implements AutoCloseable {
     }
     awaitBatchesInFlight();
     workers.shutdown();
-    if (participant != null) {
-      participant.close();
-    }
   }
 }

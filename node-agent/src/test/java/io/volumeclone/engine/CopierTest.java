@@ -14,11 +14,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
-/** The background copier, the copy scheduler and cutover. */
+/** The background copier and cutover. */
 class CopierTest {
 
   static final int R = 4096;
@@ -612,53 +611,12 @@ class CopierTest {
     assertThat(sourceMemory.reads.get()).isZero();
   }
 
-  // ------------------------------------------------------------------ scheduler
+  // ------------------------------------------------------------------ two clones
 
   @Test
-  void schedulerSharesBandwidthRoundRobinBetweenClones() throws Exception {
-    CopyScheduler scheduler = new CopyScheduler(8 << 20, 0);
-    CopyScheduler.Participant[] participants = {
-      scheduler.register("a"), scheduler.register("b"), scheduler.register("c")
-    };
-    AtomicLong total = new AtomicLong();
-    long limit = 3 * (160L << 20);
-    java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(3);
-    Thread[] threads = new Thread[participants.length];
-    for (int i = 0; i < threads.length; i++) {
-      CopyScheduler.Participant p = participants[i];
-      threads[i] =
-          new Thread(
-              () -> {
-                try {
-                  start.await();
-                  while (total.get() < limit) {
-                    p.acquire(1 << 20);
-                    total.addAndGet(1 << 20);
-                    Thread.sleep(1); // stands for the copy I/O between two requests
-                  }
-                } catch (Exception e) {
-                  throw new RuntimeException(e);
-                }
-              });
-      threads[i].start();
-    }
-    for (Thread thread : threads) {
-      thread.join();
-    }
-    long sum = 0;
-    for (CopyScheduler.Participant p : participants) {
-      sum += p.granted();
-    }
-    for (CopyScheduler.Participant p : participants) {
-      assertThat((double) p.granted() / sum).as(p.name()).isBetween(0.25, 0.42);
-    }
-  }
-
-  @Test
-  void twoClonesOnOneSchedulerBothComplete() throws Exception {
-    CopyScheduler scheduler = new CopyScheduler(64 * R, 0);
+  void twoClonesInOneProcessBothComplete() throws Exception {
     setUp(64);
-    Clone first = open(options().scheduler(scheduler).batchRegions(4));
+    Clone first = open(options().batchRegions(4));
     TestingMemoryBlockDevice secondDestination = new TestingMemoryBlockDevice("dst2", 64 * R);
     TestingMemoryCloneMetadata secondMetadata =
         new TestingMemoryCloneMetadata(
@@ -668,7 +626,7 @@ class CopierTest {
             TestingMemoryBlockDevice.readOnly("src2", sourceData),
             secondDestination,
             secondMetadata,
-            options().name("second").scheduler(scheduler).batchRegions(4).build())) {
+            options().name("second").batchRegions(4).build())) {
       await(first.cutOverFuture());
       await(second.cutOverFuture());
       assertThat(secondDestination.contents()).isEqualTo(sourceData);

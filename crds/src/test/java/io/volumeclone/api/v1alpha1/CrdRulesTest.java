@@ -693,7 +693,7 @@ class CrdRulesTest {
             "copy",
             Yaml.parse(
                 "{paused: true, bandwidth: 50Mi, regionsInFlight: 2, batchRegions: 4,"
-                    + " copyOnRead: true, yieldToUserIO: false}"));
+                    + " copyOnRead: true}"));
     spec(tuned).put("cutoverApproved", true);
     spec(tuned).put("ttlSecondsAfterFinished", 60);
     spec(tuned).put("discardPassdown", false);

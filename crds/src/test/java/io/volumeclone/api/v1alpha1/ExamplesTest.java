@@ -102,7 +102,6 @@ class ExamplesTest {
     assertThat(spec.getCopy().bandwidthBytesPerSecond()).isEqualTo(200L << 20);
     assertThat(spec.getCopy().getRegionsInFlight()).isEqualTo(8);
     assertThat(spec.getCopy().getBatchRegions()).isEqualTo(16);
-    assertThat(spec.getCopy().getYieldToUserIO()).isTrue();
     assertThat(spec.getCutover()).isEqualTo(CutoverMode.Automatic);
     assertThat(spec.getTtlSecondsAfterFinished()).isEqualTo(3600L);
   }
@@ -146,8 +145,6 @@ class ExamplesTest {
         .isEqualTo(copy.at("/batchRegions/default").asInt());
     assertThat(copySpec.copyOnReadOrDefault())
         .isEqualTo(copy.at("/copyOnRead/default").asBoolean());
-    assertThat(copySpec.yieldToUserIOOrDefault())
-        .isEqualTo(copy.at("/yieldToUserIO/default").asBoolean());
     assertThat(copySpec.bandwidthBytesPerSecond()).isZero();
   }
 

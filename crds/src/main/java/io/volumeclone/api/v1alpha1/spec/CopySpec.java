@@ -1,7 +1,6 @@
 package io.volumeclone.api.v1alpha1.spec;
 
 import com.fasterxml.jackson.annotation.JsonInclude;
-import com.fasterxml.jackson.annotation.JsonProperty;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.crd.generator.annotation.SchemaFrom;
 import io.fabric8.generator.annotation.Default;
@@ -65,12 +64,6 @@ public class CopySpec {
       "Also copy a region when a consumer reads it from the source, so it is read only once.")
   private Boolean copyOnRead;
 
-  @Default("true")
-  @JsonProperty("yieldToUserIO")
-  @JsonPropertyDescription(
-      "Slow the background copy down while consumers are doing I/O, so they keep priority.")
-  private Boolean yieldToUserIO;
-
   public CopySpec() {}
 
   public Boolean getPaused() {
@@ -113,16 +106,6 @@ public class CopySpec {
     this.copyOnRead = copyOnRead;
   }
 
-  @JsonProperty("yieldToUserIO")
-  public Boolean getYieldToUserIO() {
-    return yieldToUserIO;
-  }
-
-  @JsonProperty("yieldToUserIO")
-  public void setYieldToUserIO(Boolean yieldToUserIO) {
-    this.yieldToUserIO = yieldToUserIO;
-  }
-
   /** Whether the copy is paused, false when unset. */
   public boolean pausedOrDefault() {
     return paused != null && paused;
@@ -145,10 +128,6 @@ public class CopySpec {
     return copyOnRead != null && copyOnRead;
   }
 
-  public boolean yieldToUserIOOrDefault() {
-    return yieldToUserIO == null || yieldToUserIO;
-  }
-
   @Override
   public boolean equals(Object o) {
     return o instanceof CopySpec other
@@ -156,14 +135,12 @@ public class CopySpec {
         && Objects.equals(bandwidth, other.bandwidth)
         && Objects.equals(regionsInFlight, other.regionsInFlight)
         && Objects.equals(batchRegions, other.batchRegions)
-        && Objects.equals(copyOnRead, other.copyOnRead)
-        && Objects.equals(yieldToUserIO, other.yieldToUserIO);
+        && Objects.equals(copyOnRead, other.copyOnRead);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(
-        paused, bandwidth, regionsInFlight, batchRegions, copyOnRead, yieldToUserIO);
+    return Objects.hash(paused, bandwidth, regionsInFlight, batchRegions, copyOnRead);
   }
 
   @Override
@@ -178,8 +155,6 @@ public class CopySpec {
         + batchRegions
         + ", copyOnRead="
         + copyOnRead
-        + ", yieldToUserIO="
-        + yieldToUserIO
         + "}";
   }
 }
