@@ -137,8 +137,26 @@ public final class Agent {
   private NbdServer export;
   private NodeAttach attach;
   private CloneOpener.Opened opened;
-  private UnaryOperator<CloneMetadata> metadataWrapper = UnaryOperator.identity();
-  private UnaryOperator<BlockDevice> destinationWrapper = UnaryOperator.identity();
+  private final DeviceWrappers wrappers;
+
+  /**
+   * What the agent puts around the devices it opens before the clone uses them: nothing in
+   * production; a test's fault injection or recording (a metadata whose commits fail, a destination
+   * that notes its flushes).
+   */
+  record DeviceWrappers(
+      UnaryOperator<CloneMetadata> metadata, UnaryOperator<BlockDevice> destination) {
+    static final DeviceWrappers NONE =
+        new DeviceWrappers(UnaryOperator.identity(), UnaryOperator.identity());
+
+    static DeviceWrappers metadata(UnaryOperator<CloneMetadata> wrapper) {
+      return new DeviceWrappers(wrapper, UnaryOperator.identity());
+    }
+
+    static DeviceWrappers destination(UnaryOperator<BlockDevice> wrapper) {
+      return new DeviceWrappers(UnaryOperator.identity(), wrapper);
+    }
+  }
 
   public Agent(
       AgentSettings settings,
@@ -146,6 +164,17 @@ public final class Agent {
       AgentLog log,
       NodeEnvironment node,
       Clock clock) {
+    this(settings, client, log, node, clock, DeviceWrappers.NONE);
+  }
+
+  Agent(
+      AgentSettings settings,
+      KubernetesClient client,
+      AgentLog log,
+      NodeEnvironment node,
+      Clock clock,
+      DeviceWrappers wrappers) {
+    this.wrappers = wrappers;
     this.settings = settings;
     this.client = client;
     this.log = log;
@@ -181,18 +210,6 @@ public final class Agent {
               }
             });
     metrics.bindShare(share);
-  }
-
-  /** For tests: wraps the clone's metadata, e.g. in one whose writes fail. Call before run. */
-  Agent wrapMetadata(UnaryOperator<CloneMetadata> wrapper) {
-    this.metadataWrapper = wrapper;
-    return this;
-  }
-
-  /** For tests: wraps the clone's destination, e.g. in one that records its flushes. */
-  Agent wrapDestination(UnaryOperator<BlockDevice> wrapper) {
-    this.destinationWrapper = wrapper;
-    return this;
   }
 
   /**
@@ -235,7 +252,8 @@ public final class Agent {
       long initialLimit = initialLimit(initialSpec);
       try {
         opened =
-            new CloneOpener(settings, metrics.registry(), metadataWrapper, destinationWrapper)
+            new CloneOpener(
+                    settings, metrics.registry(), wrappers.metadata(), wrappers.destination())
                 .open(resource, initialLimit);
       } catch (AgentFailure f) {
         return fail(f);
@@ -900,7 +918,7 @@ public final class Agent {
     }
   }
 
-  // ---------------------------------------------------------------- for tests
+  // ------------------------------------------- what the package (its metrics and tests) reads
 
   Clone runningClone() {
     return clone;

@@ -22,9 +22,8 @@ import jnr.posix.POSIXFactory;
  * Shares one node-wide copy bandwidth budget between the clones copying on a node, although every
  * clone's agent is its own process (its own Pod).
  *
- * <p>Design note. The engine's {@code CopyScheduler} balances the clones of one process; agents are
- * one clone per process, so they coordinate through the node state root they all mount: no daemon,
- * no socket, only files and kernel locks.
+ * <p>Design note. Agents are one clone per process, so they coordinate through the node state root
+ * they all mount: no daemon, no socket, only files and kernel locks.
  *
  * <ul>
  *   <li>Lease. While its clone copies (not paused, not copied, not stopped) an agent holds an
@@ -464,15 +463,6 @@ public final class NodeBandwidthShare implements AutoCloseable {
     }
     if (t != null) {
       t.shutdownNow();
-    }
-  }
-
-  /** For tests: drops the lock without deleting the file, as a killed process does. */
-  synchronized void dieForTesting() {
-    closed = true;
-    if (lease != null) {
-      lease.close();
-      lease = null;
     }
   }
 }

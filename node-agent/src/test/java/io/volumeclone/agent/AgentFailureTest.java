@@ -247,7 +247,9 @@ class AgentFailureTest {
     api.create(f.resource("64Ki", slow));
     java.util.concurrent.atomic.AtomicBoolean armed =
         new java.util.concurrent.atomic.AtomicBoolean();
-    Agent agent = f.agent(api, INTERVAL, logStream).wrapMetadata(m -> failingCommits(m, armed));
+    Agent agent =
+        f.agent(
+            api, INTERVAL, logStream, Agent.DeviceWrappers.metadata(m -> failingCommits(m, armed)));
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     await(
         "Available=True",
@@ -294,7 +296,11 @@ class AgentFailureTest {
     resource.getSpec().setCutover(CutoverMode.Manual);
     api.create(resource);
     Agent agent =
-        f.agent(api, INTERVAL, logStream).wrapMetadata(TestingFailingCutoverMetadata::new);
+        f.agent(
+            api,
+            INTERVAL,
+            logStream,
+            Agent.DeviceWrappers.metadata(TestingFailingCutoverMetadata::new));
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     await(
         "CutOver=False AwaitingApproval",

@@ -88,13 +88,18 @@ final class AgentFixture {
 
   /** An agent on a node without nbd and device-mapper. */
   Agent agent(MockApi api, Duration interval, PrintStream logs) {
+    return agent(api, interval, logs, Agent.DeviceWrappers.NONE);
+  }
+
+  Agent agent(MockApi api, Duration interval, PrintStream logs, Agent.DeviceWrappers wrappers) {
     return new Agent(
         settings(interval),
         api.client,
         new AgentLog(NAMESPACE + "/" + name, AgentLog.Format.JSON, logs),
         new Agent.NodeEnvironment(
             new TestingCommandRunner(), dir.resolve("dev"), dir.resolve("sys-block")),
-        Clock.systemUTC());
+        Clock.systemUTC(),
+        wrappers);
   }
 
   static CompletableFuture<Integer> start(Agent agent) {

@@ -529,12 +529,12 @@ class AgentTest {
     TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
     Agent agent =
         new Agent(
-                f.settings(INTERVAL),
-                api.client,
-                new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
-                new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
-                java.time.Clock.systemUTC())
-            .wrapDestination(
+            f.settings(INTERVAL),
+            api.client,
+            new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
+            new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
+            java.time.Clock.systemUTC(),
+            Agent.DeviceWrappers.destination(
                 d ->
                     new TestingForwardingBlockDevice(d) {
                       @Override
@@ -548,7 +548,7 @@ class AgentTest {
                         super.close();
                         runner.note("close destination");
                       }
-                    });
+                    }));
 
     assertThat(AgentFixture.start(agent).get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
 

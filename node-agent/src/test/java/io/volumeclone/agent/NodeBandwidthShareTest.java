@@ -3,6 +3,7 @@ package io.volumeclone.agent;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -49,6 +50,17 @@ class NodeBandwidthShareTest {
 
   private Path leases() {
     return stateRoot.resolve(NodeBandwidthShare.LEASE_DIRECTORY);
+  }
+
+  /**
+   * What a killed agent leaves: its lease file as it was, with nobody holding the lock (the kernel
+   * dropped it). NodeBandwidthShareIT kills a real process for the same.
+   */
+  private void crash(NodeBandwidthShare share, String name) throws IOException {
+    Path lease = leases().resolve("ns_" + name + NodeBandwidthShare.LEASE_SUFFIX);
+    String left = Files.readString(lease);
+    share.close();
+    Files.writeString(lease, left);
   }
 
   private NodeBandwidthShare share(String name, long budget, long demand, Recorder recorder) {
@@ -132,7 +144,7 @@ class NodeBandwidthShareTest {
     rebalanceAll(a, b);
     assertThat(a.limit()).isEqualTo(BUDGET / 2);
 
-    b.dieForTesting(); // the kernel dropped the lock; the file stays behind
+    crash(b, "b");
     Path stale = leases().resolve("ns_b.lock");
     assertThat(Files.exists(stale)).isTrue();
 
@@ -158,7 +170,7 @@ class NodeBandwidthShareTest {
     NodeBandwidthShare other = share("b");
     first.setCopying(true);
     other.setCopying(true);
-    first.dieForTesting();
+    crash(first, "a");
 
     NodeBandwidthShare second = share("a");
     second.setCopying(true);
