@@ -220,23 +220,18 @@ class AgentFailureTest {
   static io.volumeclone.engine.CloneMetadata failingCommits(
       io.volumeclone.engine.CloneMetadata delegate,
       java.util.concurrent.atomic.AtomicBoolean armed) {
-    return (io.volumeclone.engine.CloneMetadata)
-        java.lang.reflect.Proxy.newProxyInstance(
-            AgentFailureTest.class.getClassLoader(),
-            new Class<?>[] {io.volumeclone.engine.CloneMetadata.class},
-            (proxy, method, args) -> {
-              if (armed.get() && method.getName().equals("commit")) {
-                java.io.IOException e =
-                    new java.io.IOException("metadata write at offset 40960 failed (testing)");
-                delegate.abort("write bitmap block", e);
-                throw e;
-              }
-              try {
-                return method.invoke(delegate, args);
-              } catch (java.lang.reflect.InvocationTargetException e) {
-                throw e.getCause();
-              }
-            });
+    return new io.volumeclone.engine.ForwardingCloneMetadata(delegate) {
+      @Override
+      public void commit(IoAction flushDestination) throws java.io.IOException {
+        if (armed.get()) {
+          java.io.IOException e =
+              new java.io.IOException("metadata write at offset 40960 failed (testing)");
+          delegate.abort("write bitmap block", e);
+          throw e;
+        }
+        super.commit(flushDestination);
+      }
+    };
   }
 
   @Test
