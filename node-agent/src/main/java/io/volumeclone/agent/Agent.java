@@ -114,11 +114,7 @@ public final class Agent {
   private final CountDownLatch finished = new CountDownLatch(1);
   private final ExecutorService control =
       Executors.newSingleThreadExecutor(
-          r -> {
-            Thread t = new Thread(r, "agent-control");
-            t.setDaemon(true);
-            return t;
-          });
+          Thread.ofPlatform().daemon().name("agent-control").factory());
 
   private volatile boolean started;
   private volatile boolean stopRequested;

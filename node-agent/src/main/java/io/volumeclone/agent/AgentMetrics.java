@@ -145,11 +145,7 @@ final class AgentMetrics implements AutoCloseable {
         });
     server.setExecutor(
         Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "agent-metrics");
-              t.setDaemon(true);
-              return t;
-            }));
+            Thread.ofPlatform().daemon().name("agent-metrics").factory()));
     server.start();
     return server.getAddress().getPort();
   }

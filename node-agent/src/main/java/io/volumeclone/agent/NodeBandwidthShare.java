@@ -149,11 +149,7 @@ public final class NodeBandwidthShare implements AutoCloseable {
     }
     timer =
         Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "node-bandwidth-share");
-              t.setDaemon(true);
-              return t;
-            });
+            Thread.ofPlatform().daemon().name("node-bandwidth-share").factory());
     long period = REBALANCE_PERIOD.toMillis();
     timer.scheduleWithFixedDelay(this::rebalance, 0, period, TimeUnit.MILLISECONDS);
   }

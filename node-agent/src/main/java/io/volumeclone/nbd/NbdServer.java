@@ -116,11 +116,7 @@ public final class NbdServer implements AutoCloseable {
         new BufferPool("NBD server on " + address, options.maxBlockSize(), MAX_POOLED_BUFFER_BYTES);
     this.timers =
         Executors.newSingleThreadScheduledExecutor(
-            r -> {
-              Thread t = new Thread(r, "nbd-negotiation-timer");
-              t.setDaemon(true);
-              return t;
-            });
+            Thread.ofPlatform().daemon().name("nbd-negotiation-timer").factory());
     this.acceptThread = new Thread(this::acceptLoop, "nbd-accept " + address);
     this.acceptThread.setDaemon(true);
   }

@@ -492,11 +492,7 @@ final class NbdServerConnection {
             30,
             TimeUnit.SECONDS,
             new LinkedBlockingQueue<>(),
-            r -> {
-              Thread t = new Thread(r, "nbd-worker " + peer);
-              t.setDaemon(true);
-              return t;
-            });
+            Thread.ofPlatform().daemon().name("nbd-worker " + peer).factory());
     Semaphore inFlight = new Semaphore(options.maxInFlightPerConnection());
     Semaphore inFlightKib = new Semaphore(MAX_IN_FLIGHT_KIB);
     long size = target.size();
