@@ -27,7 +27,14 @@ import org.junit.jupiter.api.Test;
 class LifecycleTest {
 
   private final Harness h =
-      new Harness(Map.of("agent.privileged", "true", "maxClonesPerNode", "2"));
+      new Harness(
+          Map.of(
+              "agent.privileged",
+              "true",
+              "maxClonesPerNode",
+              "2",
+              "allowedDevicePrefixes",
+              Harness.TEST_DEVICE_PREFIXES));
 
   @AfterEach
   void close() {
@@ -75,7 +82,8 @@ class LifecycleTest {
     Container agent = pod.getSpec().getContainers().get(0);
     assertThat(agent.getImage()).isEqualTo("ghcr.io/volume-clone/volume-clone:0.1.0");
     assertThat(agent.getCommand()).containsExactly("volume-clone");
-    assertThat(agent.getArgs()).containsExactly("agent", "--name", "c", "--namespace", "db");
+    assertThat(agent.getArgs())
+        .containsExactly("agent", "--name", "c", "--namespace", "db", "--metrics-port", "9090");
     assertThat(agent.getVolumeDevices())
         .extracting(d -> d.getName() + "=" + d.getDevicePath())
         .containsExactly(
@@ -98,7 +106,19 @@ class LifecycleTest {
             .orElseThrow();
     assertThat(leases.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/.copying");
     assertThat(leases.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
-    assertThat(agent.getPorts()).as("the agent serves NBD on a Unix socket only").isNullOrEmpty();
+    assertThat(agent.getPorts())
+        .as("NBD is served on a Unix socket; the one TCP port is the metrics endpoint")
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("metrics");
+              assertThat(p.getContainerPort()).isEqualTo(9090);
+              assertThat(p.getProtocol()).isEqualTo("TCP");
+            });
+    assertThat(pod.getMetadata().getAnnotations())
+        .containsEntry("prometheus.io/scrape", "true")
+        .containsEntry("prometheus.io/port", "9090")
+        .containsEntry("prometheus.io/path", "/metrics");
     var security = agent.getSecurityContext();
     assertThat(security.getPrivileged()).isFalse();
     assertThat(security.getAllowPrivilegeEscalation()).isFalse();
@@ -128,6 +148,24 @@ class LifecycleTest {
     assertThat(status.getObservedGeneration()).isEqualTo(clone.getMetadata().getGeneration());
     assertThat(status.condition(ConditionTypes.RECONCILING).orElseThrow().getStatus())
         .isEqualTo("True");
+  }
+
+  @Test
+  void metricsPortZeroDeclaresNoPortAndNoScrapeAnnotations() {
+    try (Harness off = new Harness(Map.of("agent.metrics.port", "0"))) {
+      off.cluster.node("n1");
+      off.cluster.claim(Harness.NS, "src", "1Gi");
+      off.cluster.claim(Harness.NS, "dst", "1Gi");
+      VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+      c.getSpec().setNodeName("n1");
+      off.cluster.create(c);
+      off.reconcile("c");
+      Pod pod = off.pod("c");
+      Container agent = pod.getSpec().getContainers().get(0);
+      assertThat(agent.getPorts()).isNullOrEmpty();
+      assertThat(agent.getArgs()).doesNotContain("--metrics-port");
+      assertThat(pod.getMetadata().getAnnotations()).doesNotContainKey("prometheus.io/scrape");
+    }
   }
 
   @Test
