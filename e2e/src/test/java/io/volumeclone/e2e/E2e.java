@@ -192,6 +192,20 @@ final class E2e {
     }
   }
 
+  /** Approves the manual cutover of a clone waiting at phase Copied, as a user does. */
+  static void approveCutover(String namespace, String name) {
+    kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "vc",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"cutoverApproved\":true}}");
+  }
+
   static VolumeClone clone(String namespace, String name) {
     return client().resources(VolumeClone.class).inNamespace(namespace).withName(name).get();
   }

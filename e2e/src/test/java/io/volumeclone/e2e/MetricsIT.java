@@ -99,16 +99,7 @@ class MetricsIT {
     assertThat(sample(operatorText, "volume_clone_operator_clones", "phase=\"Copied\""))
         .isGreaterThanOrEqualTo(1);
 
-    E2e.kubectl(
-        "-n",
-        ns,
-        "patch",
-        "vc",
-        "m",
-        "--type",
-        "merge",
-        "-p",
-        "{\"spec\":{\"cutoverApproved\":true}}");
+    E2e.approveCutover(ns, "m");
     E2e.awaitClone(ns, "m", "phase Completed", c -> Clones.phase(c, Phase.Completed));
     assertPhase(
         E2e.await(

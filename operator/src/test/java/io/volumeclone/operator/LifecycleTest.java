@@ -42,11 +42,16 @@ class LifecycleTest {
   }
 
   private void pvcClone(String name, String source, String destination, String node) {
-    h.cluster.claim(Harness.NS, source, "1Gi");
-    h.cluster.claim(Harness.NS, destination, "1Gi");
+    pvcClone(h, name, source, destination, node);
+  }
+
+  private static void pvcClone(
+      Harness on, String name, String source, String destination, String node) {
+    on.cluster.claim(Harness.NS, source, "1Gi");
+    on.cluster.claim(Harness.NS, destination, "1Gi");
     VolumeClone c = MockCluster.pvcClone(Harness.NS, name, source, destination);
     c.getSpec().setNodeName(node);
-    h.cluster.create(c);
+    on.cluster.create(c);
   }
 
   private static Condition condition(String type, String status) {
@@ -154,11 +159,7 @@ class LifecycleTest {
   void metricsPortZeroDeclaresNoPortAndNoScrapeAnnotations() {
     try (Harness off = new Harness(Map.of("agent.metrics.port", "0"))) {
       off.cluster.node("n1");
-      off.cluster.claim(Harness.NS, "src", "1Gi");
-      off.cluster.claim(Harness.NS, "dst", "1Gi");
-      VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
-      c.getSpec().setNodeName("n1");
-      off.cluster.create(c);
+      pvcClone(off, "c", "src", "dst", "n1");
       off.reconcile("c");
       Pod pod = off.pod("c");
       Container agent = pod.getSpec().getContainers().get(0);

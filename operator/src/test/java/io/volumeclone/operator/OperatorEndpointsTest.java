@@ -91,6 +91,18 @@ class OperatorEndpointsTest {
     endpoints = OperatorEndpoints.open(operator, metrics, ANY_PORT, ANY_PORT);
   }
 
+  /** Starts the opened operator and gives it clone db/c of two claims on node n1. */
+  private void startWithClone() {
+    operator.start();
+    endpoints.operatorStarted();
+    cluster.node("n1");
+    cluster.claim("db", "src", "1Gi");
+    cluster.claim("db", "dst", "1Gi");
+    VolumeClone clone = MockCluster.pvcClone("db", "c", "src", "dst");
+    clone.getSpec().setNodeName("n1");
+    cluster.create(clone);
+  }
+
   @Test
   void readinessFlipsOnceTheOperatorHasStartedAndLivenessFailsAfterItStops() throws IOException {
     openBeforeStart();
@@ -170,14 +182,7 @@ class OperatorEndpointsTest {
   void metricsCarryJosdkReconcileCountersJvmMetricsAndClonesByPhase() throws IOException {
     openBeforeStart();
     assertThat(endpoints.metricsPort()).isNotEqualTo(endpoints.healthPort());
-    operator.start();
-    endpoints.operatorStarted();
-    cluster.node("n1");
-    cluster.claim("db", "src", "1Gi");
-    cluster.claim("db", "dst", "1Gi");
-    VolumeClone clone = MockCluster.pvcClone("db", "c", "src", "dst");
-    clone.getSpec().setNodeName("n1");
-    cluster.create(clone);
+    startWithClone();
     var pods = cluster.client.pods().inNamespace("db").withName(AgentPodFactory.podName("c"));
     await("the agent Pod", () -> pods.get() != null);
     await(
@@ -223,14 +228,7 @@ class OperatorEndpointsTest {
   @Test
   void perCloneGaugesFollowTheReportedProgressAndGoWithTheClone() throws IOException {
     openBeforeStart();
-    operator.start();
-    endpoints.operatorStarted();
-    cluster.node("n1");
-    cluster.claim("db", "src", "1Gi");
-    cluster.claim("db", "dst", "1Gi");
-    VolumeClone clone = MockCluster.pvcClone("db", "c", "src", "dst");
-    clone.getSpec().setNodeName("n1");
-    cluster.create(clone);
+    startWithClone();
     int port = endpoints.metricsPort();
     String phase =
         "volume_clone_operator_clone_phase{namespace=\"db\",phase=\"%s\",volumeclone=\"c\"}";
