@@ -239,6 +239,12 @@ class OperatorEndpointsTest {
         .as("no progress reported yet, so no byte gauges")
         .doesNotContain("volume_clone_operator_clone_copied_bytes{");
 
+    await(
+        "the operator's first status of db/c",
+        () -> {
+          var status = cluster.get("db", "c").getStatus();
+          return status != null && status.getAgentPod() != null;
+        });
     // The agent's report, as it writes it through the status subresource.
     VolumeClone current = cluster.get("db", "c");
     Progress progress = new Progress();
