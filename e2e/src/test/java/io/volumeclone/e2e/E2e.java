@@ -2,6 +2,7 @@ package io.volumeclone.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.NamespaceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
@@ -11,6 +12,10 @@ import io.volumeclone.e2e.cluster.LocalCluster;
 import io.volumeclone.testing.HostRequirements;
 import java.io.IOException;
 import java.io.RandomAccessFile;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -18,6 +23,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
@@ -42,6 +48,7 @@ final class E2e {
   private static final AtomicInteger NAMESPACES = new AtomicInteger();
   private static LocalCluster local;
   private static KubernetesClient real;
+  private static final HttpClient HTTP = HttpClient.newHttpClient();
 
   private E2e() {}
 
@@ -185,6 +192,20 @@ final class E2e {
     }
   }
 
+  /** Approves the manual cutover of a clone waiting at phase Copied, as a user does. */
+  static void approveCutover(String namespace, String name) {
+    kubectl(
+        "-n",
+        namespace,
+        "patch",
+        "vc",
+        name,
+        "--type",
+        "merge",
+        "-p",
+        "{\"spec\":{\"cutoverApproved\":true}}");
+  }
+
   static VolumeClone clone(String namespace, String name) {
     return client().resources(VolumeClone.class).inNamespace(namespace).withName(name).get();
   }
@@ -243,6 +264,62 @@ final class E2e {
       assertThat(process.destroyForcibly()).as("SIGKILL sent").isTrue();
     } else {
       kubectl("-n", namespace, "exec", podName, "--", "kill", "-9", "1");
+    }
+  }
+
+  /**
+   * Where a client on the test's node reaches the port named {@code portName} that the Pod
+   * declares: its podIP and containerPort on a real cluster; on the local cluster, where Pods share
+   * this machine's network, the local port the node runner gave that declared port.
+   */
+  static URI podPort(Pod pod, String portName) {
+    String where = pod.getMetadata().getNamespace() + "/" + pod.getMetadata().getName();
+    ContainerPort declared =
+        pod.getSpec().getContainers().stream()
+            .flatMap(c -> Optional.ofNullable(c.getPorts()).orElse(List.of()).stream())
+            .filter(p -> portName.equals(p.getName()))
+            .findFirst()
+            .orElseThrow(
+                () -> new AssertionError("Pod " + where + " declares no port named " + portName));
+    if (onLocalCluster()) {
+      int port =
+          await(
+              "Pod " + where + " running with its port " + declared.getContainerPort(),
+              () ->
+                  local()
+                      .nodes()
+                      .localPort(
+                          pod.getMetadata().getNamespace(),
+                          pod.getMetadata().getName(),
+                          declared.getContainerPort())
+                      .orElse(null),
+              p -> true);
+      return URI.create("http://127.0.0.1:" + port);
+    }
+    return URI.create("http://" + pod.getStatus().getPodIP() + ":" + declared.getContainerPort());
+  }
+
+  /** GET {@code path} on {@code base}; the body of a 200 answer, or an error naming the URL. */
+  static String httpGet(URI base, String path) {
+    URI url = base.resolve(path);
+    try {
+      HttpResponse<String> response =
+          HTTP.send(
+              HttpRequest.newBuilder(url)
+                  // Not a speed check: a hanging endpoint fails the test instead of stalling it.
+                  .timeout(Duration.ofSeconds(30))
+                  .build(),
+              HttpResponse.BodyHandlers.ofString());
+      if (response.statusCode() != 200) {
+        throw new IllegalStateException(
+            "GET " + url + " answered " + response.statusCode() + ": " + response.body());
+      }
+      return response.body();
+    } catch (IOException e) {
+      throw new IllegalStateException("GET " + url + " failed: " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError("interrupted");
     }
   }
 

@@ -37,16 +37,7 @@ class PolicyIT {
         p -> p != null && "Running".equals(p.getStatus().getPhase()));
     assertThat(E2e.clone(ns, "m").getStatus().getPhase()).isEqualTo(Phase.Copied);
 
-    E2e.kubectl(
-        "-n",
-        ns,
-        "patch",
-        "vc",
-        "m",
-        "--type",
-        "merge",
-        "-p",
-        "{\"spec\":{\"cutoverApproved\":true}}");
+    E2e.approveCutover(ns, "m");
     E2e.awaitClone(
         ns,
         "m",

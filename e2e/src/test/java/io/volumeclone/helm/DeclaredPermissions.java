@@ -31,8 +31,12 @@ final class DeclaredPermissions {
   private static final String OPERATOR = "io.volumeclone.operator.";
   private static final String AGENT = "io.volumeclone.agent.";
 
-  /** The operator, cluster-wide (ClusterRole). */
-  static final List<Rule> OPERATOR_CLUSTER =
+  /**
+   * The operator, in the namespaces it reconciles: the ClusterRole {@code <fullname>-operator},
+   * bound cluster-wide without watchNamespaces and by a RoleBinding in each watched namespace with
+   * them.
+   */
+  static final List<Rule> OPERATOR_NAMESPACED =
       List.of(
           new Rule(
               "volumeclone.io",
@@ -81,6 +85,15 @@ final class DeclaredPermissions {
                   OPERATOR + "ClaimFinalizers.acquire/release: get(), patch(JSON)")),
           new Rule(
               "",
+              "events",
+              Set.of("create"),
+              List.of(OPERATOR + "EventRecorder.record: v1().events().resource(event).create()")));
+
+  /** Cluster-scoped objects the operator reads, always cluster-wide ({@code -operator-cluster}). */
+  static final List<Rule> OPERATOR_CLUSTER_SCOPED =
+      List.of(
+          new Rule(
+              "",
               "persistentvolumes",
               Set.of("get"),
               List.of(OPERATOR + "Validator: persistentVolumes().withName(volumeName).get()")),
@@ -90,12 +103,7 @@ final class DeclaredPermissions {
               Set.of("get", "list"),
               List.of(
                   OPERATOR + "Validator: nodes().withName(node).get()",
-                  OPERATOR + "Validator: nodes().withLabel(kubernetes.io/hostname).list()")),
-          new Rule(
-              "",
-              "events",
-              Set.of("create"),
-              List.of(OPERATOR + "EventRecorder.record: v1().events().resource(event).create()")));
+                  OPERATOR + "Validator: nodes().withLabel(kubernetes.io/hostname).list()")));
 
   /** The operator, in the Lease's namespace only (Role), when leader election is on. */
   static final List<Rule> OPERATOR_LEADER_ELECTION =

@@ -37,6 +37,10 @@ class DefaultValuesRenderTest {
             "ConfigMap/vc-volume-clone-config",
             "ClusterRole/vc-volume-clone-operator",
             "ClusterRoleBinding/vc-volume-clone-operator",
+            "ClusterRole/vc-volume-clone-operator-cluster",
+            "ClusterRoleBinding/vc-volume-clone-operator-cluster",
+            "ClusterRole/vc-volume-clone-view",
+            "ClusterRole/vc-volume-clone-edit",
             "Role/vc-volume-clone-leader-election",
             "RoleBinding/vc-volume-clone-leader-election",
             "ClusterRole/vc-volume-clone-agent",
@@ -45,9 +49,9 @@ class DefaultValuesRenderTest {
             "RoleBinding/vc-volume-clone-agent",
             "Deployment/vc-volume-clone-operator",
             "Service/vc-volume-clone-metrics");
-    // Off by default: one replica needs no PDB; a ServiceMonitor needs prometheus-operator.
+    // Off by default: one replica needs no PDB; monitors need prometheus-operator's CRDs.
     assertThat(manifests.all(PodDisruptionBudget.class)).isEmpty();
-    assertThat(manifests.text()).doesNotContain("ServiceMonitor");
+    assertThat(manifests.text()).doesNotContain("ServiceMonitor").doesNotContain("PodMonitor");
   }
 
   @Test
@@ -163,7 +167,9 @@ class DefaultValuesRenderTest {
     assertThat(config.options().get(OperatorOptions.AGENT_REPORT_INTERVAL))
         .isEqualTo(Duration.ofSeconds(5));
     assertThat(config.options().get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
-        .containsExactly("/dev/disk/by-id/", "/dev/mapper/");
+        .as("device paths are opt-in per install; /dev/mapper/ never by default")
+        .isEmpty();
+    assertThat(config.options().get(OperatorOptions.AGENT_METRICS_PORT)).isEqualTo(9090);
     assertThat(config.options().get(OperatorOptions.AGENT_PRIVILEGED)).isFalse();
   }
 

@@ -1,16 +1,20 @@
 package io.volumeclone.helm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.fabric8.kubernetes.api.model.Namespace;
+import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Quantity;
 import io.fabric8.kubernetes.api.model.Service;
 import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.operator.AgentPodFactory;
 import io.volumeclone.operator.OperatorOptions;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -119,6 +123,7 @@ class NonDefaultValuesRenderTest {
         .isEqualTo(Duration.ofMillis(750));
     assertThat(options.get(OperatorOptions.AGENT_STATE_DIRECTORY)).isEqualTo("/srv/volume-clone");
     assertThat(options.get(OperatorOptions.AGENT_NODE_BANDWIDTH)).isEqualTo(400L << 20);
+    assertThat(options.get(OperatorOptions.AGENT_METRICS_PORT)).isEqualTo(9400);
     assertThat(options.get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
         .containsExactly(
             "/dev/disk/by-id/", "/dev/disk/by-path/", "/var/lib/volume-clone-demo/devices/");
@@ -135,6 +140,61 @@ class NonDefaultValuesRenderTest {
                 .options()
                 .get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
         .isEmpty();
+  }
+
+  @Test
+  void agentMetricsPortZeroSwitchesTheAgentsEndpointOff(@TempDir Path scratch) {
+    assertThat(OperatorConfig.of(single, scratch).options().get(OperatorOptions.AGENT_METRICS_PORT))
+        .isZero();
+    assertThat(single.text()).doesNotContain("PodMonitor");
+  }
+
+  @Test
+  void podMonitorSelectsTheAgentPodsTheOperatorBuildsInEveryCloneNamespace(@TempDir Path scratch) {
+    GenericKubernetesResource monitor = generic(full, "PodMonitor");
+    OperatorOptions options = OperatorConfig.of(full, scratch).options();
+    VolumeClone clone = new VolumeClone();
+    clone.getMetadata().setName("c");
+    clone.getMetadata().setNamespace("databases");
+    clone.getMetadata().setUid("0000");
+    Pod agent =
+        new AgentPodFactory(options).build(new AgentPodFactory.Plan(clone, "n1", List.of()));
+
+    assertThat(monitor.getApiVersion()).isEqualTo("monitoring.coreos.com/v1");
+    assertThat(monitor.getMetadata().getName()).isEqualTo("clones-agent");
+    assertThat(monitor.getMetadata().getLabels()).containsEntry("release", "prometheus");
+    @SuppressWarnings("unchecked")
+    Map<String, String> selected =
+        (Map<String, String>) monitor.get("spec", "selector", "matchLabels");
+    assertThat(agent.getMetadata().getLabels())
+        .as("the PodMonitor selects the labels AgentPodFactory puts on agent Pods")
+        .containsAllEntriesOf(selected);
+    assertThat(selected).containsEntry("app.kubernetes.io/component", "agent");
+    assertThat((Object) monitor.get("spec", "namespaceSelector", "matchNames"))
+        .isEqualTo(List.of("databases", "analytics"));
+    assertThat(monitor.get("spec", "podMetricsEndpoints", 0, "port").toString())
+        .isEqualTo(AgentPodFactory.METRICS_PORT_NAME);
+    assertThat(monitor.get("spec", "podMetricsEndpoints", 0, "path").toString())
+        .isEqualTo("/metrics");
+    assertThat(monitor.get("spec", "podMetricsEndpoints", 0, "interval").toString())
+        .isEqualTo("20s");
+    assertThat(agent.getSpec().getContainers().get(0).getPorts())
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo(AgentPodFactory.METRICS_PORT_NAME);
+              assertThat(p.getContainerPort()).isEqualTo(9400);
+            });
+    assertThat(agent.getMetadata().getAnnotations()).containsEntry("prometheus.io/port", "9400");
+  }
+
+  @Test
+  void podMonitorWithoutAnAgentMetricsPortFailsNamingBothValues(@TempDir Path scratch) {
+    Path values =
+        ChartFixture.valuesFile(
+            scratch, "agent:\n  metrics:\n    port: 0\n    podMonitor:\n      enabled: true\n");
+    assertThatThrownBy(() -> ChartFixture.render(values))
+        .hasMessageContaining("agent.metrics.podMonitor.enabled needs agent.metrics.port > 0");
   }
 
   @Test
@@ -200,11 +260,7 @@ class NonDefaultValuesRenderTest {
     Service service = full.only(Service.class);
     Map<String, String> podLabels =
         full.only(Deployment.class).getSpec().getTemplate().getMetadata().getLabels();
-    GenericKubernetesResource monitor =
-        full.all(GenericKubernetesResource.class).stream()
-            .filter(r -> r.getKind().equals("ServiceMonitor"))
-            .findFirst()
-            .orElseThrow(() -> new AssertionError("no ServiceMonitor in " + full.kinds()));
+    GenericKubernetesResource monitor = generic(full, "ServiceMonitor");
 
     assertThat(service.getMetadata().getName()).isEqualTo("clones-metrics");
     assertThat(podLabels).containsAllEntriesOf(service.getSpec().getSelector());
@@ -274,5 +330,12 @@ class NonDefaultValuesRenderTest {
             "ClusterRole/clones-agent",
             "PodDisruptionBudget/clones-operator",
             "Service/clones-metrics");
+  }
+
+  private static GenericKubernetesResource generic(ChartFixture.Manifests manifests, String kind) {
+    return manifests.all(GenericKubernetesResource.class).stream()
+        .filter(r -> r.getKind().equals(kind))
+        .findFirst()
+        .orElseThrow(() -> new AssertionError("no " + kind + " in " + manifests.kinds()));
   }
 }

@@ -48,15 +48,20 @@ class RbacTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("renderings")
-  void operatorClusterRoleGrantsWhatTheCodeCallsAndNothingElse(Rendering r) {
-    ClusterRole role = operatorClusterRole(r.manifests());
+  void operatorClusterRolesGrantWhatTheCodeCallsAndNothingElse(Rendering r) {
+    ClusterRole namespaced = operatorClusterRole(r.manifests());
+    ClusterRole clusterScoped = clusterRole(r.manifests(), "-operator-cluster");
 
-    assertThat(grants(role.getRules()))
+    assertThat(grants(namespaced.getRules()))
         .as(
-            "operator ClusterRole %s vs DeclaredPermissions.OPERATOR_CLUSTER",
-            role.getMetadata().getName())
+            "operator ClusterRole %s vs DeclaredPermissions.OPERATOR_NAMESPACED",
+            namespaced.getMetadata().getName())
         .containsExactlyElementsOf(
-            DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_CLUSTER));
+            DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_NAMESPACED));
+    assertThat(grants(clusterScoped.getRules()))
+        .as("operator ClusterRole %s vs OPERATOR_CLUSTER_SCOPED", clusterScoped.getMetadata())
+        .containsExactlyElementsOf(
+            DeclaredPermissions.grants(DeclaredPermissions.OPERATOR_CLUSTER_SCOPED));
   }
 
   @ParameterizedTest(name = "{0}")
@@ -129,7 +134,7 @@ class RbacTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("renderings")
-  void operatorRoleIsBoundToTheDeploymentsServiceAccount(Rendering r) {
+  void operatorRolesAreBoundToTheDeploymentsServiceAccount(Rendering r, @TempDir Path scratch) {
     String account =
         r.manifests()
             .only(Deployment.class)
@@ -137,19 +142,85 @@ class RbacTest {
             .getTemplate()
             .getSpec()
             .getServiceAccountName();
-    ClusterRoleBinding binding = r.manifests().only(ClusterRoleBinding.class);
+    String namespaced = operatorClusterRole(r.manifests()).getMetadata().getName();
+    String clusterScoped = clusterRole(r.manifests(), "-operator-cluster").getMetadata().getName();
+    List<String> watched =
+        OperatorConfig.of(r.manifests(), scratch).options().get(OperatorOptions.WATCH_NAMESPACES);
+    List<ClusterRoleBinding> clusterBindings = r.manifests().all(ClusterRoleBinding.class);
+    List<RoleBinding> namespaceBindings =
+        r.manifests().all(RoleBinding.class).stream()
+            .filter(b -> b.getRoleRef().getName().equals(namespaced))
+            .toList();
 
-    assertThat(binding.getRoleRef().getKind()).isEqualTo("ClusterRole");
-    assertThat(binding.getRoleRef().getName())
-        .isEqualTo(operatorClusterRole(r.manifests()).getMetadata().getName());
-    assertThat(binding.getSubjects())
-        .singleElement()
-        .satisfies(
+    List<String> clusterWide = new ArrayList<>(List.of(clusterScoped));
+    if (watched.isEmpty()) {
+      clusterWide.add(namespaced);
+      assertThat(namespaceBindings).isEmpty();
+    } else {
+      assertThat(namespaceBindings)
+          .as("with watchNamespaces the namespaced rules hold in those namespaces only")
+          .extracting(b -> b.getMetadata().getNamespace())
+          .containsExactlyInAnyOrderElementsOf(watched);
+    }
+    assertThat(clusterBindings)
+        .extracting(b -> b.getRoleRef().getName())
+        .containsExactlyInAnyOrderElementsOf(clusterWide);
+    List<io.fabric8.kubernetes.api.model.rbac.Subject> subjects = new ArrayList<>();
+    clusterBindings.forEach(b -> subjects.addAll(b.getSubjects()));
+    namespaceBindings.forEach(b -> subjects.addAll(b.getSubjects()));
+    clusterBindings.forEach(b -> assertThat(b.getRoleRef().getKind()).isEqualTo("ClusterRole"));
+    namespaceBindings.forEach(b -> assertThat(b.getRoleRef().getKind()).isEqualTo("ClusterRole"));
+    assertThat(subjects)
+        .hasSize(clusterBindings.size() + namespaceBindings.size())
+        .allSatisfy(
             s -> {
               assertThat(s.getKind()).isEqualTo("ServiceAccount");
               assertThat(s.getName()).isEqualTo(account);
               assertThat(s.getNamespace()).isEqualTo(ChartFixture.NAMESPACE);
             });
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("renderings")
+  void namespaceUsersGetVolumeClonesThroughTheBuiltInRoles(Rendering r) {
+    ClusterRole view = clusterRole(r.manifests(), "-view");
+    ClusterRole edit = clusterRole(r.manifests(), "-edit");
+
+    assertThat(view.getMetadata().getLabels())
+        .containsEntry("rbac.authorization.k8s.io/aggregate-to-view", "true")
+        .containsEntry("rbac.authorization.k8s.io/aggregate-to-edit", "true")
+        .containsEntry("rbac.authorization.k8s.io/aggregate-to-admin", "true");
+    assertThat(grants(view.getRules()))
+        .containsExactly(
+            "volumeclone.io/volumeclones:get",
+            "volumeclone.io/volumeclones:list",
+            "volumeclone.io/volumeclones:watch");
+    assertThat(edit.getMetadata().getLabels())
+        .containsEntry("rbac.authorization.k8s.io/aggregate-to-edit", "true")
+        .containsEntry("rbac.authorization.k8s.io/aggregate-to-admin", "true")
+        .doesNotContainKey("rbac.authorization.k8s.io/aggregate-to-view");
+    assertThat(grants(edit.getRules()))
+        .as("users never write status: that is the operator's and the agents'")
+        .containsExactly(
+            "volumeclone.io/volumeclones:create",
+            "volumeclone.io/volumeclones:delete",
+            "volumeclone.io/volumeclones:deletecollection",
+            "volumeclone.io/volumeclones:patch",
+            "volumeclone.io/volumeclones:update");
+  }
+
+  @Test
+  void aggregatedUserRolesCanBeLeftOut(@TempDir Path scratch) {
+    ChartFixture.Manifests without =
+        ChartFixture.render(
+            ChartFixture.valuesFile(scratch, "rbac:\n  aggregateToDefaultRoles: false\n"));
+
+    assertThat(without.all(ClusterRole.class))
+        .extracting(c -> c.getMetadata().getName())
+        .containsExactlyInAnyOrder(
+            "vc-volume-clone-operator",
+            "vc-volume-clone-operator-cluster",
+            "vc-volume-clone-agent");
   }
 
   @ParameterizedTest(name = "{0}")
@@ -191,7 +262,8 @@ class RbacTest {
   @Test
   void everyDeclaredRuleCitesCodeThatExists() {
     List<DeclaredPermissions.Rule> all = new ArrayList<>();
-    all.addAll(DeclaredPermissions.OPERATOR_CLUSTER);
+    all.addAll(DeclaredPermissions.OPERATOR_NAMESPACED);
+    all.addAll(DeclaredPermissions.OPERATOR_CLUSTER_SCOPED);
     all.addAll(DeclaredPermissions.OPERATOR_LEADER_ELECTION);
     all.addAll(DeclaredPermissions.AGENT_RULES);
     Set<String> classes = new TreeSet<>();
@@ -215,10 +287,15 @@ class RbacTest {
   }
 
   private static ClusterRole operatorClusterRole(ChartFixture.Manifests manifests) {
+    return clusterRole(manifests, "-operator");
+  }
+
+  private static ClusterRole clusterRole(ChartFixture.Manifests manifests, String suffix) {
     return manifests.all(ClusterRole.class).stream()
-        .filter(c -> c.getMetadata().getName().endsWith("-operator"))
+        .filter(c -> c.getMetadata().getName().endsWith(suffix))
         .findFirst()
-        .orElseThrow(() -> new AssertionError("no operator ClusterRole in " + manifests.kinds()));
+        .orElseThrow(
+            () -> new AssertionError("no ClusterRole *" + suffix + " in " + manifests.kinds()));
   }
 
   /** group/resource:verb for every combination a rule list grants. */

@@ -51,6 +51,14 @@ class ValuesSchemaTest {
             "agent:\n  stateDirectory: var/lib/volume-clone\n",
             new String[] {"/agent/stateDirectory", "var/lib/volume-clone"}),
         Arguments.of(
+            "agent:\n  metrics:\n    port: 70000\n",
+            new String[] {"/agent/metrics/port", "maximum"}),
+        Arguments.of(
+            "agent:\n  metrics:\n    podMonitor:\n      enabled: \"yes\"\n",
+            new String[] {"podMonitor", "boolean"}),
+        Arguments.of(
+            "rbac:\n  aggregateToViewRoles: true\n", new String[] {"aggregateToViewRoles"}),
+        Arguments.of(
             "allowedDevicePrefixes: [\"/\"]\n", new String[] {"/allowedDevicePrefixes/0", "'/'"}),
         Arguments.of(
             "allowedDevicePrefixes: [\"dev/disk/\"]\n", new String[] {"allowedDevicePrefixes"}),

@@ -2,6 +2,7 @@ package io.volumeclone.operator;
 
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
+import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
@@ -49,6 +50,9 @@ public final class AgentPodFactory {
   public static final String AGENT_SELECTOR =
       LABEL_MANAGED_BY + "=" + MANAGED_BY + "," + LABEL_COMPONENT + "=agent";
   public static final String CONTAINER = "agent";
+
+  /** Name of the agent container's metrics port, which PodMonitors select. */
+  public static final String METRICS_PORT_NAME = "metrics";
 
   /** The three things a clone may open, each a PVC, a host device path, or neither (nbd / file). */
   public enum Role {
@@ -164,13 +168,27 @@ public final class AgentPodFactory {
     volumes.add(new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build());
     mounts.add(mount("tmp", "/tmp"));
 
+    int metricsPort = options.get(OperatorOptions.AGENT_METRICS_PORT);
+    List<String> args = new ArrayList<>(List.of("agent", "--name", name, "--namespace", namespace));
+    if (metricsPort > 0) {
+      args.addAll(List.of("--metrics-port", Integer.toString(metricsPort)));
+    }
     Container container =
         new ContainerBuilder()
             .withName(CONTAINER)
             .withImage(options.get(OperatorOptions.AGENT_IMAGE))
             .withImagePullPolicy(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY))
             .withCommand("volume-clone")
-            .withArgs("agent", "--name", name, "--namespace", namespace)
+            .withArgs(args)
+            .withPorts(
+                metricsPort > 0
+                    ? List.of(
+                        new ContainerPortBuilder()
+                            .withName(METRICS_PORT_NAME)
+                            .withContainerPort(metricsPort)
+                            .withProtocol("TCP")
+                            .build())
+                    : List.of())
             .withEnv(environment(stateDir, leaseDir))
             .withVolumeDevices(devices)
             .withVolumeMounts(mounts)
@@ -200,6 +218,7 @@ public final class AgentPodFactory {
         .withNamespace(namespace)
         .withLabels(labels)
         .addToAnnotations(LABEL_CLONE, name)
+        .addToAnnotations(scrapeAnnotations(metricsPort))
         .withOwnerReferences(
             new OwnerReferenceBuilder()
                 .withApiVersion(owner.getApiVersion())
@@ -220,6 +239,18 @@ public final class AgentPodFactory {
         .withVolumes(volumes)
         .endSpec()
         .build();
+  }
+
+  /** What annotation-based Prometheus discovery (prometheus.io/*) reads; nothing when off. */
+  private static Map<String, String> scrapeAnnotations(int metricsPort) {
+    if (metricsPort == 0) {
+      return Map.of();
+    }
+    Map<String, String> out = new LinkedHashMap<>();
+    out.put("prometheus.io/scrape", "true");
+    out.put("prometheus.io/port", Integer.toString(metricsPort));
+    out.put("prometheus.io/path", "/metrics");
+    return out;
   }
 
   private List<EnvVar> environment(String stateDir, String leaseDir) {

@@ -118,11 +118,22 @@ public final class OperatorOptions {
               + " <agent.stateDirectory>/.copying while they copy and rebalance every second."
               + " Passed to the agent as VOLUME_CLONE_NODE_BANDWIDTH.",
           OperatorOptions::bandwidth);
+  public static final Option<Integer> AGENT_METRICS_PORT =
+      define(
+          "agent.metrics.port",
+          "9090",
+          "Port of each agent Pod's Prometheus endpoint GET /metrics (progress, rate, errors,"
+              + " consumer I/O), declared as the container port named metrics and in the Pod's"
+              + " prometheus.io/scrape, port and path annotations; 0 = off.",
+          OperatorOptions::port);
+  // No default prefix: which host devices an agent may open is the installer's decision, and
+  // /dev/mapper/ in particular holds every LVM volume and dm-crypt mapping of the node.
   public static final Option<List<String>> ALLOWED_DEVICE_PREFIXES =
       define(
           "allowedDevicePrefixes",
-          "/dev/disk/by-id/,/dev/mapper/",
-          "Comma-separated path prefixes a host device path must start with.",
+          "",
+          "Comma-separated path prefixes a host device path must start with; empty (the default)"
+              + " refuses every device path, so only PVCs and NBD sources can be cloned.",
           OperatorOptions::list);
   public static final Option<Integer> MAX_CLONES_PER_NODE =
       define(

@@ -54,15 +54,17 @@ public final class Validator {
     List<String> prefixes = options.get(OperatorOptions.ALLOWED_DEVICE_PREFIXES);
     for (Side side : sides) {
       if (side.devicePath() != null && !allowedPath(side.devicePath(), prefixes)) {
+        String why =
+            prefixes.isEmpty()
+                ? ": this operator allows no host device paths (allowedDevicePrefixes is empty);"
+                    + " clone a PVC (volumeMode: Block) instead, or add the device's directory to"
+                    + " allowedDevicePrefixes in the chart's values"
+                : " is not under an allowed prefix ("
+                    + String.join(", ", prefixes)
+                    + "); use a stable path under one of them, or add its directory to the"
+                    + " operator's allowedDevicePrefixes";
         return new Verdict.Refused(
-            "DevicePathNotAllowed",
-            side.field()
-                + " "
-                + side.devicePath()
-                + " is not under an allowed prefix ("
-                + String.join(", ", prefixes)
-                + "); use a stable path under one of them, or add its directory to the"
-                + " operator's allowedDevicePrefixes");
+            "DevicePathNotAllowed", side.field() + " " + side.devicePath() + why);
       }
     }
     boolean hostDevices = sides.stream().anyMatch(s -> s.devicePath() != null);

@@ -23,7 +23,10 @@ import org.junit.jupiter.api.Test;
  */
 class AgentFailureTest {
 
-  private final Harness h = new Harness(Map.of("agent.privileged", "true"));
+  private final Harness h =
+      new Harness(
+          Map.of(
+              "agent.privileged", "true", "allowedDevicePrefixes", Harness.TEST_DEVICE_PREFIXES));
 
   @AfterEach
   void close() {

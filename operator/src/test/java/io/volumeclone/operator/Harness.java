@@ -15,6 +15,9 @@ class Harness implements AutoCloseable {
 
   static final String NS = "db";
 
+  /** The chart allows no device path by default; tests that open host devices name these. */
+  static final String TEST_DEVICE_PREFIXES = "/dev/disk/by-id/,/dev/mapper/";
+
   final MockCluster cluster = new MockCluster();
   final TestingClock clock = new TestingClock();
   final VolumeCloneReconciler reconciler;

@@ -27,7 +27,14 @@ import org.junit.jupiter.api.Test;
 class LifecycleTest {
 
   private final Harness h =
-      new Harness(Map.of("agent.privileged", "true", "maxClonesPerNode", "2"));
+      new Harness(
+          Map.of(
+              "agent.privileged",
+              "true",
+              "maxClonesPerNode",
+              "2",
+              "allowedDevicePrefixes",
+              Harness.TEST_DEVICE_PREFIXES));
 
   @AfterEach
   void close() {
@@ -35,11 +42,16 @@ class LifecycleTest {
   }
 
   private void pvcClone(String name, String source, String destination, String node) {
-    h.cluster.claim(Harness.NS, source, "1Gi");
-    h.cluster.claim(Harness.NS, destination, "1Gi");
+    pvcClone(h, name, source, destination, node);
+  }
+
+  private static void pvcClone(
+      Harness on, String name, String source, String destination, String node) {
+    on.cluster.claim(Harness.NS, source, "1Gi");
+    on.cluster.claim(Harness.NS, destination, "1Gi");
     VolumeClone c = MockCluster.pvcClone(Harness.NS, name, source, destination);
     c.getSpec().setNodeName(node);
-    h.cluster.create(c);
+    on.cluster.create(c);
   }
 
   private static Condition condition(String type, String status) {
@@ -75,7 +87,8 @@ class LifecycleTest {
     Container agent = pod.getSpec().getContainers().get(0);
     assertThat(agent.getImage()).isEqualTo("ghcr.io/volume-clone/volume-clone:0.1.0");
     assertThat(agent.getCommand()).containsExactly("volume-clone");
-    assertThat(agent.getArgs()).containsExactly("agent", "--name", "c", "--namespace", "db");
+    assertThat(agent.getArgs())
+        .containsExactly("agent", "--name", "c", "--namespace", "db", "--metrics-port", "9090");
     assertThat(agent.getVolumeDevices())
         .extracting(d -> d.getName() + "=" + d.getDevicePath())
         .containsExactly(
@@ -98,7 +111,19 @@ class LifecycleTest {
             .orElseThrow();
     assertThat(leases.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/.copying");
     assertThat(leases.getHostPath().getType()).isEqualTo("DirectoryOrCreate");
-    assertThat(agent.getPorts()).as("the agent serves NBD on a Unix socket only").isNullOrEmpty();
+    assertThat(agent.getPorts())
+        .as("NBD is served on a Unix socket; the one TCP port is the metrics endpoint")
+        .singleElement()
+        .satisfies(
+            p -> {
+              assertThat(p.getName()).isEqualTo("metrics");
+              assertThat(p.getContainerPort()).isEqualTo(9090);
+              assertThat(p.getProtocol()).isEqualTo("TCP");
+            });
+    assertThat(pod.getMetadata().getAnnotations())
+        .containsEntry("prometheus.io/scrape", "true")
+        .containsEntry("prometheus.io/port", "9090")
+        .containsEntry("prometheus.io/path", "/metrics");
     var security = agent.getSecurityContext();
     assertThat(security.getPrivileged()).isFalse();
     assertThat(security.getAllowPrivilegeEscalation()).isFalse();
@@ -128,6 +153,20 @@ class LifecycleTest {
     assertThat(status.getObservedGeneration()).isEqualTo(clone.getMetadata().getGeneration());
     assertThat(status.condition(ConditionTypes.RECONCILING).orElseThrow().getStatus())
         .isEqualTo("True");
+  }
+
+  @Test
+  void metricsPortZeroDeclaresNoPortAndNoScrapeAnnotations() {
+    try (Harness off = new Harness(Map.of("agent.metrics.port", "0"))) {
+      off.cluster.node("n1");
+      pvcClone(off, "c", "src", "dst", "n1");
+      off.reconcile("c");
+      Pod pod = off.pod("c");
+      Container agent = pod.getSpec().getContainers().get(0);
+      assertThat(agent.getPorts()).isNullOrEmpty();
+      assertThat(agent.getArgs()).doesNotContain("--metrics-port");
+      assertThat(pod.getMetadata().getAnnotations()).doesNotContainKey("prometheus.io/scrape");
+    }
   }
 
   @Test

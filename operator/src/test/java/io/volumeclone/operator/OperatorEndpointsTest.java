@@ -12,6 +12,7 @@ import io.fabric8.kubernetes.client.KubernetesClientBuilder;
 import io.javaoperatorsdk.operator.Operator;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.api.v1alpha1.status.Progress;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -88,6 +89,18 @@ class OperatorEndpointsTest {
     metrics = new OperatorMetrics();
     operator = Main.create(cluster.client, OPTIONS, Map.of(), metrics);
     endpoints = OperatorEndpoints.open(operator, metrics, ANY_PORT, ANY_PORT);
+  }
+
+  /** Starts the opened operator and gives it clone db/c of two claims on node n1. */
+  private void startWithClone() {
+    operator.start();
+    endpoints.operatorStarted();
+    cluster.node("n1");
+    cluster.claim("db", "src", "1Gi");
+    cluster.claim("db", "dst", "1Gi");
+    VolumeClone clone = MockCluster.pvcClone("db", "c", "src", "dst");
+    clone.getSpec().setNodeName("n1");
+    cluster.create(clone);
   }
 
   @Test
@@ -169,14 +182,7 @@ class OperatorEndpointsTest {
   void metricsCarryJosdkReconcileCountersJvmMetricsAndClonesByPhase() throws IOException {
     openBeforeStart();
     assertThat(endpoints.metricsPort()).isNotEqualTo(endpoints.healthPort());
-    operator.start();
-    endpoints.operatorStarted();
-    cluster.node("n1");
-    cluster.claim("db", "src", "1Gi");
-    cluster.claim("db", "dst", "1Gi");
-    VolumeClone clone = MockCluster.pvcClone("db", "c", "src", "dst");
-    clone.getSpec().setNodeName("n1");
-    cluster.create(clone);
+    startWithClone();
     var pods = cluster.client.pods().inNamespace("db").withName(AgentPodFactory.podName("c"));
     await("the agent Pod", () -> pods.get() != null);
     await(
@@ -217,6 +223,59 @@ class OperatorEndpointsTest {
     assertThat(get(endpoints.healthPort(), "/metrics").status())
         .as("metrics live on their own port")
         .isEqualTo(404);
+  }
+
+  @Test
+  void perCloneGaugesFollowTheReportedProgressAndGoWithTheClone() throws IOException {
+    openBeforeStart();
+    startWithClone();
+    int port = endpoints.metricsPort();
+    String phase =
+        "volume_clone_operator_clone_phase{namespace=\"db\",phase=\"%s\",volumeclone=\"c\"}";
+    await(
+        "phase Pending of db/c in the per-clone phase gauge",
+        () -> sample(get(port, "/metrics").body(), phase.formatted("Pending")) == 1);
+    assertThat(get(port, "/metrics").body())
+        .as("no progress reported yet, so no byte gauges")
+        .doesNotContain("volume_clone_operator_clone_copied_bytes{");
+
+    await(
+        "the operator's first status of db/c",
+        () -> {
+          var status = cluster.get("db", "c").getStatus();
+          return status != null && status.getAgentPod() != null;
+        });
+    // The agent's report, as it writes it through the status subresource.
+    VolumeClone current = cluster.get("db", "c");
+    Progress progress = new Progress();
+    progress.setBytesTotal(1L << 30);
+    progress.setBytesCopied(3L << 20);
+    progress.setBytesPerSecond(1L << 20);
+    current.getStatus().setProgress(progress);
+    cluster.client.resource(current).updateStatus();
+    String tags = "{namespace=\"db\",volumeclone=\"c\"}";
+    await(
+        "the reported bytes in the per-clone gauges",
+        () ->
+            sample(get(port, "/metrics").body(), "volume_clone_operator_clone_copied_bytes" + tags)
+                == 3 << 20);
+    String text = get(port, "/metrics").body();
+    assertThat(sample(text, "volume_clone_operator_clone_size_bytes" + tags)).isEqualTo(1 << 30);
+    assertThat(sample(text, "volume_clone_operator_clone_copy_rate_bytes_per_second" + tags))
+        .isEqualTo(1 << 20);
+    assertThat(text).contains("# TYPE volume_clone_operator_clone_copied_bytes gauge");
+    for (Phase each : Phase.values()) {
+      assertThat(sample(text, phase.formatted(each.name())))
+          .as("phase %s of db/c", each)
+          .isEqualTo(each == cluster.get("db", "c").getStatus().getPhase() ? 1 : 0);
+    }
+
+    cluster.client.resource(cluster.get("db", "c")).delete();
+    var pods = cluster.client.pods().inNamespace("db").withName(AgentPodFactory.podName("c"));
+    await("the agent Pod stopped", () -> pods.get() == null);
+    await(
+        "db/c gone from the cache and from every per-clone gauge",
+        () -> !get(port, "/metrics").body().contains("volumeclone=\"c\""));
   }
 
   @Test

@@ -18,7 +18,9 @@ class OperatorOptionsTest {
     OperatorOptions o = OperatorOptions.defaults();
     assertThat(o.get(OperatorOptions.MAX_CLONES_PER_NODE)).isEqualTo(4);
     assertThat(o.get(OperatorOptions.ALLOWED_DEVICE_PREFIXES))
-        .containsExactly("/dev/disk/by-id/", "/dev/mapper/");
+        .as("device paths are opt-in per install")
+        .isEmpty();
+    assertThat(o.get(OperatorOptions.AGENT_METRICS_PORT)).isEqualTo(9090);
     assertThat(o.get(OperatorOptions.AGENT_PRIVILEGED)).isFalse();
     assertThat(OperatorOptions.describe())
         .contains("maxClonesPerNode (VOLUME_CLONE_MAX_CLONES_PER_NODE, default '4')");

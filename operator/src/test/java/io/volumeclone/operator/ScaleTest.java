@@ -44,6 +44,7 @@ class ScaleTest {
                   Map.of(
                       "leaderElection.enabled", "false",
                       "agent.privileged", "true",
+                      "allowedDevicePrefixes", "/dev/disk/by-id/",
                       "maxClonesPerNode", String.valueOf(perNode),
                       "recheckInterval", "1s")),
               Map.of());

@@ -22,7 +22,10 @@ import org.junit.jupiter.api.Test;
  */
 class ValidationTest {
 
-  private Harness h = new Harness(Map.of("agent.privileged", "true"));
+  private Harness h =
+      new Harness(
+          Map.of(
+              "agent.privileged", "true", "allowedDevicePrefixes", Harness.TEST_DEVICE_PREFIXES));
 
   @AfterEach
   void close() {
@@ -215,6 +218,20 @@ class ValidationTest {
   }
 
   @Test
+  void withTheDefaultEmptyPrefixListEveryDevicePathIsRefused() {
+    h.close();
+    h = new Harness(Map.of("agent.privileged", "true"));
+    h.cluster.node("n1");
+    h.cluster.create(deviceClone("c", "/dev/disk/by-id/a", "/dev/disk/by-id/b"));
+    assertThat(refused("c", "DevicePathNotAllowed").getMessage())
+        .isEqualTo(
+            "spec.source.device.path /dev/disk/by-id/a: this operator allows no host device"
+                + " paths (allowedDevicePrefixes is empty); clone a PVC (volumeMode: Block)"
+                + " instead, or add the device's directory to allowedDevicePrefixes in the"
+                + " chart's values");
+  }
+
+  @Test
   void pathsThatClimbOutOfAPrefixAreRefused() {
     h.cluster.node("n1");
     h.cluster.create(deviceClone("c", "/dev/disk/by-id/../../sda", "/dev/disk/by-id/b"));
@@ -224,7 +241,7 @@ class ValidationTest {
   @Test
   void hostDevicesNeedThePrivilegedSetting() {
     h.close();
-    h = new Harness();
+    h = new Harness(Map.of("allowedDevicePrefixes", Harness.TEST_DEVICE_PREFIXES));
     h.cluster.node("n1");
     h.cluster.create(deviceClone("c", "/dev/disk/by-id/a", "/dev/disk/by-id/b"));
     assertThat(refused("c", "PrivilegedAgentRequired").getMessage())

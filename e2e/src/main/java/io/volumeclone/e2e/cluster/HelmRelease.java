@@ -47,16 +47,15 @@ public final class HelmRelease {
   }
 
   /**
-   * The local cluster's values: host devices under {@code deviceDirectory} allowed (the agent Pods
-   * then run privileged), fast reporting and rechecks, a node copy budget of {@value
-   * #NODE_BANDWIDTH}, free ports for the operator's health and metrics endpoints (several local
-   * clusters may run at once), and {@code default} as the first clone namespace.
+   * The local cluster's values: host devices under {@code deviceDirectory} allowed, and no others
+   * (the agent Pods then run privileged), fast reporting and rechecks, a node copy budget of
+   * {@value #NODE_BANDWIDTH}, free ports for the operator's health and metrics endpoints (several
+   * local clusters may run at once), and {@code default} as the first clone namespace.
    */
   public static Map<String, Object> values(Path deviceDirectory) throws IOException {
     Map<String, Object> v = new LinkedHashMap<>();
-    v.put(
-        "allowedDevicePrefixes",
-        List.of("/dev/disk/by-id/", "/dev/mapper/", deviceDirectory.toAbsolutePath() + "/"));
+    // The chart allows no device path by default; the local cluster's devices are files here.
+    v.put("allowedDevicePrefixes", List.of(deviceDirectory.toAbsolutePath() + "/"));
     v.put("recheckInterval", "2s");
     v.put(
         "agent",
@@ -99,7 +98,8 @@ public final class HelmRelease {
   /**
    * {@code helm install --wait}: returns once the operator Deployment is available, i.e. its Pod
    * was scheduled onto a node and the node runner runs it. {@code extra} values override the local
-   * cluster's ({@link #values}) key by key at the top level.
+   * cluster's ({@link #values}) key by key at the top level; a null drops the local cluster's value
+   * so that the chart's default applies.
    */
   public static HelmRelease install(
       ControlPlane plane,
@@ -110,8 +110,16 @@ public final class HelmRelease {
       throws IOException {
     Map<String, Object> v = values(deviceDirectory);
     v.putAll(extra);
+    v.values().removeIf(java.util.Objects::isNull); // null: the chart's own default applies
     HelmRelease release = new HelmRelease(plane, kubeconfig, directory, chartDirectory(), v);
     release.cloneNamespaces.add("default");
+    // Watched namespaces must exist for the operator's RoleBindings there: the chart creates them.
+    if (v.get("watchNamespaces") instanceof List<?> watched) {
+      watched.stream()
+          .map(Object::toString)
+          .filter(ns -> !release.cloneNamespaces.contains(ns))
+          .forEach(release.cloneNamespaces::add);
+    }
     release.helm("install", "--create-namespace", "--wait");
     return release;
   }
@@ -207,7 +215,8 @@ public final class HelmRelease {
     }
   }
 
-  private static int freePort() throws IOException {
+  /** A port free on the loopback interface now (taken again at once by the caller's child). */
+  static int freePort() throws IOException {
     try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
       return socket.getLocalPort();
     }

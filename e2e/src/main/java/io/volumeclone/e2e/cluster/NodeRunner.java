@@ -1,6 +1,7 @@
 package io.volumeclone.e2e.cluster;
 
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
 import io.fabric8.kubernetes.api.model.ContainerStatusBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -65,6 +66,13 @@ import java.util.concurrent.TimeUnit;
  *       spec.local.path} or {@code spec.hostPath.path}); a per-Pod directory holds a symlink per
  *       device, named like the device path's last segment, and the agent is told that directory
  *       with {@code --pvc-device-directory}.
+ *   <li>Ports: a kubelet gives each Pod its own network namespace, so every agent Pod may listen on
+ *       the same declared {@code containerPort}; here all Pods share this machine's (their {@code
+ *       podIP} is 127.0.0.1). So each declared port that the container's args or environment pass
+ *       to the process (a value exactly equal to the number) is replaced by a free local port, kept
+ *       across restarts of the Pod; a port the process reads elsewhere (the operator's, from its
+ *       ConfigMap) stays as declared. {@link #localPort} says where a declared port of a Pod
+ *       listens.
  * </ul>
  *
  * <p>Each node is registered as a Node object (Ready, with capacity) and renews its Lease in {@code
@@ -302,6 +310,18 @@ public final class NodeRunner implements AutoCloseable {
         });
   }
 
+  /**
+   * Where declared {@code containerPort} of the Pod listens on this machine (see Ports above);
+   * empty while the node runs no such Pod or the Pod declares no such port.
+   */
+  public Optional<Integer> localPort(String namespace, String podName, int containerPort) {
+    return runs.entrySet().stream()
+        .filter(e -> e.getKey().startsWith(namespace + "/" + podName + "/"))
+        .map(e -> e.getValue().localPorts.get(containerPort))
+        .filter(p -> p != null)
+        .findFirst();
+  }
+
   /** The process currently running for the Pod, if any (for tests that kill agents). */
   public Optional<ProcessHandle> process(String namespace, String podName) {
     return runs.entrySet().stream()
@@ -358,6 +378,9 @@ public final class NodeRunner implements AutoCloseable {
     private volatile Process current;
     private volatile String mainClass;
     private int restarts;
+
+    /** Declared containerPort to the local port the process listens on. */
+    private final Map<Integer, Integer> localPorts = new ConcurrentHashMap<>();
 
     PodRun(Pod pod, String node) {
       this.pod = pod;
@@ -450,6 +473,23 @@ public final class NodeRunner implements AutoCloseable {
       } catch (InterruptedException e) {
         p.destroyForcibly();
         Thread.currentThread().interrupt();
+      }
+    }
+
+    /** Stands in for the Pod's own network namespace: see Ports in the class comment. */
+    private void translatePorts(Container container, List<String> args, Map<String, String> env)
+        throws IOException {
+      for (ContainerPort declared : Optional.ofNullable(container.getPorts()).orElse(List.of())) {
+        String number = Integer.toString(declared.getContainerPort());
+        boolean passed = args.contains(number) || env.containsValue(number);
+        Integer local = localPorts.get(declared.getContainerPort());
+        if (local == null) {
+          local = passed ? HelmRelease.freePort() : declared.getContainerPort();
+          localPorts.put(declared.getContainerPort(), local);
+        }
+        String replacement = Integer.toString(local);
+        args.replaceAll(a -> a.equals(number) ? replacement : a);
+        env.replaceAll((k, v) -> v.equals(number) ? replacement : v);
       }
     }
 
@@ -566,6 +606,7 @@ public final class NodeRunner implements AutoCloseable {
         env.put("KUBERNETES_AUTH_SERVICEACCOUNT_TOKEN", podDir.resolve("no-token").toString());
       }
       env.put("VOLUME_CLONE_LOCAL_NODE", node);
+      translatePorts(container, args, env);
       return new Launch(mainClass, args, env, podDir);
     }
 
