@@ -1,5 +1,7 @@
 package io.volumeclone.operator;
 
+import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
@@ -76,8 +78,18 @@ public final class AgentPodFactory {
     }
   }
 
-  /** Everything about one clone the Pod depends on. */
-  public record Plan(HasMetadata owner, String nodeName, List<Attachment> attachments) {
+  /**
+   * Everything about one clone the Pod depends on. With {@code byScheduler} the Pod gets no
+   * nodeName: kube-scheduler places it where its claims can be used, and {@code nodeName}, when
+   * set, is a required node affinity instead, so the scheduler still binds WaitForFirstConsumer
+   * claims (a Pod with spec.nodeName bypasses it, and such claims would never bind).
+   */
+  public record Plan(
+      HasMetadata owner, String nodeName, List<Attachment> attachments, boolean byScheduler) {
+    public Plan(HasMetadata owner, String nodeName, List<Attachment> attachments) {
+      this(owner, nodeName, attachments, false);
+    }
+
     public boolean usesHostDevices() {
       return attachments.stream().anyMatch(a -> a.hostPath() != null);
     }
@@ -211,7 +223,8 @@ public final class AgentPodFactory {
                 .build())
         .endMetadata()
         .withNewSpec()
-        .withNodeName(plan.nodeName())
+        .withNodeName(plan.byScheduler() ? null : plan.nodeName())
+        .withAffinity(plan.byScheduler() ? nodeAffinity(plan.nodeName()) : null)
         .withRestartPolicy("OnFailure") // a crashed agent resumes from its metadata in place
         .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
         .withTerminationGracePeriodSeconds(grace)
@@ -219,6 +232,25 @@ public final class AgentPodFactory {
         .withContainers(container)
         .withVolumes(volumes)
         .endSpec()
+        .build();
+  }
+
+  private static Affinity nodeAffinity(String node) {
+    if (node == null) {
+      return null;
+    }
+    return new AffinityBuilder()
+        .withNewNodeAffinity()
+        .withNewRequiredDuringSchedulingIgnoredDuringExecution()
+        .addNewNodeSelectorTerm()
+        .addNewMatchField()
+        .withKey("metadata.name")
+        .withOperator("In")
+        .withValues(node)
+        .endMatchField()
+        .endNodeSelectorTerm()
+        .endRequiredDuringSchedulingIgnoredDuringExecution()
+        .endNodeAffinity()
         .build();
   }
 
