@@ -28,6 +28,7 @@ import picocli.CommandLine.Option;
       TuneCommand.class,
       CutoverCommand.class,
       CancelCommand.class,
+      ForgetCommand.class,
       AgentCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
@@ -54,7 +55,8 @@ public final class Main implements Runnable {
   public void run() {
     throw new CommandLine.ParameterException(
         spec.commandLine(),
-        "missing command: use clone, status, list, tune, cutover, cancel or agent (see --help)");
+        "missing command: use clone, status, list, tune, cutover, cancel, forget or agent (see"
+            + " --help)");
   }
 
   public static void main(String[] args) {
@@ -79,6 +81,8 @@ public final class Main implements Runnable {
             } else if (command instanceof ControlCommand control) {
               control.out = out;
               control.err = err;
+            } else if (command instanceof ForgetCommand forget) {
+              forget.out = out;
             }
             return command;
           }
