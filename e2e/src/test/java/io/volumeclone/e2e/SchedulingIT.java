@@ -77,6 +77,31 @@ class SchedulingIT {
     assertThat(claimPhase(ns, "dst")).isEqualTo("Bound");
     assertThat(E2e.kubectl("-n", ns, "get", "vc", "placed")).contains(VOLUME_NODE);
     Clones.assertSameBytes(source, E2e.deviceDirectory().resolve(ns + "-dst"));
+
+    if (E2e.onLocalCluster()) {
+      // Deleting the completed clone removes its default metadata file on the node it ran on.
+      Path metadata =
+          E2e.local()
+              .nodes()
+              .nodeDirectory(VOLUME_NODE)
+              .resolve("var/lib/volume-clone/" + ns + "/placed/metadata");
+      assertThat(metadata).as("the default metadata on " + VOLUME_NODE).exists();
+      E2e.kubectl("-n", ns, "delete", "vc", "placed", "--wait=false");
+      E2e.await("VolumeClone placed gone", () -> E2e.clone(ns, "placed") == null, gone -> gone);
+      assertThat(metadata).as("removed at deletion").doesNotExist();
+      assertThat(metadata.getParent()).as("its empty state directory too").doesNotExist();
+      assertThat(
+              E2e.client().v1().events().inNamespace(ns).list().getItems().stream()
+                  .filter(e -> "MetadataRemoved".equals(e.getReason()))
+                  .map(Event::getMessage))
+          .singleElement()
+          .asString()
+          .contains("/var/lib/volume-clone/" + ns + "/placed/metadata on node " + VOLUME_NODE);
+      E2e.await(
+          "the forget Pod removed",
+          () -> E2e.pod(ns, "volume-clone-forget-placed") == null,
+          gone -> gone);
+    }
   }
 
   @Test

@@ -103,7 +103,16 @@ public final class AgentPodFactory {
 
   /** Pod names are the clone's name with a fixed prefix; too long names get a hash instead. */
   public static String podName(String cloneName) {
-    String name = "volume-clone-" + cloneName;
+    return prefixedName("volume-clone-", cloneName);
+  }
+
+  /** The Pod that removes a completed clone's default metadata file on its node. */
+  public static String forgetPodName(String cloneName) {
+    return prefixedName("volume-clone-forget-", cloneName);
+  }
+
+  private static String prefixedName(String prefix, String cloneName) {
+    String name = prefix + cloneName;
     if (name.length() <= 63) {
       return name;
     }
@@ -251,6 +260,84 @@ public final class AgentPodFactory {
         .endNodeSelectorTerm()
         .endRequiredDuringSchedulingIgnoredDuringExecution()
         .endNodeAffinity()
+        .build();
+  }
+
+  /**
+   * A short Pod on {@code node} that runs {@code volume-clone forget} on the clone's default
+   * metadata file: the file is on that node only, so something must run there. It sees only the
+   * clone's own state directory, no device, no API token, and runs once ({@code Never}); the tail
+   * of its log becomes the termination message the operator reports when it fails.
+   */
+  public Pod forgetPod(HasMetadata owner, String node) {
+    String name = owner.getMetadata().getName();
+    String namespace = owner.getMetadata().getNamespace();
+    String stateDir =
+        AgentPaths.stateDirectory(
+            options.get(OperatorOptions.AGENT_STATE_DIRECTORY), namespace, name);
+    Container container =
+        new ContainerBuilder()
+            .withName("forget")
+            .withImage(options.get(OperatorOptions.AGENT_IMAGE))
+            .withImagePullPolicy(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY))
+            .withCommand("volume-clone")
+            .withArgs(
+                "forget",
+                "--metadata",
+                stateDir + "/" + AgentPaths.METADATA_FILE,
+                "--uid",
+                owner.getMetadata().getUid())
+            .withVolumeMounts(mount("state", stateDir), mount("tmp", "/tmp"))
+            .withResources(
+                new ResourceRequirementsBuilder()
+                    .withRequests(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_REQUEST,
+                            OperatorOptions.AGENT_MEMORY_REQUEST))
+                    .withLimits(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
+                    .build())
+            .withTerminationMessagePolicy("FallbackToLogsOnError")
+            .withSecurityContext(securityContext(false))
+            .build();
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(LABEL_NAME, "volume-clone");
+    labels.put(LABEL_COMPONENT, "metadata-cleanup");
+    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
+    labels.put(LABEL_CLONE, cloneLabel(name));
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(forgetPodName(name))
+        .withNamespace(namespace)
+        .withLabels(labels)
+        .addToAnnotations(LABEL_CLONE, name)
+        .withOwnerReferences(
+            new OwnerReferenceBuilder()
+                .withApiVersion(owner.getApiVersion())
+                .withKind(owner.getKind())
+                .withName(name)
+                .withUid(owner.getMetadata().getUid())
+                .withController(true)
+                .build())
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName(node)
+        .withRestartPolicy("Never")
+        .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
+        .withAutomountServiceAccountToken(false)
+        .withEnableServiceLinks(false)
+        .withContainers(container)
+        .withVolumes(
+            new VolumeBuilder()
+                .withName("state")
+                .withNewHostPath()
+                .withPath(stateDir)
+                .withType("DirectoryOrCreate")
+                .endHostPath()
+                .build(),
+            new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build())
+        .endSpec()
         .build();
   }
 

@@ -323,12 +323,115 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
           .delete();
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(STOP_POLL);
     }
+    if (!leftBehind && ownsDefaultMetadataOnANode(clone)) {
+      Optional<Duration> wait = forgetMetadata(clone);
+      if (wait.isPresent()) {
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait.get());
+      }
+    }
     release(clone, context);
     legacyFinalizerChecked.remove(clone.getMetadata().getUid()); // the clone goes: forget it
     if (!leftBehind) {
       events.normal(clone, "Released", "agent stopped; the VolumeClone is removed");
     }
     return DeleteControl.defaultDelete();
+  }
+
+  /** A completed clone whose metadata is the default file, on the node the status names. */
+  private static boolean ownsDefaultMetadataOnANode(VolumeClone clone) {
+    return clone.getStatus() != null
+        && clone.getStatus().getPhase() == Phase.Completed
+        && clone.getStatus().getNodeName() != null
+        && clone.getSpec() != null
+        && clone.getSpec().getMetadata() == null;
+  }
+
+  /**
+   * Removes a completed clone's default metadata file at its deletion: it only records that every
+   * region was copied, and left on the node it would make a new clone of the same name refuse to
+   * start (it is bound to this clone's uid). Only the node has the file, so a short Pod runs {@code
+   * volume-clone forget} there; it removes nothing but this clone's cut-over file. Returns how long
+   * to wait for that Pod, or empty when it is done, failed (a Warning says so and what is left) or
+   * did not finish within {@code agent.deletionTimeout} (its node may be gone).
+   */
+  private Optional<Duration> forgetMetadata(VolumeClone clone) {
+    String namespace = clone.getMetadata().getNamespace();
+    String node = clone.getStatus().getNodeName();
+    String file =
+        AgentPaths.stateDirectory(
+                options.get(OperatorOptions.AGENT_STATE_DIRECTORY),
+                namespace,
+                clone.getMetadata().getName())
+            + "/"
+            + AgentPaths.METADATA_FILE;
+    var resource =
+        client
+            .pods()
+            .inNamespace(namespace)
+            .withName(AgentPodFactory.forgetPodName(clone.getMetadata().getName()));
+    Pod pod = resource.get();
+    if (pod == null || !ownedBy(pod, clone)) {
+      try {
+        client.pods().resource(pods.forgetPod(clone, node)).create();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
+      }
+      events.normal(
+          clone,
+          "RemovingMetadata",
+          "the clone completed: removing its default metadata file " + file + " on node " + node);
+      return Optional.of(STOP_POLL);
+    }
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    String podName = pod.getMetadata().getName();
+    if ("Succeeded".equals(phase)) {
+      events.normal(
+          clone,
+          "MetadataRemoved",
+          "removed the default metadata file " + file + " on node " + node);
+    } else if ("Failed".equals(phase)) {
+      events.warning(
+          clone,
+          "MetadataLeftBehind",
+          "Pod "
+              + podName
+              + " could not remove the default metadata file "
+              + file
+              + " on node "
+              + node
+              + ": "
+              + why(pod)
+              + "; the file stays (remove it by hand once no clone of this name runs there)");
+    } else {
+      Instant created;
+      try {
+        created = Instant.parse(pod.getMetadata().getCreationTimestamp());
+      } catch (RuntimeException e) {
+        created = clock.instant();
+      }
+      Duration timeout = options.get(OperatorOptions.AGENT_DELETION_TIMEOUT);
+      if (clock.instant().isBefore(created.plus(timeout))) {
+        return Optional.of(STOP_POLL);
+      }
+      events.warning(
+          clone,
+          "MetadataLeftBehind",
+          "Pod "
+              + podName
+              + " did not remove the default metadata file "
+              + file
+              + " within agent.deletionTimeout ("
+              + Durations.format(timeout)
+              + "); node "
+              + node
+              + " is "
+              + nodeState(node)
+              + ". The file stays on that node");
+    }
+    resource.withGracePeriod(0).delete();
+    return Optional.empty();
   }
 
   /**

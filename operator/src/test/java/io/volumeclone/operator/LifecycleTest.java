@@ -550,6 +550,102 @@ class LifecycleTest {
     assertThat(h.eventReasons("c")).contains("Stopping", "Released");
   }
 
+  private Pod forgetPod(String name) {
+    return h.cluster
+        .client
+        .pods()
+        .inNamespace(Harness.NS)
+        .withName(AgentPodFactory.forgetPodName(name))
+        .get();
+  }
+
+  /** A completed clone with the default metadata, deleted: its agent Pod is gone already. */
+  private void completedAndDeleted(String name) {
+    h.cluster.node("n1");
+    pvcClone(name, "src", "dst", "n1");
+    h.reconcile(name);
+    h.agentWrites(name, s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile(name);
+    assertThat(h.status(name).getPhase()).isEqualTo(Phase.Completed);
+    VolumeClone clone = h.clone(name);
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    h.cluster.client.resource(h.clone(name)).delete();
+    assertThat(h.cleanup(name).isRemoveFinalizer()).as("the agent Pod goes first").isFalse();
+    assertThat(h.pod(name)).isNull();
+  }
+
+  @Test
+  void deletingACompletedCloneRemovesItsDefaultMetadataFileOnItsNode() {
+    completedAndDeleted("c");
+    assertThat(h.cleanup("c").isRemoveFinalizer()).as("waits for the forget Pod").isFalse();
+    Pod forget = forgetPod("c");
+    assertThat(forget.getSpec().getNodeName()).isEqualTo("n1");
+    assertThat(forget.getSpec().getRestartPolicy()).isEqualTo("Never");
+    assertThat(forget.getSpec().getAutomountServiceAccountToken()).isFalse();
+    Container container = forget.getSpec().getContainers().get(0);
+    assertThat(container.getArgs())
+        .containsExactly(
+            "forget",
+            "--metadata",
+            "/var/lib/volume-clone/db/c/metadata",
+            "--uid",
+            h.clone("c").getMetadata().getUid());
+    assertThat(forget.getSpec().getVolumes())
+        .filteredOn(v -> v.getHostPath() != null)
+        .singleElement()
+        .satisfies(
+            v -> assertThat(v.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/db/c"));
+    assertThat(container.getVolumeDevices()).isNullOrEmpty();
+    assertThat(container.getSecurityContext().getPrivileged()).isFalse();
+
+    forget.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Succeeded").build());
+    h.cluster.client.resource(forget).updateStatus();
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(h.eventReasons("c")).contains("RemovingMetadata", "MetadataRemoved");
+    assertThat(forgetPod("c")).as("the forget Pod is removed").isNull();
+  }
+
+  @Test
+  void aFailedForgetPodLeavesTheFileWithAWarningAndTheDeletionCompletes() {
+    completedAndDeleted("c");
+    h.cleanup("c");
+    Pod forget = forgetPod("c");
+    forget.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+            .withPhase("Failed")
+            .withMessage("metadata /var/lib/volume-clone/db/c/metadata is kept: not cut over")
+            .build());
+    h.cluster.client.resource(forget).updateStatus();
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(h.events("c"))
+        .filteredOn(e -> "MetadataLeftBehind".equals(e.getReason()))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Warning");
+              assertThat(e.getMessage())
+                  .contains("could not remove the default metadata file")
+                  .contains("on node n1")
+                  .contains("not cut over");
+            });
+  }
+
+  @Test
+  void aCloneThatDidNotCompleteKeepsItsMetadataForAResume() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    VolumeClone clone = h.clone("c");
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    h.cluster.client.resource(h.clone("c")).delete();
+    h.cleanup("c");
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(forgetPod("c")).isNull();
+  }
+
   @Test
   void finishedClonesAreDeletedAfterTheirTtl() {
     h.cluster.node("n1");

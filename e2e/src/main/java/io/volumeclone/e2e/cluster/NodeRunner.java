@@ -719,8 +719,11 @@ public final class NodeRunner implements AutoCloseable {
         }
       }
 
-      List<String> args =
-          new ArrayList<>(Optional.ofNullable(container.getArgs()).orElse(List.of()));
+      // A container sees its mounts at their mount paths; this process sees the node's directories.
+      List<String> args = new ArrayList<>();
+      for (String arg : Optional.ofNullable(container.getArgs()).orElse(List.<String>of())) {
+        args.add(remap(arg, mounts));
+      }
       List<VolumeDevice> devices =
           Optional.ofNullable(container.getVolumeDevices()).orElse(List.of());
       if (!devices.isEmpty()) {
