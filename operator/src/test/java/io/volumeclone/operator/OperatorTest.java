@@ -102,8 +102,19 @@ class OperatorTest {
         .as("the agent's condition survives the operator's writes")
         .isTrue();
     cluster.client.resource(cluster.get("db", "c")).delete();
+    // It completed with the default metadata: a forget Pod removes that file on n1. Play its
+    // kubelet.
+    var forget =
+        cluster.client.pods().inNamespace("db").withName(AgentPodFactory.forgetPodName("c"));
+    await("the forget Pod", () -> forget.get() != null);
+    assertThat(pods.get()).as("the agent Pod was deleted before the metadata is removed").isNull();
+    assertThat(forget.get().getSpec().getNodeName()).isEqualTo("n1");
+    Pod done = forget.get();
+    done.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Succeeded").build());
+    cluster.client.resource(done).updateStatus();
     await("the clone is gone", () -> cluster.get("db", "c") == null);
-    assertThat(pods.get()).as("the agent Pod was deleted before the clone was released").isNull();
+    assertThat(forget.get()).as("the forget Pod is removed").isNull();
   }
 
   @Test
