@@ -44,6 +44,15 @@ class CancelIT {
           gone -> gone);
     }
 
+    if (E2e.onLocalCluster()) {
+      assertThat(
+              E2e.local()
+                  .nodes()
+                  .nodeDirectory(E2e.node())
+                  .resolve("var/lib/volume-clone/" + ns + "/cancel/metadata"))
+          .as("a cancelled clone keeps its metadata: only a completed clone's is removed")
+          .exists();
+    }
     assertThat(Files.readAllBytes(source)).as("source untouched").isEqualTo(sourceBefore);
     byte[] copied = Files.readAllBytes(destination);
     // The first committed region was copied before the delete; the copy did not finish.

@@ -82,7 +82,7 @@ final class DeclaredPermissions {
               Set.of("get", "patch"),
               List.of(
                   OPERATOR + "Validator.check: persistentVolumeClaims().withName().get()",
-                  OPERATOR + "ClaimFinalizers.acquire/release: get(), patch(JSON)")),
+                  OPERATOR + "LegacyClaimFinalizer.removeFrom: get(), patch(JSON)")),
           new Rule(
               "",
               "events",

@@ -29,7 +29,8 @@ import picocli.CommandLine.Option;
       ListCommand.class,
       TuneCommand.class,
       CutoverCommand.class,
-      CancelCommand.class
+      CancelCommand.class,
+      ForgetCommand.class
     },
     exitCodeListHeading = "%nExit codes:%n",
     exitCodeList = {
@@ -85,6 +86,8 @@ public final class Main implements Runnable {
             } else if (command instanceof ControlCommand control) {
               control.out = out;
               control.err = err;
+            } else if (command instanceof ForgetCommand forget) {
+              forget.out = out;
             }
             return command;
           }

@@ -111,6 +111,11 @@ public final class Admission {
     }
 
     // The node's slots: clones already running first, then the waiting ones in creation order.
+    // A clone kube-scheduler places has no node yet; it counts on its node once bound there.
+    if (node == null) {
+      admitted.add(uid);
+      return Optional.empty();
+    }
     List<VolumeClone> running = new ArrayList<>();
     List<VolumeClone> queue = new ArrayList<>();
     queue.add(clone);

@@ -1,5 +1,7 @@
 package io.volumeclone.operator;
 
+import io.fabric8.kubernetes.api.model.Affinity;
+import io.fabric8.kubernetes.api.model.AffinityBuilder;
 import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.ContainerBuilder;
 import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
@@ -80,8 +82,18 @@ public final class AgentPodFactory {
     }
   }
 
-  /** Everything about one clone the Pod depends on. */
-  public record Plan(HasMetadata owner, String nodeName, List<Attachment> attachments) {
+  /**
+   * Everything about one clone the Pod depends on. With {@code byScheduler} the Pod gets no
+   * nodeName: kube-scheduler places it where its claims can be used, and {@code nodeName}, when
+   * set, is a required node affinity instead, so the scheduler still binds WaitForFirstConsumer
+   * claims (a Pod with spec.nodeName bypasses it, and such claims would never bind).
+   */
+  public record Plan(
+      HasMetadata owner, String nodeName, List<Attachment> attachments, boolean byScheduler) {
+    public Plan(HasMetadata owner, String nodeName, List<Attachment> attachments) {
+      this(owner, nodeName, attachments, false);
+    }
+
     public boolean usesHostDevices() {
       return attachments.stream().anyMatch(a -> a.hostPath() != null);
     }
@@ -95,7 +107,16 @@ public final class AgentPodFactory {
 
   /** Pod names are the clone's name with a fixed prefix; too long names get a hash instead. */
   public static String podName(String cloneName) {
-    String name = "volume-clone-" + cloneName;
+    return prefixedName("volume-clone-", cloneName);
+  }
+
+  /** The Pod that removes a completed clone's default metadata file on its node. */
+  public static String forgetPodName(String cloneName) {
+    return prefixedName("volume-clone-forget-", cloneName);
+  }
+
+  private static String prefixedName(String prefix, String cloneName) {
+    String name = prefix + cloneName;
     if (name.length() <= 63) {
       return name;
     }
@@ -230,7 +251,8 @@ public final class AgentPodFactory {
                 .build())
         .endMetadata()
         .withNewSpec()
-        .withNodeName(plan.nodeName())
+        .withNodeName(plan.byScheduler() ? null : plan.nodeName())
+        .withAffinity(plan.byScheduler() ? nodeAffinity(plan.nodeName()) : null)
         .withRestartPolicy("OnFailure") // a crashed agent resumes from its metadata in place
         .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
         .withTerminationGracePeriodSeconds(grace)
@@ -251,6 +273,103 @@ public final class AgentPodFactory {
     out.put("prometheus.io/port", Integer.toString(metricsPort));
     out.put("prometheus.io/path", "/metrics");
     return out;
+  }
+
+  private static Affinity nodeAffinity(String node) {
+    if (node == null) {
+      return null;
+    }
+    return new AffinityBuilder()
+        .withNewNodeAffinity()
+        .withNewRequiredDuringSchedulingIgnoredDuringExecution()
+        .addNewNodeSelectorTerm()
+        .addNewMatchField()
+        .withKey("metadata.name")
+        .withOperator("In")
+        .withValues(node)
+        .endMatchField()
+        .endNodeSelectorTerm()
+        .endRequiredDuringSchedulingIgnoredDuringExecution()
+        .endNodeAffinity()
+        .build();
+  }
+
+  /**
+   * A short Pod on {@code node} that runs {@code volume-clone forget} on the clone's default
+   * metadata file: the file is on that node only, so something must run there. It sees only the
+   * clone's own state directory, no device, no API token, and runs once ({@code Never}); the tail
+   * of its log becomes the termination message the operator reports when it fails.
+   */
+  public Pod forgetPod(HasMetadata owner, String node) {
+    String name = owner.getMetadata().getName();
+    String namespace = owner.getMetadata().getNamespace();
+    String stateDir =
+        AgentPaths.stateDirectory(
+            options.get(OperatorOptions.AGENT_STATE_DIRECTORY), namespace, name);
+    Container container =
+        new ContainerBuilder()
+            .withName("forget")
+            .withImage(options.get(OperatorOptions.AGENT_IMAGE))
+            .withImagePullPolicy(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY))
+            .withCommand("volume-clone")
+            .withArgs(
+                "forget",
+                "--metadata",
+                stateDir + "/" + AgentPaths.METADATA_FILE,
+                "--uid",
+                owner.getMetadata().getUid())
+            .withVolumeMounts(mount("state", stateDir), mount("tmp", "/tmp"))
+            .withResources(
+                new ResourceRequirementsBuilder()
+                    .withRequests(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_REQUEST,
+                            OperatorOptions.AGENT_MEMORY_REQUEST))
+                    .withLimits(
+                        quantities(
+                            OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
+                    .build())
+            .withTerminationMessagePolicy("FallbackToLogsOnError")
+            .withSecurityContext(securityContext(false))
+            .build();
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(LABEL_NAME, "volume-clone");
+    labels.put(LABEL_COMPONENT, "metadata-cleanup");
+    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
+    labels.put(LABEL_CLONE, cloneLabel(name));
+    return new PodBuilder()
+        .withNewMetadata()
+        .withName(forgetPodName(name))
+        .withNamespace(namespace)
+        .withLabels(labels)
+        .addToAnnotations(LABEL_CLONE, name)
+        .withOwnerReferences(
+            new OwnerReferenceBuilder()
+                .withApiVersion(owner.getApiVersion())
+                .withKind(owner.getKind())
+                .withName(name)
+                .withUid(owner.getMetadata().getUid())
+                .withController(true)
+                .build())
+        .endMetadata()
+        .withNewSpec()
+        .withNodeName(node)
+        .withRestartPolicy("Never")
+        .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
+        .withAutomountServiceAccountToken(false)
+        .withEnableServiceLinks(false)
+        .withContainers(container)
+        .withVolumes(
+            new VolumeBuilder()
+                .withName("state")
+                .withNewHostPath()
+                .withPath(stateDir)
+                .withType("DirectoryOrCreate")
+                .endHostPath()
+                .build(),
+            new VolumeBuilder().withName("tmp").withNewEmptyDir().endEmptyDir().build())
+        .endSpec()
+        .build();
   }
 
   private List<EnvVar> environment(String stateDir, String leaseDir) {

@@ -93,6 +93,15 @@ public final class OperatorOptions {
           "Grace period given to an agent Pod deleted because its VolumeClone is deleted; the"
               + " agent commits its metadata and exits within it.",
           Durations::parse);
+  public static final Option<Duration> AGENT_DELETION_TIMEOUT =
+      define(
+          "agent.deletionTimeout",
+          "5m",
+          "How long a deleted VolumeClone waits, past the agent's stop grace period, for its agent"
+              + " Pod to go away. A Pod stuck terminating (its node lost, NotReady or deleted) is"
+              + " then left behind: the VolumeClone is removed anyway, with a Warning event naming"
+              + " the Pod, its node and the devices and metadata it may still hold.",
+          Durations::parse);
   public static final Option<Duration> AGENT_REPORT_INTERVAL =
       define(
           "agent.reportInterval",

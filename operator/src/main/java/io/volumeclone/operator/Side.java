@@ -51,6 +51,27 @@ public record Side(AgentPodFactory.Role role, String claim, String devicePath, S
     return role != AgentPodFactory.Role.SOURCE;
   }
 
+  /**
+   * Whether every side is a claim (the metadata may be the default file on the node): such a clone
+   * runs wherever its claims can be used, and kube-scheduler knows where that is.
+   */
+  public static boolean claimsOnly(List<Side> sides) {
+    return !sides.isEmpty() && sides.stream().allMatch(s -> s.claim() != null);
+  }
+
+  /** What the agent Pod mounts for these sides: claims as volumeDevices, device paths by path. */
+  public static List<AgentPodFactory.Attachment> attachments(List<Side> sides) {
+    List<AgentPodFactory.Attachment> attachments = new ArrayList<>();
+    for (Side side : sides) {
+      if (side.claim() != null) {
+        attachments.add(AgentPodFactory.Attachment.claim(side.role(), side.claim()));
+      } else if (side.devicePath() != null) {
+        attachments.add(AgentPodFactory.Attachment.device(side.role(), side.devicePath()));
+      }
+    }
+    return attachments;
+  }
+
   /** The sides a clone names, source first; metadata only when given. */
   public static List<Side> of(VolumeClone clone) {
     VolumeCloneSpec spec = clone.getSpec();

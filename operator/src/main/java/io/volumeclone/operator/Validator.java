@@ -30,7 +30,16 @@ public final class Validator {
 
     record Waiting(String reason, String message) implements Verdict {}
 
-    record Placed(String node, List<Side> sides, List<AgentPodFactory.Attachment> attachments)
+    /**
+     * Where and how to run. {@code byScheduler}: the agent Pod gets no nodeName and kube-scheduler
+     * places it from its claims (binding WaitForFirstConsumer claims on the way); {@code node} is
+     * then only spec.nodeName (a node affinity), or null.
+     */
+    record Placed(
+        String node,
+        List<Side> sides,
+        List<AgentPodFactory.Attachment> attachments,
+        boolean byScheduler)
         implements Verdict {}
   }
 
@@ -91,7 +100,9 @@ public final class Validator {
       }
     }
 
-    // Claims: present, Block mode, bound; their volumes say where the clone must run.
+    // Claims: present, Block mode, bound; their volumes say where the clone must run. A clone of
+    // claims only need not wait for binding: its agent Pod is the claims' first consumer.
+    boolean byScheduler = Side.claimsOnly(sides);
     Map<Side, PersistentVolumeClaim> claims = new LinkedHashMap<>();
     Map<Side, PersistentVolume> volumes = new LinkedHashMap<>();
     for (Side side : sides) {
@@ -132,14 +143,19 @@ public final class Validator {
           volumeName != null
               && !volumeName.isEmpty()
               && (pvc.getStatus() == null || !"Pending".equals(pvc.getStatus().getPhase()));
+      if (!bound && byScheduler) {
+        continue;
+      }
       if (!bound) {
         return new Verdict.Waiting(
             "ClaimNotBound",
             side.field()
                 + ": PersistentVolumeClaim "
                 + side.claim()
-                + " is not bound to a volume yet; the clone starts once it is (a"
-                + " WaitForFirstConsumer class binds only when a Pod uses the claim)");
+                + " is not bound to a volume yet; the clone starts once it is. The clone also"
+                + " names a device path, so it runs on a fixed node and its agent Pod cannot be"
+                + " the first consumer that binds a WaitForFirstConsumer claim: bind the claim"
+                + " first (a Pod that uses it), or clone claims only");
       }
       PersistentVolume pv = client.persistentVolumes().withName(volumeName).get();
       if (pv != null) {
@@ -160,7 +176,8 @@ public final class Validator {
       }
     }
 
-    // Placement: spec.nodeName, or the one node local volumes require; they must agree.
+    // Placement: spec.nodeName, or the one node local volumes require; they must agree. With
+    // claims only, kube-scheduler checks the same (and zones, and capacity) when it places the Pod.
     String node = clone.getSpec().getNodeName();
     String nodeFrom = node == null ? null : "spec.nodeName";
     for (Map.Entry<Side, PersistentVolume> e : volumes.entrySet()) {
@@ -189,13 +206,17 @@ public final class Validator {
                 + "; use volumes that can be reached from one node");
       }
     }
-    if (node == null) {
+    if (node == null && !byScheduler) {
       return new Verdict.Refused(
           "NoNode",
-          "no node to run on: set spec.nodeName (none of the claims is bound to a local volume"
-              + " that fixes the node)");
+          "no node to run on: a clone that names a device path runs on a fixed node; set"
+              + " spec.nodeName (none of its claims is bound to a local volume that fixes the"
+              + " node)");
     }
-    if (client.nodes().withName(node).get() == null) {
+    if (byScheduler) {
+      node = clone.getSpec().getNodeName(); // a local volume's node is the scheduler's to find
+    }
+    if (node != null && client.nodes().withName(node).get() == null) {
       return new Verdict.Refused(
           "NodeNotFound",
           "node "
@@ -234,15 +255,7 @@ public final class Validator {
       return sizes;
     }
 
-    List<AgentPodFactory.Attachment> attachments = new ArrayList<>();
-    for (Side side : sides) {
-      if (side.claim() != null) {
-        attachments.add(AgentPodFactory.Attachment.claim(side.role(), side.claim()));
-      } else if (side.devicePath() != null) {
-        attachments.add(AgentPodFactory.Attachment.device(side.role(), side.devicePath()));
-      }
-    }
-    return new Verdict.Placed(node, sides, attachments);
+    return new Verdict.Placed(node, sides, Side.attachments(sides), byScheduler);
   }
 
   private Verdict checkSizes(

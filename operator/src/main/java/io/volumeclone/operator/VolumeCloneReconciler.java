@@ -3,6 +3,8 @@ package io.volumeclone.operator;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.Node;
+import io.fabric8.kubernetes.api.model.NodeCondition;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
@@ -18,6 +20,8 @@ import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.javaoperatorsdk.operator.processing.event.source.EventSource;
 import io.javaoperatorsdk.operator.processing.event.source.informer.InformerEventSource;
 import io.volumeclone.api.AgentFailures;
+import io.volumeclone.api.AgentPaths;
+import io.volumeclone.api.Durations;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
@@ -86,17 +90,19 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private static final Duration STOP_POLL = Duration.ofSeconds(2);
   static final int MAX_RERUNS_WITHOUT_CUTOVER = 3;
   private static final Set<String> NODE_LOSS_REASONS =
-      Set.of(
-          "Evicted",
-          "Preempting",
-          "NodeLost",
-          "NodeShutdown",
-          "Shutdown",
-          "Terminated",
-          "UnexpectedAdmissionError",
-          "NodeAffinity",
-          "OutOfcpu",
-          "OutOfmemory");
+      Set.of("Evicted", "Preempting", "NodeLost", "NodeShutdown", "Shutdown", "Terminated");
+
+  /**
+   * Reasons of a Pod the kubelet refused to admit (besides {@code OutOf<resource>}): the node is
+   * there and fine, it just cannot run this Pod now. Recreating at once would be refused the same
+   * way, so a new Pod waits {@link #REJECTION_BACKOFF}, doubling up to {@link
+   * #REJECTION_BACKOFF_LIMIT}.
+   */
+  private static final Set<String> REJECTION_REASONS =
+      Set.of("NodeAffinity", "UnexpectedAdmissionError", "NodeLabelsChanged");
+
+  static final Duration REJECTION_BACKOFF = Duration.ofSeconds(10);
+  static final Duration REJECTION_BACKOFF_LIMIT = Duration.ofMinutes(5);
 
   private final KubernetesClient client;
   private final OperatorOptions options;
@@ -105,10 +111,15 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private final Admission admission;
   private final AgentPodFactory pods;
   private final StatusWriter statusWriter;
-  private final ClaimFinalizers claimFinalizers;
+  private final LegacyClaimFinalizer legacyFinalizer;
 
-  /** Uids of clones whose claims were released by this operator process. */
-  private final Set<String> claimsReleased = ConcurrentHashMap.newKeySet();
+  /** Uids of clones whose claims this operator process has freed of the legacy finalizer. */
+  private final Set<String> legacyFinalizerChecked = ConcurrentHashMap.newKeySet();
+
+  /** The last agent Pod of each clone that a node rejected, and when the next one may start. */
+  private record Rejection(String podUid, int count, Instant retryAt) {}
+
+  private final Map<String, Rejection> rejections = new ConcurrentHashMap<>();
 
   private final EventRecorder events;
   private final Map<String, Integer> rerunsWithoutCutover = new ConcurrentHashMap<>();
@@ -121,7 +132,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     this.admission = new Admission(options.get(OperatorOptions.MAX_CLONES_PER_NODE));
     this.pods = new AgentPodFactory(options);
     this.statusWriter = new StatusWriter(client);
-    this.claimFinalizers = new ClaimFinalizers(client);
+    this.legacyFinalizer = new LegacyClaimFinalizer(client);
     this.events = new EventRecorder(client, clock);
   }
 
@@ -166,6 +177,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   @Override
   public UpdateControl<VolumeClone> reconcile(VolumeClone clone, Context<VolumeClone> context) {
     Instant now = clock.instant();
+    dropLegacyFinalizer(clone);
     Phase prior = clone.getStatus() == null ? null : clone.getStatus().getPhase();
     if (prior != null && prior.isFinished()) {
       return finished(clone, context, now);
@@ -193,8 +205,10 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
         return recheckLater();
       }
       try {
-        claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
-        pod = createPod(clone, node, placed.attachments(), context);
+        pod =
+            createPod(
+                new AgentPodFactory.Plan(clone, node, placed.attachments(), placed.byScheduler()),
+                context);
       } catch (RuntimeException e) {
         admission.release(clone);
         throw e;
@@ -202,16 +216,20 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       events.normal(
           clone,
           "AgentCreated",
-          "started agent Pod " + pod.getMetadata().getName() + " on node " + node);
+          placed.byScheduler()
+              ? "created agent Pod "
+                  + pod.getMetadata().getName()
+                  + "; kube-scheduler places it where its claims can be used"
+                  + (node == null ? "" : " (on node " + node + ", from spec.nodeName)")
+              : "started agent Pod " + pod.getMetadata().getName() + " on node " + node);
     } else {
-      if (node == null) {
-        node = pod.getSpec().getNodeName();
+      if (pod != null && pod.getSpec().getNodeName() != null) {
+        node = pod.getSpec().getNodeName(); // where the scheduler bound it, or spec.nodeName
       }
       if (pod == null) {
-        // the claims got their finalizer with the first Pod; a new Pod checks again (2 GETs per
-        // claim), a running one costs no request
-        claimFinalizers.acquire(clone.getMetadata().getNamespace(), claims(clone));
         pod = recreatePod(clone, node, context);
+      } else if (pod.getMetadata().getDeletionTimestamp() == null && rejected(pod)) {
+        return backOffRejected(clone, pod, node, now);
       } else if (pod.getMetadata().getDeletionTimestamp() == null && lostNode(pod)) {
         // Not the agent's failure: the Pod lost its place. Remove it; the next round recreates it.
         events.warning(
@@ -256,6 +274,9 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       }
     }
 
+    if ("Running".equals(pod.getStatus() == null ? null : pod.getStatus().getPhase())) {
+      rejections.remove(clone.getMetadata().getUid());
+    }
     StatusWriter.Desired desired = runningStatus(clone, node, pod);
     record(clone, desired, now);
     if (desired.phase() == Phase.Failed) {
@@ -272,33 +293,248 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
 
   @Override
   public DeleteControl cleanup(VolumeClone clone, Context<VolumeClone> context) {
+    dropLegacyFinalizer(clone);
     String namespace = clone.getMetadata().getNamespace();
     String podName = AgentPodFactory.podName(clone.getMetadata().getName());
     Pod pod = client.pods().inNamespace(namespace).withName(podName).get();
-    if (pod != null && ownedBy(pod, clone)) {
-      if (pod.getMetadata().getDeletionTimestamp() == null) {
-        Duration grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD);
-        events.normal(
-            clone,
-            "Stopping",
-            "VolumeClone deleted: stopping agent Pod "
-                + podName
-                + " (grace period "
-                + grace.toSeconds()
-                + "s) so it commits its metadata; no device data is deleted");
+    boolean leftBehind = false;
+    if (pod != null && ownedBy(pod, clone) && pod.getMetadata().getDeletionTimestamp() != null) {
+      Optional<Duration> wait = stuckTermination(pod, clock.instant());
+      if (wait.isPresent()) {
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait.get());
+      }
+      events.warning(clone, "AgentLeftBehind", leftBehind(clone, pod));
+      leftBehind = true;
+    } else if (pod != null && ownedBy(pod, clone)) {
+      Duration grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD);
+      events.normal(
+          clone,
+          "Stopping",
+          "VolumeClone deleted: stopping agent Pod "
+              + podName
+              + " (grace period "
+              + grace.toSeconds()
+              + "s) so it commits its metadata; no device data is deleted");
+      client
+          .pods()
+          .inNamespace(namespace)
+          .withName(podName)
+          .withGracePeriod(grace.toSeconds())
+          .delete();
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(STOP_POLL);
+    }
+    if (!leftBehind && ownsDefaultMetadataOnANode(clone)) {
+      Optional<Duration> wait = forgetMetadata(clone);
+      if (wait.isPresent()) {
+        return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait.get());
+      }
+    }
+    release(clone, context);
+    legacyFinalizerChecked.remove(clone.getMetadata().getUid()); // the clone goes: forget it
+    if (!leftBehind) {
+      events.normal(clone, "Released", "agent stopped; the VolumeClone is removed");
+    }
+    return DeleteControl.defaultDelete();
+  }
+
+  /** A completed clone whose metadata is the default file, on the node the status names. */
+  private static boolean ownsDefaultMetadataOnANode(VolumeClone clone) {
+    return clone.getStatus() != null
+        && clone.getStatus().getPhase() == Phase.Completed
+        && clone.getStatus().getNodeName() != null
+        && clone.getSpec() != null
+        && clone.getSpec().getMetadata() == null;
+  }
+
+  /**
+   * Removes a completed clone's default metadata file at its deletion: it only records that every
+   * region was copied, and left on the node it would make a new clone of the same name refuse to
+   * start (it is bound to this clone's uid). Only the node has the file, so a short Pod runs {@code
+   * volume-clone forget} there; it removes nothing but this clone's cut-over file. Returns how long
+   * to wait for that Pod, or empty when it is done, failed (a Warning says so and what is left) or
+   * did not finish within {@code agent.deletionTimeout} (its node may be gone).
+   */
+  private Optional<Duration> forgetMetadata(VolumeClone clone) {
+    String namespace = clone.getMetadata().getNamespace();
+    String node = clone.getStatus().getNodeName();
+    String file =
+        AgentPaths.stateDirectory(
+                options.get(OperatorOptions.AGENT_STATE_DIRECTORY),
+                namespace,
+                clone.getMetadata().getName())
+            + "/"
+            + AgentPaths.METADATA_FILE;
+    var resource =
         client
             .pods()
             .inNamespace(namespace)
-            .withName(podName)
-            .withGracePeriod(grace.toSeconds())
-            .delete();
+            .withName(AgentPodFactory.forgetPodName(clone.getMetadata().getName()));
+    Pod pod = resource.get();
+    if (pod == null || !ownedBy(pod, clone)) {
+      try {
+        client.pods().resource(pods.forgetPod(clone, node)).create();
+      } catch (KubernetesClientException e) {
+        if (e.getCode() != 409) {
+          throw e;
+        }
       }
-      return DeleteControl.noFinalizerRemoval().rescheduleAfter(STOP_POLL);
+      events.normal(
+          clone,
+          "RemovingMetadata",
+          "the clone completed: removing its default metadata file " + file + " on node " + node);
+      return Optional.of(STOP_POLL);
     }
-    release(clone, context);
-    claimsReleased.remove(clone.getMetadata().getUid()); // the clone goes: forget it
-    events.normal(clone, "Released", "agent stopped; claims released");
-    return DeleteControl.defaultDelete();
+    String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
+    String podName = pod.getMetadata().getName();
+    if ("Succeeded".equals(phase)) {
+      events.normal(
+          clone,
+          "MetadataRemoved",
+          "removed the default metadata file " + file + " on node " + node);
+    } else if ("Failed".equals(phase)) {
+      events.warning(
+          clone,
+          "MetadataLeftBehind",
+          "Pod "
+              + podName
+              + " could not remove the default metadata file "
+              + file
+              + " on node "
+              + node
+              + ": "
+              + why(pod)
+              + "; the file stays (remove it by hand once no clone of this name runs there)");
+    } else {
+      Instant created;
+      try {
+        created = Instant.parse(pod.getMetadata().getCreationTimestamp());
+      } catch (RuntimeException e) {
+        created = clock.instant();
+      }
+      Duration timeout = options.get(OperatorOptions.AGENT_DELETION_TIMEOUT);
+      if (clock.instant().isBefore(created.plus(timeout))) {
+        return Optional.of(STOP_POLL);
+      }
+      events.warning(
+          clone,
+          "MetadataLeftBehind",
+          "Pod "
+              + podName
+              + " did not remove the default metadata file "
+              + file
+              + " within agent.deletionTimeout ("
+              + Durations.format(timeout)
+              + "); node "
+              + node
+              + " is "
+              + nodeState(node)
+              + ". The file stays on that node");
+    }
+    resource.withGracePeriod(0).delete();
+    return Optional.empty();
+  }
+
+  /**
+   * How much longer to wait for an agent Pod that is terminating, or empty once it is overdue. The
+   * Pod's deletionTimestamp is when its grace period ends; past that the kubelet has killed the
+   * process, unless the kubelet itself is gone (node lost, NotReady, deleted). Waiting for it
+   * forever would keep the VolumeClone, and every namespace deletion with it, forever.
+   */
+  private Optional<Duration> stuckTermination(Pod pod, Instant now) {
+    Instant deadline;
+    try {
+      deadline =
+          Instant.parse(pod.getMetadata().getDeletionTimestamp())
+              .plus(options.get(OperatorOptions.AGENT_DELETION_TIMEOUT));
+    } catch (DateTimeParseException e) {
+      return Optional.of(STOP_POLL);
+    }
+    Duration left = Duration.between(now, deadline);
+    if (left.isNegative() || left.isZero()) {
+      return Optional.empty();
+    }
+    return Optional.of(left.compareTo(STOP_POLL) < 0 ? left : STOP_POLL);
+  }
+
+  /** The Warning of a deletion that gave up waiting for the agent Pod: what is left, and where. */
+  private String leftBehind(VolumeClone clone, Pod pod) {
+    String namespace = clone.getMetadata().getNamespace();
+    String podName = pod.getMetadata().getName();
+    String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
+    if (node == null && clone.getStatus() != null) {
+      node = clone.getStatus().getNodeName();
+    }
+    String stateDirectory =
+        AgentPaths.stateDirectory(
+            options.get(OperatorOptions.AGENT_STATE_DIRECTORY),
+            namespace,
+            clone.getMetadata().getName());
+    List<String> held = new ArrayList<>();
+    boolean metadataGiven = false;
+    for (Side side : Side.of(clone)) {
+      held.add(side.role().volumeName + " " + side.describe());
+      metadataGiven |= side.role() == AgentPodFactory.Role.METADATA;
+    }
+    if (!metadataGiven) {
+      held.add("metadata file " + stateDirectory + "/" + AgentPaths.METADATA_FILE);
+    }
+    Duration grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD);
+    Duration timeout = options.get(OperatorOptions.AGENT_DELETION_TIMEOUT);
+    return "agent Pod "
+        + podName
+        + " did not terminate within its grace period ("
+        + grace.toSeconds()
+        + "s) plus agent.deletionTimeout ("
+        + Durations.format(timeout)
+        + ")"
+        + (node == null ? "" : "; node " + node + " is " + nodeState(node))
+        + ". Removing the VolumeClone anyway. Left behind: Pod "
+        + podName
+        + " (Terminating until the node's kubelet finishes it; once the node is known to be"
+        + " down: kubectl -n "
+        + namespace
+        + " delete pod "
+        + podName
+        + " --force --grace-period=0)"
+        + (node == null
+            ? ""
+            : "; on node "
+                + node
+                + " its agent may still hold "
+                + String.join(", ", held)
+                + " and the state directory "
+                + stateDirectory)
+        + ". No device data was deleted; the metadata keeps what was copied";
+  }
+
+  private String nodeState(String nodeName) {
+    Node node;
+    try {
+      node = client.nodes().withName(nodeName).get();
+    } catch (KubernetesClientException e) {
+      return "unknown (" + e.getMessage() + ")";
+    }
+    if (node == null) {
+      return "gone (its Node object is deleted)";
+    }
+    var ready =
+        node.getStatus() == null || node.getStatus().getConditions() == null
+            ? Optional.<NodeCondition>empty()
+            : node.getStatus().getConditions().stream()
+                .filter(c -> "Ready".equals(c.getType()))
+                .findFirst();
+    if (ready.isEmpty()) {
+      return "without a Ready condition";
+    }
+    NodeCondition c = ready.get();
+    if ("True".equals(c.getStatus())) {
+      return "Ready, yet its kubelet did not finish the Pod";
+    }
+    return "NotReady (Ready="
+        + c.getStatus()
+        + (c.getReason() == null ? "" : ", " + c.getReason())
+        + (c.getLastTransitionTime() == null ? "" : ", since " + c.getLastTransitionTime())
+        + ")";
   }
 
   // ---- phases ---------------------------------------------------------------------------------
@@ -392,7 +628,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
               + node
               + " shows whether the copy is complete");
     }
-    if ("Failed".equals(podPhase) && !lostNode(pod)) {
+    if ("Failed".equals(podPhase) && !lostNode(pod) && !rejected(pod)) {
       return failedStatus(
           clone, node, podName, "AgentFailed", "agent Pod " + podName + " failed: " + why(pod));
     }
@@ -414,6 +650,26 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
           Phase.Copying,
           "Copying",
           "copying on node " + node + " by " + podName,
+          node,
+          podName);
+    }
+    if (pod.getSpec().getNodeName() == null) {
+      String unschedulable =
+          pod.getStatus() == null || pod.getStatus().getConditions() == null
+              ? null
+              : pod.getStatus().getConditions().stream()
+                  .filter(c -> "PodScheduled".equals(c.getType()) && "False".equals(c.getStatus()))
+                  .map(c -> c.getReason() + ": " + c.getMessage())
+                  .findFirst()
+                  .orElse(null);
+      return progressing(
+          clone,
+          Phase.Pending,
+          "AgentScheduling",
+          "waiting for kube-scheduler to place agent Pod "
+              + podName
+              + " on a node where its claims can be used"
+              + (unschedulable == null ? "" : " (" + unschedulable + ")"),
           node,
           podName);
     }
@@ -664,12 +920,8 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
 
   // ---- the agent Pod --------------------------------------------------------------------------
 
-  private Pod createPod(
-      VolumeClone clone,
-      String node,
-      List<AgentPodFactory.Attachment> attachments,
-      Context<VolumeClone> context) {
-    Pod pod = pods.build(new AgentPodFactory.Plan(clone, node, attachments));
+  private Pod createPod(AgentPodFactory.Plan plan, Context<VolumeClone> context) {
+    Pod pod = pods.build(plan);
     Pod created;
     try {
       created = client.pods().resource(pod).create();
@@ -699,22 +951,24 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     if (existing != null) {
       return existing;
     }
-    List<AgentPodFactory.Attachment> attachments = new ArrayList<>();
-    for (Side side : Side.of(clone)) {
-      if (side.claim() != null) {
-        attachments.add(AgentPodFactory.Attachment.claim(side.role(), side.claim()));
-      } else if (side.devicePath() != null) {
-        attachments.add(AgentPodFactory.Attachment.device(side.role(), side.devicePath()));
-      }
-    }
-    Pod pod = createPod(clone, node, attachments, context);
+    List<Side> sides = Side.of(clone);
+    boolean byScheduler = Side.claimsOnly(sides);
+    // A scheduler-placed clone may go to another node (one whose kubelet admits it); only
+    // spec.nodeName binds it. The default metadata file then starts afresh there.
+    String placement = byScheduler ? clone.getSpec().getNodeName() : node;
+    Pod pod =
+        createPod(
+            new AgentPodFactory.Plan(clone, placement, Side.attachments(sides), byScheduler),
+            context);
     events.warning(
         clone,
         "AgentRecreated",
         "agent Pod "
             + name
-            + " disappeared before the clone finished; started a new one on node "
-            + node
+            + " disappeared before the clone finished; started a new one "
+            + (byScheduler && placement == null
+                ? "for kube-scheduler to place"
+                : "on node " + placement)
             + ", which resumes from the metadata");
     return pod;
   }
@@ -734,6 +988,88 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     } catch (RuntimeException e) {
       LOG.debug("could not put the new agent Pod into the informer cache", e);
     }
+  }
+
+  /** A Pod the kubelet refused to admit: Failed with OutOfcpu, OutOfmemory, NodeAffinity, ... */
+  static boolean rejected(Pod pod) {
+    if (pod.getStatus() == null || !"Failed".equals(pod.getStatus().getPhase())) {
+      return false;
+    }
+    String reason = pod.getStatus().getReason();
+    return reason != null && (reason.startsWith("OutOf") || REJECTION_REASONS.contains(reason));
+  }
+
+  /**
+   * The wait before the {@code count}-th new Pod after rejections: 10 s, 20 s, ... at most 5 min.
+   */
+  static Duration rejectionBackoff(int count) {
+    Duration wait = REJECTION_BACKOFF;
+    for (int i = 1; i < count && wait.compareTo(REJECTION_BACKOFF_LIMIT) < 0; i++) {
+      wait = wait.multipliedBy(2);
+    }
+    return wait.compareTo(REJECTION_BACKOFF_LIMIT) > 0 ? REJECTION_BACKOFF_LIMIT : wait;
+  }
+
+  /**
+   * A node refused the agent Pod (not enough CPU or memory by the kubelet's count, labels that no
+   * longer match): not the clone's failure and not a lost node. The rejected Pod stays for people
+   * to see until the back-off ends; then it is removed and the next round creates a new one, which
+   * the scheduler places again. Never a loop of Pods: each rejection doubles the wait.
+   */
+  private UpdateControl<VolumeClone> backOffRejected(
+      VolumeClone clone, Pod pod, String node, Instant now) {
+    String podUid = pod.getMetadata().getUid();
+    Rejection before = rejections.get(clone.getMetadata().getUid());
+    Rejection rejection = before;
+    if (before == null || !before.podUid().equals(podUid)) {
+      int count = before == null ? 1 : before.count() + 1;
+      rejection = new Rejection(podUid, count, now.plus(rejectionBackoff(count)));
+      rejections.put(clone.getMetadata().getUid(), rejection);
+    }
+    String podName = pod.getMetadata().getName();
+    Duration left = Duration.between(now, rejection.retryAt());
+    String message =
+        "node "
+            + node
+            + " rejected agent Pod "
+            + podName
+            + ": "
+            + why(pod)
+            + ". Not the clone's failure: a new agent Pod is created "
+            + (left.isNegative() || left.isZero()
+                ? "now"
+                : "in " + Durations.format(left) + " (at " + rejection.retryAt() + ")")
+            + ", rejection "
+            + rejection.count()
+            + "; the wait doubles with each rejection, up to "
+            + Durations.format(REJECTION_BACKOFF_LIMIT);
+    if (before == null || !before.podUid().equals(podUid)) {
+      events.warning(clone, "AgentRejected", message);
+    }
+    if (!now.isBefore(rejection.retryAt())) {
+      client.pods().resource(pod).delete();
+      return recheckSoon();
+    }
+    record(
+        clone,
+        desired(
+            clone,
+            Phase.Pending,
+            message,
+            node,
+            podName,
+            List.of(
+                condition(ConditionTypes.READY, false, "AgentRejected", message),
+                condition(ConditionTypes.RECONCILING, true, "AgentRejected", message),
+                condition(
+                    ConditionTypes.STALLED,
+                    false,
+                    "AgentRejected",
+                    "waiting, not stuck: " + message)),
+            true,
+            false),
+        now);
+    return UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(left);
   }
 
   private static boolean lostNode(Pod pod) {
@@ -779,31 +1115,29 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     return Side.of(clone).stream().map(Side::claim).filter(Objects::nonNull).toList();
   }
 
-  /**
-   * Releases the slot and every claim no other started, unfinished clone still uses. The claims
-   * once per clone: a finished clone is reconciled again (resyncs, its TTL) and must not read its
-   * claims each time. After an operator restart the first reconcile releases again, once.
-   */
+  /** Releases the clone's slot and forgets its counters. */
   private void release(VolumeClone clone, Context<VolumeClone> context) {
     admission.release(clone);
     String uid = clone.getMetadata().getUid();
     rerunsWithoutCutover.remove(uid);
-    String namespace = clone.getMetadata().getNamespace();
+    rejections.remove(uid);
+  }
+
+  /**
+   * The upgrade path from releases that put {@value LegacyClaimFinalizer#FINALIZER} on claims: once
+   * per clone and operator process, whatever the clone's state, so that no claim keeps it.
+   */
+  private void dropLegacyFinalizer(VolumeClone clone) {
     List<String> mine = claims(clone);
-    if (mine.isEmpty() || claimsReleased.contains(uid)) {
+    if (mine.isEmpty() || !legacyFinalizerChecked.add(clone.getMetadata().getUid())) {
       return;
     }
-    List<String> stillUsed =
-        context
-            .getPrimaryCache()
-            .list(namespace)
-            .filter(other -> !other.getMetadata().getUid().equals(clone.getMetadata().getUid()))
-            .filter(Admission::live)
-            .filter(admission::started)
-            .flatMap(other -> claims(other).stream())
-            .toList();
-    claimFinalizers.release(namespace, mine.stream().filter(c -> !stillUsed.contains(c)).toList());
-    claimsReleased.add(uid);
+    try {
+      legacyFinalizer.removeFrom(clone.getMetadata().getNamespace(), mine);
+    } catch (RuntimeException e) {
+      legacyFinalizerChecked.remove(clone.getMetadata().getUid()); // next round tries again
+      throw e;
+    }
   }
 
   private UpdateControl<VolumeClone> recheckLater() {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
 import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
@@ -15,6 +16,7 @@ import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.Progress;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -82,7 +84,15 @@ class LifecycleTest {
               assertThat(o.getApiVersion()).isEqualTo("volumeclone.io/v1alpha1");
               assertThat(o.getController()).isTrue();
             });
-    assertThat(pod.getSpec().getNodeName()).isEqualTo("n1");
+    assertThat(pod.getSpec().getNodeName()).as("claims only: kube-scheduler places it").isNull();
+    assertThat(
+            pod.getSpec()
+                .getAffinity()
+                .getNodeAffinity()
+                .getRequiredDuringSchedulingIgnoredDuringExecution()
+                .getNodeSelectorTerms())
+        .singleElement()
+        .satisfies(t -> assertThat(t.getMatchFields().get(0).getValues()).containsExactly("n1"));
     assertThat(pod.getSpec().getServiceAccountName()).isEqualTo("volume-clone-agent");
     Container agent = pod.getSpec().getContainers().get(0);
     assertThat(agent.getImage()).isEqualTo("ghcr.io/volume-clone/volume-clone:0.1.0");
@@ -197,15 +207,30 @@ class LifecycleTest {
   }
 
   @Test
-  void placementFollowsALocalVolume() {
+  void aCloneWithADevicePathFollowsALocalVolumesNode() {
+    h.cluster.node("n1");
+    h.cluster.node("n7");
+    h.cluster.claim(Harness.NS, "dst", "1Gi", "Block", "n7");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "x", "dst");
+    c.getSpec().setSource(SourceRef.device("/dev/disk/by-id/backup"));
+    h.cluster.create(c);
+    h.reconcile("c");
+    assertThat(h.pod("c").getSpec().getNodeName()).isEqualTo("n7");
+    assertThat(h.status("c").getNodeName()).isEqualTo("n7");
+  }
+
+  @Test
+  void aCloneOfClaimsOnALocalVolumeIsLeftToTheScheduler() {
     h.cluster.node("n1");
     h.cluster.node("n7");
     h.cluster.claim(Harness.NS, "src", "1Gi");
     h.cluster.claim(Harness.NS, "dst", "1Gi", "Block", "n7");
     h.cluster.create(MockCluster.pvcClone(Harness.NS, "c", "src", "dst"));
     h.reconcile("c");
-    assertThat(h.pod("c").getSpec().getNodeName()).isEqualTo("n7");
-    assertThat(h.status("c").getNodeName()).isEqualTo("n7");
+    assertThat(h.pod("c").getSpec().getNodeName())
+        .as("kube-scheduler reads the volume's node affinity itself")
+        .isNull();
+    assertThat(h.pod("c").getSpec().getAffinity()).isNull();
   }
 
   @Test
@@ -279,6 +304,62 @@ class LifecycleTest {
     assertThat(h.status("c").getPhase()).isNotEqualTo(Phase.Failed);
     h.reconcile("c");
     assertThat(h.pod("c")).isNotNull();
+  }
+
+  @Test
+  void aPodTheKubeletRejectsIsReplacedAfterABackOffThatDoubles() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    String firstUid = h.pod("c").getMetadata().getUid();
+    h.podPhase("c", "Failed", "OutOfcpu");
+
+    var control = h.reconcile("c");
+    assertThat(h.pod("c")).as("kept for people to see during the back-off").isNotNull();
+    assertThat(control.getScheduleDelay()).contains(Duration.ofSeconds(10).toMillis());
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Pending);
+    assertThat(h.status("c").isTrue(ConditionTypes.STALLED)).isFalse();
+    Condition reconciling = h.status("c").condition(ConditionTypes.RECONCILING).orElseThrow();
+    assertThat(reconciling.getReason()).isEqualTo("AgentRejected");
+    assertThat(reconciling.getMessage())
+        .contains("node n1 rejected agent Pod " + AgentPodFactory.podName("c") + ": OutOfcpu")
+        .contains("a new agent Pod is created in 10s")
+        .contains("rejection 1");
+
+    h.clock.advance(Duration.ofSeconds(5));
+    h.reconcile("c");
+    assertThat(h.pod("c").getMetadata().getUid())
+        .as("no new Pod before the back-off")
+        .isEqualTo(firstUid);
+
+    h.clock.advance(Duration.ofSeconds(5));
+    h.reconcile("c");
+    assertThat(h.pod("c")).as("the rejected Pod goes once the back-off ends").isNull();
+    h.reconcile("c");
+    assertThat(h.pod("c").getMetadata().getUid()).isNotEqualTo(firstUid);
+
+    h.podPhase("c", "Failed", "OutOfmemory");
+    control = h.reconcile("c");
+    assertThat(control.getScheduleDelay()).contains(Duration.ofSeconds(20).toMillis());
+    assertThat(h.status("c").condition(ConditionTypes.RECONCILING).orElseThrow().getMessage())
+        .contains("OutOfmemory")
+        .contains("in 20s")
+        .contains("rejection 2");
+    assertThat(h.events("c"))
+        .filteredOn(e -> "AgentRejected".equals(e.getReason()))
+        .as("one Warning per rejected Pod")
+        .hasSize(2)
+        .allMatch(e -> "Warning".equals(e.getType()));
+    assertThat(h.status("c").getPhase()).isNotEqualTo(Phase.Failed);
+  }
+
+  @Test
+  void theRejectionBackOffDoublesUpToFiveMinutes() {
+    assertThat(VolumeCloneReconciler.rejectionBackoff(1)).isEqualTo(Duration.ofSeconds(10));
+    assertThat(VolumeCloneReconciler.rejectionBackoff(2)).isEqualTo(Duration.ofSeconds(20));
+    assertThat(VolumeCloneReconciler.rejectionBackoff(5)).isEqualTo(Duration.ofSeconds(160));
+    assertThat(VolumeCloneReconciler.rejectionBackoff(6)).isEqualTo(Duration.ofMinutes(5));
+    assertThat(VolumeCloneReconciler.rejectionBackoff(1000)).isEqualTo(Duration.ofMinutes(5));
   }
 
   @Test
@@ -377,99 +458,103 @@ class LifecycleTest {
     assertThat(waiting.getMessage()).contains("VolumeClone db/one");
   }
 
-  @Test
-  void claimsGetAFinalizerWhileInUseAndLoseItWhenDone() {
-    h.cluster.node("n1");
-    pvcClone("c", "src", "dst", "n1");
-    h.reconcile("c");
-    for (String claim : List.of("src", "dst")) {
-      assertThat(
-              h.cluster
-                  .client
-                  .persistentVolumeClaims()
-                  .inNamespace("db")
-                  .withName(claim)
-                  .get()
-                  .getMetadata()
-                  .getFinalizers())
-          .contains(ClaimFinalizers.FINALIZER);
-    }
-    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
-    h.reconcile("c");
-    for (String claim : List.of("src", "dst")) {
-      assertThat(
-              h.cluster
-                  .client
-                  .persistentVolumeClaims()
-                  .inNamespace("db")
-                  .withName(claim)
-                  .get()
-                  .getMetadata()
-                  .getFinalizers())
-          .doesNotContain(ClaimFinalizers.FINALIZER);
-    }
+  private List<String> claimFinalizers(String claim) {
+    List<String> finalizers =
+        h.cluster
+            .client
+            .persistentVolumeClaims()
+            .inNamespace("db")
+            .withName(claim)
+            .get()
+            .getMetadata()
+            .getFinalizers();
+    return finalizers == null ? List.of() : finalizers;
+  }
+
+  private void addClaimFinalizers(String claim, String... finalizers) {
+    var pvc = h.cluster.client.persistentVolumeClaims().inNamespace("db").withName(claim).get();
+    pvc.getMetadata().setFinalizers(new ArrayList<>(List.of(finalizers)));
+    h.cluster.client.resource(pvc).update();
   }
 
   @Test
-  void claimsAreReadWhenThePodIsCreatedAndOnceWhenReleasedNotEveryReconcile() {
+  void claimsGetNoFinalizerOfTheOperators() {
     h.cluster.node("n1");
     pvcClone("c", "src", "dst", "n1");
     h.reconcile("c");
     assertThat(h.pod("c")).isNotNull();
+    assertThat(claimFinalizers("src")).doesNotContain(LegacyClaimFinalizer.FINALIZER);
+    assertThat(claimFinalizers("dst")).doesNotContain(LegacyClaimFinalizer.FINALIZER);
+  }
+
+  @Test
+  void theFinalizerOfAnEarlierReleaseIsRemovedOnceAndOthersAreKept() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    // As an earlier release left them, with someone else's finalizer after ours.
+    addClaimFinalizers("src", LegacyClaimFinalizer.FINALIZER, "example.com/keep");
+    addClaimFinalizers("dst", LegacyClaimFinalizer.FINALIZER);
+    // The upgraded operator: a new process, which has not looked at this clone's claims yet.
+    VolumeCloneReconciler fresh =
+        new VolumeCloneReconciler(h.cluster.client, OperatorOptions.of(Map.of()), h.clock);
+    VolumeClone clone = h.clone("c");
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    assertThat(claimFinalizers("src")).containsExactly("example.com/keep");
+    assertThat(claimFinalizers("dst")).isEmpty();
+
     h.cluster.requests();
-
-    h.reconcile("c");
-    h.reconcile("c");
+    clone = h.clone("c");
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
     assertThat(h.cluster.requests())
-        .as("a running clone's reconciles")
-        .noneMatch(r -> r.contains("/persistentvolumeclaims"));
-
-    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
-    h.reconcile("c");
-    assertThat(h.cluster.requests())
-        .as("the reconcile that finishes the clone releases its claims")
-        .anyMatch(r -> r.startsWith("PATCH ") && r.contains("/persistentvolumeclaims/src"))
-        .anyMatch(r -> r.startsWith("PATCH ") && r.contains("/persistentvolumeclaims/dst"));
-    h.reconcile("c");
-    h.reconcile("c");
-    assertThat(h.cluster.requests())
-        .as("a finished clone's reconciles")
+        .as("a running clone's later reconciles")
         .noneMatch(r -> r.contains("/persistentvolumeclaims"));
   }
 
   @Test
-  void aClaimStillReadByAnotherCloneKeepsItsFinalizer() {
+  void anAgentPodStuckTerminatingIsLeftBehindAfterTheDeletionTimeoutWithAWarning() {
     h.cluster.node("n1");
-    pvcClone("one", "src", "d1", "n1");
-    h.cluster.claim(Harness.NS, "d2", "1Gi");
-    VolumeClone two = MockCluster.pvcClone(Harness.NS, "two", "src", "d2");
-    two.getSpec().setNodeName("n1");
-    h.cluster.create(two);
-    h.reconcile("one");
-    h.reconcile("two");
-    assertThat(h.pod("two")).as("two readers of one source may run together").isNotNull();
-    h.agentWrites("one", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
-    h.reconcile("one");
-    assertThat(
-            h.cluster
-                .client
-                .persistentVolumeClaims()
-                .inNamespace("db")
-                .withName("src")
-                .get()
-                .getMetadata()
-                .getFinalizers())
-        .contains(ClaimFinalizers.FINALIZER);
-    assertThat(
-            h.cluster
-                .client
-                .persistentVolumeClaims()
-                .inNamespace("db")
-                .withName("d1")
-                .get()
-                .getMetadata()
-                .getFinalizers())
-        .doesNotContain(ClaimFinalizers.FINALIZER);
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    VolumeClone clone = h.clone("c");
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    // A kubelet that is gone never finishes the Pod: it stays Terminating.
+    Pod pod = h.pod("c");
+    pod.getMetadata().setFinalizers(List.of("test/lost-kubelet"));
+    h.cluster.client.resource(pod).update();
+    h.cluster.client.resource(h.clone("c")).delete();
+
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isFalse();
+    String deletion = h.pod("c").getMetadata().getDeletionTimestamp();
+    assertThat(deletion).as("agent asked to stop").isNotNull();
+    Instant deadline = Instant.parse(deletion).plus(Duration.ofMinutes(5));
+    h.clock.advance(Duration.between(h.clock.instant(), deadline).minusSeconds(1));
+    assertThat(h.cleanup("c").isRemoveFinalizer())
+        .as("a second before agent.deletionTimeout (5m) has passed")
+        .isFalse();
+    assertThat(h.eventReasons("c")).doesNotContain("AgentLeftBehind");
+
+    h.clock.advance(Duration.ofSeconds(2));
+    assertThat(h.cleanup("c").isRemoveFinalizer()).as("past the timeout").isTrue();
+    String warning =
+        h.events("c").stream()
+            .filter(e -> "AgentLeftBehind".equals(e.getReason()))
+            .map(Event::getMessage)
+            .findFirst()
+            .orElseThrow();
+    assertThat(warning)
+        .contains("agent Pod " + AgentPodFactory.podName("c"))
+        .contains("node n1 is ")
+        .contains("source PVC src")
+        .contains("destination PVC dst")
+        .contains("metadata file /var/lib/volume-clone/db/c/metadata")
+        .contains("delete pod " + AgentPodFactory.podName("c") + " --force --grace-period=0");
+    assertThat(h.events("c"))
+        .filteredOn(e -> "AgentLeftBehind".equals(e.getReason()))
+        .allMatch(e -> "Warning".equals(e.getType()));
+    assertThat(h.pod("c")).as("the Pod is left, not force-deleted").isNotNull();
   }
 
   @Test
@@ -493,16 +578,6 @@ class LifecycleTest {
     assertThat(h.pod("c").getMetadata().getDeletionTimestamp())
         .as("agent asked to stop")
         .isNotNull();
-    assertThat(
-            h.cluster
-                .client
-                .persistentVolumeClaims()
-                .inNamespace("db")
-                .withName("dst")
-                .get()
-                .getMetadata()
-                .getFinalizers())
-        .contains(ClaimFinalizers.FINALIZER);
 
     Pod stopping = h.pod("c");
     stopping.getMetadata().setFinalizers(List.of());
@@ -511,17 +586,103 @@ class LifecycleTest {
 
     var second = h.cleanup("c");
     assertThat(second.isRemoveFinalizer()).isTrue();
-    assertThat(
-            h.cluster
-                .client
-                .persistentVolumeClaims()
-                .inNamespace("db")
-                .withName("dst")
-                .get()
-                .getMetadata()
-                .getFinalizers())
-        .doesNotContain(ClaimFinalizers.FINALIZER);
     assertThat(h.eventReasons("c")).contains("Stopping", "Released");
+  }
+
+  private Pod forgetPod(String name) {
+    return h.cluster
+        .client
+        .pods()
+        .inNamespace(Harness.NS)
+        .withName(AgentPodFactory.forgetPodName(name))
+        .get();
+  }
+
+  /** A completed clone with the default metadata, deleted: its agent Pod is gone already. */
+  private void completedAndDeleted(String name) {
+    h.cluster.node("n1");
+    pvcClone(name, "src", "dst", "n1");
+    h.reconcile(name);
+    h.agentWrites(name, s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile(name);
+    assertThat(h.status(name).getPhase()).isEqualTo(Phase.Completed);
+    VolumeClone clone = h.clone(name);
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    h.cluster.client.resource(h.clone(name)).delete();
+    assertThat(h.cleanup(name).isRemoveFinalizer()).as("the agent Pod goes first").isFalse();
+    assertThat(h.pod(name)).isNull();
+  }
+
+  @Test
+  void deletingACompletedCloneRemovesItsDefaultMetadataFileOnItsNode() {
+    completedAndDeleted("c");
+    assertThat(h.cleanup("c").isRemoveFinalizer()).as("waits for the forget Pod").isFalse();
+    Pod forget = forgetPod("c");
+    assertThat(forget.getSpec().getNodeName()).isEqualTo("n1");
+    assertThat(forget.getSpec().getRestartPolicy()).isEqualTo("Never");
+    assertThat(forget.getSpec().getAutomountServiceAccountToken()).isFalse();
+    Container container = forget.getSpec().getContainers().get(0);
+    assertThat(container.getArgs())
+        .containsExactly(
+            "forget",
+            "--metadata",
+            "/var/lib/volume-clone/db/c/metadata",
+            "--uid",
+            h.clone("c").getMetadata().getUid());
+    assertThat(forget.getSpec().getVolumes())
+        .filteredOn(v -> v.getHostPath() != null)
+        .singleElement()
+        .satisfies(
+            v -> assertThat(v.getHostPath().getPath()).isEqualTo("/var/lib/volume-clone/db/c"));
+    assertThat(container.getVolumeDevices()).isNullOrEmpty();
+    assertThat(container.getSecurityContext().getPrivileged()).isFalse();
+
+    forget.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder().withPhase("Succeeded").build());
+    h.cluster.client.resource(forget).updateStatus();
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(h.eventReasons("c")).contains("RemovingMetadata", "MetadataRemoved");
+    assertThat(forgetPod("c")).as("the forget Pod is removed").isNull();
+  }
+
+  @Test
+  void aFailedForgetPodLeavesTheFileWithAWarningAndTheDeletionCompletes() {
+    completedAndDeleted("c");
+    h.cleanup("c");
+    Pod forget = forgetPod("c");
+    forget.setStatus(
+        new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+            .withPhase("Failed")
+            .withMessage("metadata /var/lib/volume-clone/db/c/metadata is kept: not cut over")
+            .build());
+    h.cluster.client.resource(forget).updateStatus();
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(h.events("c"))
+        .filteredOn(e -> "MetadataLeftBehind".equals(e.getReason()))
+        .singleElement()
+        .satisfies(
+            e -> {
+              assertThat(e.getType()).isEqualTo("Warning");
+              assertThat(e.getMessage())
+                  .contains("could not remove the default metadata file")
+                  .contains("on node n1")
+                  .contains("not cut over");
+            });
+  }
+
+  @Test
+  void aCloneThatDidNotCompleteKeepsItsMetadataForAResume() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    VolumeClone clone = h.clone("c");
+    clone.getMetadata().setFinalizers(List.of(VolumeCloneReconciler.FINALIZER));
+    h.cluster.client.resource(clone).update();
+    h.cluster.client.resource(h.clone("c")).delete();
+    h.cleanup("c");
+    assertThat(h.cleanup("c").isRemoveFinalizer()).isTrue();
+    assertThat(forgetPod("c")).isNull();
   }
 
   @Test

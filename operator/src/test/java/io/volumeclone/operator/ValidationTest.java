@@ -286,28 +286,33 @@ class ValidationTest {
         .contains("needs a claim with volumeMode: Block");
   }
 
-  @Test
-  void anUnboundClaimWaitsWithoutStalling() {
-    h.cluster.node("n1");
-    h.cluster.claim(Harness.NS, "src", "1Gi");
+  private void unboundClaim(String name) {
     h.cluster
         .client
         .persistentVolumeClaims()
         .resource(
             new PersistentVolumeClaimBuilder()
                 .withNewMetadata()
-                .withName("dst")
+                .withName(name)
                 .withNamespace(Harness.NS)
                 .endMetadata()
                 .withNewSpec()
                 .withVolumeMode("Block")
+                .withStorageClassName("local-wait")
                 .endSpec()
                 .withNewStatus()
                 .withPhase("Pending")
                 .endStatus()
                 .build())
         .create();
-    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+  }
+
+  @Test
+  void anUnboundClaimOfACloneOnAFixedNodeWaitsWithoutStalling() {
+    h.cluster.node("n1");
+    unboundClaim("dst");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "x", "dst");
+    c.getSpec().setSource(SourceRef.device("/dev/disk/by-id/a"));
     c.getSpec().setNodeName("n1");
     h.cluster.create(c);
     h.reconcile("c");
@@ -316,7 +321,50 @@ class ValidationTest {
     Condition reconciling = reported.condition(ConditionTypes.RECONCILING).orElseThrow();
     assertThat(reconciling.getStatus()).isEqualTo("True");
     assertThat(reconciling.getReason()).isEqualTo("ClaimNotBound");
+    assertThat(reconciling.getMessage()).contains("names a device path");
     assertThat(h.pod("c")).isNull();
+  }
+
+  @Test
+  void aCloneOfClaimsOnlyIsLeftToTheSchedulerWhichBindsWaitForFirstConsumerClaims() {
+    h.cluster.node("n1");
+    h.cluster.claim(Harness.NS, "src", "1Gi");
+    unboundClaim("dst");
+    h.cluster.create(MockCluster.pvcClone(Harness.NS, "c", "src", "dst"));
+    h.reconcile("c");
+    var pod = h.pod("c");
+    assertThat(pod).as("the agent Pod is the claims' first consumer").isNotNull();
+    assertThat(pod.getSpec().getNodeName()).as("no nodeName: kube-scheduler places it").isNull();
+    assertThat(pod.getSpec().getAffinity()).isNull();
+    assertThat(h.status("c").getNodeName()).as("not known before binding").isNull();
+    var reconciling = h.status("c").condition(ConditionTypes.RECONCILING).orElseThrow();
+    assertThat(reconciling.getReason()).isEqualTo("AgentScheduling");
+
+    pod.getSpec().setNodeName("n1"); // what the scheduler's binding does
+    h.cluster.client.resource(pod).update();
+    h.reconcile("c");
+    assertThat(h.status("c").getNodeName()).as("recorded once bound").isEqualTo("n1");
+  }
+
+  @Test
+  void specNodeNameOfAScheduledCloneIsANodeAffinityNotANodeName() {
+    h.cluster.node("n1");
+    h.cluster.claim(Harness.NS, "src", "1Gi");
+    h.cluster.claim(Harness.NS, "dst", "1Gi");
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+    c.getSpec().setNodeName("n1");
+    h.cluster.create(c);
+    h.reconcile("c");
+    var spec = h.pod("c").getSpec();
+    assertThat(spec.getNodeName()).isNull();
+    var term =
+        spec.getAffinity()
+            .getNodeAffinity()
+            .getRequiredDuringSchedulingIgnoredDuringExecution()
+            .getNodeSelectorTerms()
+            .get(0);
+    assertThat(term.getMatchFields().get(0).getKey()).isEqualTo("metadata.name");
+    assertThat(term.getMatchFields().get(0).getValues()).containsExactly("n1");
   }
 
   @Test
@@ -333,12 +381,15 @@ class ValidationTest {
   }
 
   @Test
-  void withoutNodeNameOrLocalVolumeThereIsNoNode() {
-    h.cluster.claim(Harness.NS, "src", "1Gi");
+  void aCloneWithADevicePathAndNoNodeHasNoNode() {
+    h.cluster.node("n1");
     h.cluster.claim(Harness.NS, "dst", "1Gi");
-    h.cluster.create(MockCluster.pvcClone(Harness.NS, "c", "src", "dst"));
+    VolumeClone c = MockCluster.pvcClone(Harness.NS, "c", "x", "dst");
+    c.getSpec().setSource(SourceRef.device("/dev/disk/by-id/a"));
+    h.cluster.create(c);
     assertThat(refused("c", "NoNode").getMessage())
-        .startsWith("no node to run on: set spec.nodeName");
+        .startsWith("no node to run on: a clone that names a device path runs on a fixed node;")
+        .contains("set spec.nodeName");
   }
 
   @Test

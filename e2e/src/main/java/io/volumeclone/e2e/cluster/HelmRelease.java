@@ -66,6 +66,8 @@ public final class HelmRelease {
             "1s",
             "stopGracePeriod",
             "15s",
+            "deletionTimeout",
+            "10s",
             "nodeBandwidth",
             NODE_BANDWIDTH));
     v.put("operator", Map.of("health", Map.of("port", freePort())));

@@ -79,6 +79,17 @@ import java.util.concurrent.TimeUnit;
  * kube-node-lease} every 10 s, as a kubelet does, so that the controller manager's node lifecycle
  * controller keeps it Ready and does not evict its Pods.
  *
+ * <p>Admission, as the kubelet's: a Pod whose CPU or memory requests do not fit the node's
+ * allocatable, less what the Pods it runs request and what {@link #reserve} holds outside the API's
+ * view (system daemons, static Pods), is rejected: phase Failed, reason {@code OutOfcpu} or {@code
+ * OutOfmemory}, the kubelet's message. The scheduler counts only the API's Pods, so with a
+ * reservation it places Pods the node then refuses, as on a real cluster whose kubelet's view
+ * differs from the scheduler's.
+ *
+ * <p>{@link #loseNode} plays a node that loses power or its network: its processes die, its Lease
+ * stops, its Ready condition turns Unknown, and nothing on it answers any more (Pods deleted there
+ * stay Terminating). {@link #recoverNode} brings it back, and it finishes what was asked meanwhile.
+ *
  * <p>Restarts follow {@code restartPolicy}: a process that exits non-zero under {@code OnFailure}
  * or {@code Always} is started again after a short back-off and {@code restartCount} goes up; exit
  * 0 makes the Pod {@code Succeeded}. Deleting the Pod sends SIGTERM, then SIGKILL after the Pod's
@@ -98,6 +109,18 @@ public final class NodeRunner implements AutoCloseable {
   private final Set<String> nodes;
   private final Map<String, PodRun> runs = new ConcurrentHashMap<>();
   private final Set<String> terminating = ConcurrentHashMap.newKeySet();
+  private final Set<String> rejected = ConcurrentHashMap.newKeySet();
+  private final Set<String> lost = ConcurrentHashMap.newKeySet();
+  private final Map<String, Resources> reserved = new ConcurrentHashMap<>();
+
+  /** CPU in millicores and memory in bytes. */
+  private record Resources(long milliCpu, long memoryBytes) {
+    Resources plus(Resources other) {
+      return new Resources(milliCpu + other.milliCpu, memoryBytes + other.memoryBytes);
+    }
+  }
+
+  private static final Resources ALLOCATABLE = new Resources(2000, 4L << 30);
   private SharedIndexInformer<Pod> informer;
   private ScheduledExecutorService heartbeat;
   private KubeletLogEndpoint logs;
@@ -134,7 +157,7 @@ public final class NodeRunner implements AutoCloseable {
         () -> {
           // A scheduled task that throws is never run again: nothing may escape.
           try {
-            nodes.forEach(this::renewLease);
+            nodes.stream().filter(n -> !lost.contains(n)).forEach(this::renewLease);
             runs.values().forEach(PodRun::refreshTokens);
           } catch (RuntimeException | Error e) {
             System.err.println("volume-clone node runner: heartbeat failed: " + e);
@@ -161,6 +184,7 @@ public final class NodeRunner implements AutoCloseable {
 
                   @Override
                   public void onDelete(Pod pod, boolean unknownFinalState) {
+                    rejected.remove(key(pod));
                     PodRun run = runs.remove(key(pod));
                     if (run != null) {
                       run.stop("the Pod was deleted");
@@ -213,11 +237,11 @@ public final class NodeRunner implements AutoCloseable {
         .withType("InternalIP")
         .withAddress("127.0.0.1")
         .endAddress()
-        .addToCapacity("cpu", new Quantity("2"))
-        .addToCapacity("memory", new Quantity("4Gi"))
+        .addToCapacity("cpu", new Quantity(ALLOCATABLE.milliCpu() + "m"))
+        .addToCapacity("memory", new Quantity(Long.toString(ALLOCATABLE.memoryBytes())))
         .addToCapacity("pods", new Quantity("110"))
-        .addToAllocatable("cpu", new Quantity("2"))
-        .addToAllocatable("memory", new Quantity("4Gi"))
+        .addToAllocatable("cpu", new Quantity(ALLOCATABLE.milliCpu() + "m"))
+        .addToAllocatable("memory", new Quantity(Long.toString(ALLOCATABLE.memoryBytes())))
         .addToAllocatable("pods", new Quantity("110"))
         .withNewDaemonEndpoints()
         .withNewKubeletEndpoint()
@@ -268,7 +292,7 @@ public final class NodeRunner implements AutoCloseable {
 
   private void observe(Pod pod) {
     String node = pod.getSpec() == null ? null : pod.getSpec().getNodeName();
-    if (node == null || !nodes.contains(node)) {
+    if (node == null || !nodes.contains(node) || lost.contains(node)) {
       return;
     }
     String key = key(pod);
@@ -296,18 +320,176 @@ public final class NodeRunner implements AutoCloseable {
       return;
     }
     String phase = pod.getStatus() == null ? null : pod.getStatus().getPhase();
-    if ("Succeeded".equals(phase) || "Failed".equals(phase)) {
+    if ("Succeeded".equals(phase) || "Failed".equals(phase) || rejected.contains(key)) {
       return;
     }
-    runs.computeIfAbsent(
-        key,
-        k -> {
-          PodRun run = new PodRun(pod, node);
-          Thread thread = new Thread(run::run, "kubelet-" + pod.getMetadata().getName());
-          thread.setDaemon(true);
-          thread.start();
-          return run;
-        });
+    synchronized (runs) {
+      if (runs.containsKey(key)) {
+        return;
+      }
+      Optional<String[]> refusal = admit(pod, node);
+      if (refusal.isPresent()) {
+        rejected.add(key);
+        reject(pod, refusal.get()[0], refusal.get()[1]);
+        return;
+      }
+      PodRun run = new PodRun(pod, node);
+      runs.put(key, run);
+      Thread thread =
+          new Thread(
+              () -> {
+                try {
+                  run.run();
+                } finally {
+                  run.finished = true; // a terminal Pod holds no resources
+                }
+              },
+              "kubelet-" + pod.getMetadata().getName());
+      thread.setDaemon(true);
+      thread.start();
+    }
+  }
+
+  /**
+   * The kubelet's resource admission: the Pod's requests must fit what is left of the node's
+   * allocatable; else the reason ({@code OutOfcpu}, {@code OutOfmemory}) and the kubelet's message.
+   */
+  private Optional<String[]> admit(Pod pod, String node) {
+    Resources used = reserved.getOrDefault(node, new Resources(0, 0));
+    for (PodRun run : runs.values()) {
+      if (run.node.equals(node) && !run.finished) {
+        used = used.plus(requests(run.pod));
+      }
+    }
+    Resources wanted = requests(pod);
+    if (wanted.milliCpu() + used.milliCpu() > ALLOCATABLE.milliCpu()) {
+      return Optional.of(
+          refusal("cpu", wanted.milliCpu(), used.milliCpu(), ALLOCATABLE.milliCpu()));
+    }
+    if (wanted.memoryBytes() + used.memoryBytes() > ALLOCATABLE.memoryBytes()) {
+      return Optional.of(
+          refusal("memory", wanted.memoryBytes(), used.memoryBytes(), ALLOCATABLE.memoryBytes()));
+    }
+    return Optional.empty();
+  }
+
+  private static String[] refusal(String resource, long requested, long used, long capacity) {
+    return new String[] {
+      "OutOf" + resource,
+      "Pod was rejected: Node didn't have enough resource: "
+          + resource
+          + ", requested: "
+          + requested
+          + ", used: "
+          + used
+          + ", capacity: "
+          + capacity
+    };
+  }
+
+  private static Resources requests(Pod pod) {
+    long cpu = 0;
+    long memory = 0;
+    for (Container c : pod.getSpec().getContainers()) {
+      Map<String, Quantity> requests =
+          c.getResources() == null || c.getResources().getRequests() == null
+              ? Map.of()
+              : c.getResources().getRequests();
+      if (requests.containsKey("cpu")) {
+        cpu +=
+            Quantity.getAmountInBytes(requests.get("cpu"))
+                .multiply(java.math.BigDecimal.valueOf(1000))
+                .longValue();
+      }
+      if (requests.containsKey("memory")) {
+        memory += Quantity.getAmountInBytes(requests.get("memory")).longValue();
+      }
+    }
+    return new Resources(cpu, memory);
+  }
+
+  private void reject(Pod pod, String reason, String message) {
+    try {
+      Pod latest =
+          client
+              .pods()
+              .inNamespace(pod.getMetadata().getNamespace())
+              .withName(pod.getMetadata().getName())
+              .get();
+      if (latest == null || !latest.getMetadata().getUid().equals(pod.getMetadata().getUid())) {
+        return;
+      }
+      latest.setStatus(
+          new io.fabric8.kubernetes.api.model.PodStatusBuilder()
+              .withPhase("Failed")
+              .withReason(reason)
+              .withMessage(message)
+              .withStartTime(Instant.now().toString())
+              .build());
+      client.pods().resource(latest).updateStatus();
+    } catch (KubernetesClientException e) {
+      System.err.println(
+          "volume-clone node runner: cannot reject Pod " + pod.getMetadata().getName() + ": " + e);
+    }
+  }
+
+  /**
+   * Holds CPU (millicores) and memory on {@code node} outside the API's view, as system daemons or
+   * static Pods do: Pods placed by the scheduler that no longer fit are rejected. Zero frees it.
+   */
+  public void reserve(String node, long milliCpu, long memoryBytes) {
+    reserved.put(node, new Resources(milliCpu, memoryBytes));
+  }
+
+  /**
+   * The node goes dark: its processes die at once (no SIGTERM), its Lease stops, Ready turns
+   * Unknown (what the node lifecycle controller writes after its grace period, written now), and
+   * the node handles nothing more: Pods deleted there stay Terminating.
+   */
+  public void loseNode(String node) {
+    lost.add(node);
+    for (Map.Entry<String, PodRun> e : runs.entrySet()) {
+      if (e.getValue().node.equals(node)) {
+        e.getValue().kill();
+        runs.remove(e.getKey());
+      }
+    }
+    setReady(node, "Unknown", "NodeStatusUnknown", "Kubelet stopped posting node status.");
+  }
+
+  /** The node is back: Lease, Ready, and every Pod on it handled again (deletions finished). */
+  public void recoverNode(String node) {
+    lost.remove(node);
+    renewLease(node);
+    setReady(
+        node, "True", "KubeletReady", "the volume-clone node runner plays this node's kubelet");
+    for (Pod pod :
+        client.pods().inAnyNamespace().withField("spec.nodeName", node).list().getItems()) {
+      observe(pod);
+    }
+  }
+
+  private void setReady(String node, String status, String reason, String message) {
+    String now = Instant.now().toString();
+    client
+        .nodes()
+        .withName(node)
+        .editStatus(
+            n -> {
+              n.getStatus().getConditions().removeIf(c -> "Ready".equals(c.getType()));
+              n.getStatus()
+                  .getConditions()
+                  .add(
+                      new io.fabric8.kubernetes.api.model.NodeConditionBuilder()
+                          .withType("Ready")
+                          .withStatus(status)
+                          .withReason(reason)
+                          .withMessage(message)
+                          .withLastHeartbeatTime(now)
+                          .withLastTransitionTime(now)
+                          .build());
+              return n;
+            });
   }
 
   /**
@@ -375,6 +557,7 @@ public final class NodeRunner implements AutoCloseable {
     private final String node;
     private final Pod pod;
     private volatile boolean stopped;
+    private volatile boolean finished;
     private volatile Process current;
     private volatile String mainClass;
     private int restarts;
@@ -450,6 +633,24 @@ public final class NodeRunner implements AutoCloseable {
             backoff.multipliedBy(2).compareTo(Duration.ofSeconds(5)) > 0
                 ? Duration.ofSeconds(5)
                 : backoff.multipliedBy(2);
+      }
+    }
+
+    /** Power loss: the process dies without SIGTERM, and nothing is reported. */
+    void kill() {
+      Process p;
+      synchronized (this) {
+        stopped = true;
+        p = current;
+      }
+      if (p != null && p.isAlive()) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
+        try {
+          p.waitFor(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
       }
     }
 
@@ -558,8 +759,11 @@ public final class NodeRunner implements AutoCloseable {
         }
       }
 
-      List<String> args =
-          new ArrayList<>(Optional.ofNullable(container.getArgs()).orElse(List.of()));
+      // A container sees its mounts at their mount paths; this process sees the node's directories.
+      List<String> args = new ArrayList<>();
+      for (String arg : Optional.ofNullable(container.getArgs()).orElse(List.<String>of())) {
+        args.add(remap(arg, mounts));
+      }
       List<VolumeDevice> devices =
           Optional.ofNullable(container.getVolumeDevices()).orElse(List.of());
       if (!devices.isEmpty()) {

@@ -118,8 +118,11 @@ public class VolumeCloneSpec {
   @Size(max = 253)
   @JsonPropertyDescription(
       "Node that runs the clone. Required when source, destination or metadata is a device"
-          + " path. For PVCs the operator places the clone on the node of a local volume, or"
-          + " lets the scheduler choose. Immutable.")
+          + " path and no local volume fixes the node. A clone of PVCs only (metadata a PVC or"
+          + " the default file) is placed by kube-scheduler wherever its claims can be used"
+          + " (local volumes, zones; WaitForFirstConsumer claims bind then); nodeName there only"
+          + " restricts the scheduler to that node. status.nodeName says where it runs."
+          + " Immutable.")
   private String nodeName;
 
   @Required

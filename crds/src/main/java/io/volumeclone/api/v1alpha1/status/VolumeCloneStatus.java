@@ -76,7 +76,9 @@ public class VolumeCloneStatus {
   @JsonPropertyDescription("Human-readable explanation of the phase, e.g. why the clone failed.")
   private String message;
 
-  @JsonPropertyDescription("Node the clone runs on.")
+  @JsonPropertyDescription(
+      "Node the clone runs on: spec.nodeName, a device's or local volume's node, or where"
+          + " kube-scheduler bound the agent Pod (empty until then).")
   private String nodeName;
 
   @JsonPropertyDescription("Name of the agent Pod that runs the clone.")
