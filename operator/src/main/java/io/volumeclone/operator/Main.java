@@ -15,8 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts the operator: {@code java -jar operator/target/volume-clone-operator.jar [--help | --version]} (the
- * image runs that jar).
+ * Starts the operator: {@code java -jar operator/target/volume-clone-operator.jar [--help |
+ * --version]} (the image runs that jar).
  */
 public final class Main {
 
