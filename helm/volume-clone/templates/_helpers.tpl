@@ -39,12 +39,14 @@ app.kubernetes.io/component: operator
 {{- default (printf "%s-operator" (include "volume-clone.fullname" .)) .Values.operator.serviceAccount.name -}}
 {{- end -}}
 
-{{/* repository:tag, or repository@digest when a digest is given. */}}
+{{/* [registry/]repository:tag, or [registry/]repository@digest when a digest is given. */}}
 {{- define "volume-clone.image" -}}
+{{- $name := .image.repository -}}
+{{- with .image.registry }}{{ $name = printf "%s/%s" . $name }}{{ end -}}
 {{- if .image.digest -}}
-{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- printf "%s@%s" $name .image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" .image.repository (default .appVersion .image.tag) -}}
+{{- printf "%s:%s" $name (default .appVersion .image.tag) -}}
 {{- end -}}
 {{- end -}}
 

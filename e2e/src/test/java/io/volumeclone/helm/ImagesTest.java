@@ -18,9 +18,9 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The Dockerfiles cannot be built here (no container engine), so this checks what can be checked
- * without building them: that they copy what the Maven build produces, provide what the operator's
- * Pods run, and are the images the chart's defaults name.
+ * What can be checked without building the Dockerfiles (ImagesIT builds and starts them): that they
+ * copy what the Maven build produces, provide what the operator's Pods run, are the images the
+ * chart's defaults name, and pin their bases by digest.
  */
 class ImagesTest {
 
@@ -159,6 +159,20 @@ class ImagesTest {
     assertThat(pod.getSpec().getVolumes()).anySatisfy(v -> assertThat(v.getHostPath()).isNotNull());
     assertThat(pod.getSpec().getContainers().get(0).getSecurityContext().getRunAsUser()).isZero();
     assertThat(pod.getSpec().getContainers().get(0).getSecurityContext().getPrivileged()).isFalse();
+  }
+
+  @Test
+  void baseImagesArePinnedByDigestAndReplaceableAsAWhole() throws IOException {
+    for (String dockerfile : List.of("images/agent/Dockerfile", "images/operator/Dockerfile")) {
+      String text = read(dockerfile);
+      // images/build.sh --base debootstrap swaps the base through this ARG, digest included.
+      assertThat(text)
+          .as(dockerfile)
+          .containsPattern(
+              "(?m)^ARG BASE_IMAGE=[^\\s:@]+(/[^\\s:@]+)*(:[\\w.-]+)?@sha256:[0-9a-f]{64}$")
+          .containsPattern("(?m)^FROM \\$\\{BASE_IMAGE}$");
+      assertThat(text.lines().filter(l -> l.startsWith("FROM "))).as(dockerfile).hasSize(1);
+    }
   }
 
   /** Package names on `apt-get install` lines. */

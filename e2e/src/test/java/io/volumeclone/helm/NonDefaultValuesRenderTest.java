@@ -109,8 +109,10 @@ class NonDefaultValuesRenderTest {
     OperatorOptions options = OperatorConfig.of(full, scratch).options();
 
     assertThat(options.get(OperatorOptions.AGENT_IMAGE))
-        .isEqualTo("registry.example.com/storage/volume-clone:0.2.0-rc1");
+        .isEqualTo("registry.example.com:5000/storage/volume-clone:0.2.0-rc1");
     assertThat(options.get(OperatorOptions.AGENT_IMAGE_PULL_POLICY)).isEqualTo("Always");
+    assertThat(options.get(OperatorOptions.AGENT_IMAGE_PULL_SECRETS))
+        .containsExactly("registry-example", "registry-mirror");
     assertThat(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT)).isEqualTo("clone-agent");
     assertThat(options.get(OperatorOptions.AGENT_PRIVILEGED)).isTrue();
     assertThat(options.get(OperatorOptions.AGENT_CPU_REQUEST)).isEqualTo("200m");

@@ -78,6 +78,12 @@ class ValuesSchemaTest {
             new String[] {"/podSecurity/enforce", "privileged"}),
         Arguments.of("operator:\n  image:\n    digest: latest\n", new String[] {"digest"}),
         Arguments.of(
+            "agent:\n  image:\n    registry: https://ghcr.io\n",
+            new String[] {"/agent/image/registry", "https://ghcr.io"}),
+        Arguments.of(
+            "agent:\n  imagePullSecrets:\n    - regcred\n",
+            new String[] {"/agent/imagePullSecrets/0", "object"}),
+        Arguments.of(
             "operator:\n  logLevel: verbose\n",
             new String[] {"/operator/logLevel", "trace", "error"}),
         Arguments.of("metrics:\n  port: 80\n", new String[] {"port", "minimum"}),

@@ -21,7 +21,7 @@ import picocli.CommandLine.Option;
 @Command(
     name = "volume-clone",
     mixinStandardHelpOptions = true,
-    version = "volume-clone 0.1.0",
+    versionProvider = Main.JarVersion.class,
     description = "Clone block volumes the way Linux dm-clone does.",
     subcommands = {
       CloneCommand.class,
@@ -57,6 +57,21 @@ public final class Main implements Runnable {
     throw new CommandLine.ParameterException(
         spec.commandLine(),
         "missing command: use " + String.join(", ", spec.subcommands().keySet()) + " (see --help)");
+  }
+
+  /**
+   * The version the Maven build writes into the shaded jar's manifest, so that {@code --version}
+   * names the build the image or the node runs rather than a number someone forgot to bump.
+   */
+  static final class JarVersion implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String version = Main.class.getPackage().getImplementationVersion();
+      return new String[] {
+        "volume-clone "
+            + (version != null ? version : "(unknown: not run from the volume-clone jar)")
+      };
+    }
   }
 
   /** Runs the CLI's own commands with the given streams; returns the exit code. */

@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.ContainerPortBuilder;
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.LocalObjectReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
@@ -255,6 +256,10 @@ public final class AgentPodFactory {
         .withAffinity(plan.byScheduler() ? nodeAffinity(plan.nodeName()) : null)
         .withRestartPolicy("OnFailure") // a crashed agent resumes from its metadata in place
         .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
+        .withImagePullSecrets(
+            options.get(OperatorOptions.AGENT_IMAGE_PULL_SECRETS).stream()
+                .map(LocalObjectReference::new)
+                .toList())
         .withTerminationGracePeriodSeconds(grace)
         .withEnableServiceLinks(false)
         .withContainers(container)

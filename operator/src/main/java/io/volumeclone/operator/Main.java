@@ -15,8 +15,8 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Starts the operator: {@code java -jar operator/target/volume-clone-operator.jar [--help]} (the
- * image runs that jar).
+ * Starts the operator: {@code java -jar operator/target/volume-clone-operator.jar [--help |
+ * --version]} (the image runs that jar).
  */
 public final class Main {
 
@@ -25,6 +25,14 @@ public final class Main {
   private Main() {}
 
   public static void main(String[] args) throws Exception {
+    if (args.length > 0 && (args[0].equals("--version") || args[0].equals("-V"))) {
+      // Written into the shaded jar's manifest by the Maven build (operator/pom.xml).
+      String version = Main.class.getPackage().getImplementationVersion();
+      System.out.println(
+          "volume-clone-operator "
+              + (version != null ? version : "(unknown: not run from the operator jar)"));
+      return;
+    }
     if (args.length > 0 && (args[0].equals("--help") || args[0].equals("-h"))) {
       System.out.println(
           "volume-clone operator. Settings come from environment variables or the file named by"

@@ -58,6 +58,14 @@ public final class OperatorOptions {
           "IfNotPresent",
           "imagePullPolicy of the agent container: Always, IfNotPresent or Never.",
           OperatorOptions::pullPolicy);
+  public static final Option<List<String>> AGENT_IMAGE_PULL_SECRETS =
+      define(
+          "agent.imagePullSecrets",
+          "",
+          "Comma-separated names of the Secrets agent Pods pull their image with; each must exist"
+              + " in every namespace where VolumeClones live (an agent Pod runs in its"
+              + " VolumeClone's namespace); empty = none.",
+          OperatorOptions::list);
   public static final Option<String> AGENT_SERVICE_ACCOUNT =
       define(
           "agent.serviceAccount",

@@ -1,0 +1,170 @@
+package io.volumeclone.images;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.volumeclone.testing.HostRequirements;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The images as CI builds them: {@code images/build.sh --base debootstrap} runs the Dockerfiles
+ * through buildah ({@code bud --isolation chroot}, vfs storage) on Debian trixie bootstrapped from
+ * the Debian archive, into OCI archives; each archive is then loaded into a store of its own and
+ * its entry point started with {@code buildah run} as the image's user. {@code --version} answering
+ * with this build's version shows that the entry point, the JRE and the jar inside the image work
+ * together and that the image carries this build, not a stale jar.
+ */
+class ImagesIT {
+
+  private static final String VERSION = System.getProperty("volumeclone.version");
+  private static final Path BUILD = Path.of(System.getProperty("volumeclone.images.build"));
+  private static final Path OUT = Path.of(System.getProperty("volumeclone.images.out"));
+  private static final ObjectMapper JSON = new ObjectMapper();
+
+  private static Path archives;
+
+  @BeforeAll
+  static void buildTheImages() throws Exception {
+    HostRequirements.require("buildah", "buildah");
+    HostRequirements.require("debootstrap", "debootstrap");
+    HostRequirements.requireRoot("buildah's chroot isolation and debootstrap run as root");
+    assertThat(VERSION).as("volumeclone.version (set by e2e/pom.xml)").isNotBlank();
+
+    Result build =
+        run(
+            OUT.resolve("build.log"),
+            40,
+            BUILD.toString(),
+            "--base",
+            "debootstrap",
+            "--out",
+            OUT.toString());
+    assertThat(build.exitCode()).as("images/build.sh failed:%n%s", build.tail()).isZero();
+    archives = Path.of(build.lastLine());
+  }
+
+  @Test
+  void agentImageEntryPointRunsThisBuildsVolumeClone() throws Exception {
+    assertThat(versionFromEntryPoint("volume-clone.oci.tar")).isEqualTo("volume-clone " + VERSION);
+  }
+
+  @Test
+  void operatorImageEntryPointRunsThisBuildsOperator() throws Exception {
+    assertThat(versionFromEntryPoint("volume-clone-operator.oci.tar"))
+        .isEqualTo("volume-clone-operator " + VERSION);
+  }
+
+  /**
+   * Starts the image's ENTRYPOINT with {@code --version} (in place of its CMD), as its USER, and
+   * returns the last line it printed.
+   */
+  private static String versionFromEntryPoint(String archive) throws Exception {
+    Path image = archives.resolve(archive);
+    assertThat(image).as("OCI archive written by images/build.sh").isRegularFile();
+    String name = archive.substring(0, archive.indexOf('.'));
+    Path store = OUT.resolve("it-" + name);
+    List<String> buildah =
+        List.of(
+            "buildah",
+            "--root",
+            store.resolve("storage").toString(),
+            "--runroot",
+            store.resolve("run").toString(),
+            "--storage-driver",
+            "vfs");
+    Path log = OUT.resolve("it-" + name + ".log");
+    discard(store, log);
+
+    Result from = run(log, 5, concat(buildah, "from", "--quiet", "oci-archive:" + image));
+    assertThat(from.exitCode()).as("buildah from %s:%n%s", image, from.tail()).isZero();
+    String container = from.lastLine();
+    try {
+      Result inspect = run(log, 1, concat(buildah, "inspect", container));
+      assertThat(inspect.exitCode()).as("buildah inspect:%n%s", inspect.tail()).isZero();
+      JsonNode config =
+          JSON.readTree(String.join("\n", inspect.output())).path("OCIv1").path("config");
+      List<String> entryPoint = new ArrayList<>();
+      config.path("Entrypoint").forEach(e -> entryPoint.add(e.asText()));
+      assertThat(entryPoint).as("ENTRYPOINT of %s", archive).isNotEmpty();
+
+      List<String> command = new ArrayList<>(buildah);
+      command.addAll(List.of("run", "--isolation", "chroot"));
+      String user = config.path("User").asText("");
+      if (!user.isEmpty()) {
+        command.addAll(List.of("--user", user));
+      }
+      command.add(container);
+      command.add("--");
+      command.addAll(entryPoint);
+      command.add("--version");
+      Result version = run(log, 2, command);
+      assertThat(version.exitCode())
+          .as("%s --version in %s:%n%s", entryPoint, archive, version.tail())
+          .isZero();
+      return version.lastLine();
+    } finally {
+      run(log, 2, concat(buildah, "rm", container));
+      discard(store, log);
+    }
+  }
+
+  /** vfs keeps a full copy of the image per store: one store per test, gone after it. */
+  private static void discard(Path store, Path log) throws IOException, InterruptedException {
+    Result rm = run(log, 2, "rm", "-rf", "--one-file-system", store.toString());
+    assertThat(rm.exitCode()).as("rm -rf %s:%n%s", store, rm.tail()).isZero();
+  }
+
+  private static List<String> concat(List<String> head, String... tail) {
+    List<String> all = new ArrayList<>(head);
+    all.addAll(List.of(tail));
+    return all;
+  }
+
+  private record Result(int exitCode, List<String> output) {
+    String lastLine() {
+      return output.isEmpty() ? "" : output.getLast().trim();
+    }
+
+    String tail() {
+      return String.join("\n", output.subList(Math.max(0, output.size() - 30), output.size()));
+    }
+  }
+
+  private static Result run(Path log, int timeoutMinutes, String... command)
+      throws IOException, InterruptedException {
+    return run(log, timeoutMinutes, List.of(command));
+  }
+
+  /** Runs {@code command}, stdout and stderr appended to {@code log}; returns what it printed. */
+  private static Result run(Path log, int timeoutMinutes, List<String> command)
+      throws IOException, InterruptedException {
+    Files.createDirectories(log.getParent());
+    Path output = Files.createTempFile(log.getParent(), "command-", ".out");
+    ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
+    builder.redirectOutput(output.toFile());
+    builder.environment().put("PATH", HostRequirements.PATH);
+    Process process = builder.start();
+    if (!process.waitFor(timeoutMinutes, TimeUnit.MINUTES)) {
+      process.destroyForcibly().waitFor();
+      throw new AssertionError(
+          "timed out after " + timeoutMinutes + " min: " + String.join(" ", command));
+    }
+    List<String> lines = Files.readAllLines(output);
+    Files.writeString(
+        log,
+        "$ " + String.join(" ", command) + "\n" + String.join("\n", lines) + "\n",
+        StandardOpenOption.CREATE,
+        StandardOpenOption.APPEND);
+    Files.delete(output);
+    return new Result(process.exitValue(), lines);
+  }
+}
