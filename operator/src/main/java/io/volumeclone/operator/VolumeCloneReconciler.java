@@ -1058,14 +1058,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
             message,
             node,
             podName,
-            List.of(
-                condition(ConditionTypes.READY, false, "AgentRejected", message),
-                condition(ConditionTypes.RECONCILING, true, "AgentRejected", message),
-                condition(
-                    ConditionTypes.STALLED,
-                    false,
-                    "AgentRejected",
-                    "waiting, not stuck: " + message)),
+            kstatus(Kstatus.IN_PROGRESS, "AgentRejected", message),
             true,
             false),
         now);
