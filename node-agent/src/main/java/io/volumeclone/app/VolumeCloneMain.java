@@ -2,6 +2,7 @@ package io.volumeclone.app;
 
 import io.volumeclone.agent.AgentCommand;
 import io.volumeclone.cli.Main;
+import io.volumeclone.engine.Devices;
 import java.util.List;
 
 /**
@@ -14,6 +15,10 @@ public final class VolumeCloneMain {
   private VolumeCloneMain() {}
 
   public static void main(String[] args) {
+    if (args.length > 0 && (args[0].equals("clone") || args[0].equals("agent"))) {
+      // Both open devices soon; a process's start is a consumer's wait (issue 19).
+      Devices.bindNativeCallsInBackground();
+    }
     System.exit(Main.run(System.out, System.err, List.of(AgentCommand.class), args));
   }
 }

@@ -90,20 +90,17 @@ public final class Main implements Runnable {
     // The engine logs through slf4j-simple to stderr: keep it to warnings unless asked.
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "warn");
     System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
+    PlainCommandLine.Factory create = type -> withStreams(type.getDeclaredConstructor(), out, err);
+    Object plain = PlainCommandLine.parse(Main.class, args, create);
+    if (plain != null) {
+      return execute(plain, new PrintWriter(err, true), verbose);
+    }
     CommandLine.IFactory factory =
         new CommandLine.IFactory() {
           @Override
           public <K> K create(Class<K> type) throws Exception {
             K command = CommandLine.defaultFactory().create(type);
-            if (command instanceof CloneCommand clone) {
-              clone.out = out;
-              clone.err = err;
-            } else if (command instanceof ControlCommand control) {
-              control.out = out;
-              control.err = err;
-            } else if (command instanceof ForgetCommand forget) {
-              forget.out = out;
-            }
+            setStreams(command, out, err);
             return command;
           }
         };
@@ -123,21 +120,61 @@ public final class Main implements Runnable {
           return EXIT_USAGE;
         });
     commandLine.setExecutionExceptionHandler(
-        (e, cmd, parseResult) -> {
-          PrintWriter w = cmd.getErr();
-          if (e instanceof UsageException) {
-            w.println("volume-clone: " + e.getMessage());
-            w.flush();
-            return EXIT_USAGE;
-          }
-          w.println("volume-clone: " + describe(e));
-          if (verbose) {
-            e.printStackTrace(w);
-          }
-          w.flush();
-          return EXIT_FAILURE;
-        });
+        (e, cmd, parseResult) -> failed(e, cmd.getErr(), verbose));
     return commandLine.execute(args);
+  }
+
+  private static Object withStreams(
+      java.lang.reflect.Constructor<?> constructor, PrintStream out, PrintStream err)
+      throws Exception {
+    constructor.setAccessible(true);
+    Object command = constructor.newInstance();
+    setStreams(command, out, err);
+    return command;
+  }
+
+  private static void setStreams(Object command, PrintStream out, PrintStream err) {
+    if (command instanceof CloneCommand clone) {
+      clone.out = out;
+      clone.err = err;
+    } else if (command instanceof ControlCommand control) {
+      control.out = out;
+      control.err = err;
+    } else if (command instanceof ForgetCommand forget) {
+      forget.out = out;
+    }
+  }
+
+  /**
+   * Runs a command that {@link PlainCommandLine} read, with the exit codes and messages picocli's
+   * execution gives it.
+   */
+  private static int execute(Object command, PrintWriter err, boolean verbose) {
+    try {
+      if (command instanceof java.util.concurrent.Callable<?> callable) {
+        Object result = callable.call();
+        return result instanceof Integer code ? code : 0;
+      }
+      ((Runnable) command).run();
+      return 0;
+    } catch (Exception e) {
+      return failed(e, err, verbose);
+    }
+  }
+
+  /** A command failed: one line on stderr (and the trace with --verbose), exit 2 or 1. */
+  private static int failed(Exception e, PrintWriter w, boolean verbose) {
+    if (e instanceof UsageException) {
+      w.println("volume-clone: " + e.getMessage());
+      w.flush();
+      return EXIT_USAGE;
+    }
+    w.println("volume-clone: " + describe(e));
+    if (verbose) {
+      e.printStackTrace(w);
+    }
+    w.flush();
+    return EXIT_FAILURE;
   }
 
   static String describe(Throwable e) {

@@ -105,11 +105,34 @@ final class LinuxIo {
   }
 
   private static final class Holder {
+    static {
+      // jnr-ffi's default loader writes a class per interface with its bundled ASM at run time:
+      // Java 5 bytecode that no class-data archive or AOT cache holds, so every process start paid
+      // for loading, verifying and interpreting it before its first open (0.1 to 0.5 s, issue 19).
+      // The reflective loader binds each call on first use instead; the calls here are rare
+      // (opens, ioctls, fallocate), so its microseconds per call do not matter.
+      if (System.getProperty("jnr.ffi.asm.enabled") == null) {
+        System.setProperty("jnr.ffi.asm.enabled", "false");
+      }
+    }
+
     static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
     static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
   }
 
   private LinuxIo() {}
+
+  /**
+   * Binds libc now; for a thread that does it ahead of the first open. A failure is left for the
+   * first real call to report, with its device.
+   */
+  static void bind() {
+    try {
+      libc();
+    } catch (RuntimeException | LinkageError e) {
+      // the first open reports it
+    }
+  }
 
   private static LibC libc() {
     return Holder.LIBC;

@@ -146,6 +146,53 @@ class CloneUserPriorityTest {
   }
 
   @Test
+  void theCopierWritesTheDestinationInSmallPiecesFewAtOnceAndAWholeRegionWriteGoesPastThem()
+      throws Exception {
+    int regions = 256;
+    byte[] data = new byte[regions * R];
+    new Random(23).nextBytes(data);
+    TestingLaneSource lanes =
+        new TestingLaneSource(
+            new TestingMemoryBlockDevice("dst", new byte[data.length], false, 512));
+    lanes.holdCopierWrites();
+    TestingMemoryCloneMetadata md =
+        new TestingMemoryCloneMetadata(
+            new CloneGeometry(0, 0, data.length, R, data.length, data.length));
+    try (Clone busy =
+        Clone.open(
+            TestingMemoryBlockDevice.readOnly("src", data),
+            lanes,
+            md,
+            CloneOptions.builder("pieces")
+                .batchRegions(16)
+                .regionsInFlight(64)
+                .commitPeriod(Duration.ofHours(1))
+                .build())) {
+      // Four batches have read their regions; only two pieces of them reach the destination.
+      awaitTrue(
+          () -> lanes.copierWritesHeld() == SourceLanes.BACKGROUND_PIECES,
+          "the copier's first writes reach the destination");
+      awaitTrue(() -> busy.inFlight().size() == 4, "four batches are in flight");
+      byte[] user = filled(16 * R, 0x3C);
+      CompletableFuture<Void> write =
+          async(() -> busy.write(128L * R, ByteBuffer.wrap(user), false));
+
+      write.get(30, TimeUnit.SECONDS);
+      assertThat(lanes.copierWritesHeld())
+          .as("the copier's writes are still held")
+          .isEqualTo(SourceLanes.BACKGROUND_PIECES);
+
+      lanes.releaseCopierWrites();
+      busy.copiedFuture().get(60, TimeUnit.SECONDS);
+      assertThat(lanes.mostCopierWritesAtOnce()).isEqualTo(SourceLanes.BACKGROUND_PIECES);
+      assertThat(lanes.largestCopierWrite()).isEqualTo(SourceLanes.BACKGROUND_PIECE);
+      byte[] expected = data.clone();
+      System.arraycopy(user, 0, expected, 128 * R, user.length);
+      assertThat(((TestingMemoryBlockDevice) lanes.inner()).contents()).isEqualTo(expected);
+    }
+  }
+
+  @Test
   void regionsLargerThanTheCopyChunkAreCopiedInSeveralChunks() throws Exception {
     int region = 2 * Clone.COPY_CHUNK;
     byte[] data = new byte[2 * region];

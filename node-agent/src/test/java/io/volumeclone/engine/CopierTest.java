@@ -169,7 +169,11 @@ class CopierTest {
     setUp(64);
     gated.close(0);
     open(options().batchRegions(1).regionsInFlight(3));
-    waitUntil(() -> gated.waiting.get() == 3);
+    // Three batches are claimed; SourceLanes.BACKGROUND_PIECES of them are at the source.
+    waitUntil(
+        () ->
+            clone.inFlight().size() == 3
+                && gated.waiting.get() == Math.min(3, SourceLanes.BACKGROUND_PIECES));
     assertThat(clone.copier().maxRegionsInFlightSeen()).isEqualTo(3);
     clone.copier().setRegionsInFlight(6);
     // Six batches are claimed at once; at the source only SourceLanes.BACKGROUND_PIECES of them

@@ -12,7 +12,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A source that tells the background copier's reads (made on its {@code copier-} threads) from user
  * reads (every other thread), counts both, and can hold either kind on a latch: tests show a user
  * request finishing while the copier's reads are stuck at the source, and the copier issuing
- * nothing while a user read is at the source.
+ * nothing while a user read is at the source. As a destination it holds and measures the copier's
+ * writes the same way.
  */
 public final class TestingLaneSource extends TestingForwardingBlockDevice {
 
@@ -22,6 +23,11 @@ public final class TestingLaneSource extends TestingForwardingBlockDevice {
   private final AtomicInteger copierReadsHeld = new AtomicInteger();
   private final AtomicInteger userReadsHeld = new AtomicInteger();
   private final List<long[]> userReads = new ArrayList<>();
+  private volatile CountDownLatch copierWriteGate = new CountDownLatch(0);
+  private final AtomicInteger copierWritesHeld = new AtomicInteger();
+  private final AtomicInteger copierWritesActive = new AtomicInteger();
+  private final AtomicInteger mostCopierWritesAtOnce = new AtomicInteger();
+  private final AtomicInteger largestCopierWrite = new AtomicInteger();
 
   public TestingLaneSource(BlockDevice inner) {
     super(inner);
@@ -67,6 +73,46 @@ public final class TestingLaneSource extends TestingForwardingBlockDevice {
   /** Every user read so far as {offset, length}. */
   public synchronized List<long[]> userReads() {
     return new ArrayList<>(userReads);
+  }
+
+  /** Holds every copier write from now on until {@link #releaseCopierWrites()}. */
+  public void holdCopierWrites() {
+    copierWriteGate = new CountDownLatch(1);
+  }
+
+  public void releaseCopierWrites() {
+    copierWriteGate.countDown();
+  }
+
+  /** Copier writes waiting at the gate right now. */
+  public int copierWritesHeld() {
+    return copierWritesHeld.get();
+  }
+
+  /** The most copier writes that were at this device at once. */
+  public int mostCopierWritesAtOnce() {
+    return mostCopierWritesAtOnce.get();
+  }
+
+  /** The largest copier write in bytes. */
+  public int largestCopierWrite() {
+    return largestCopierWrite.get();
+  }
+
+  @Override
+  public void write(long offset, ByteBuffer src) throws IOException {
+    if (!isCopier()) {
+      super.write(offset, src);
+      return;
+    }
+    largestCopierWrite.accumulateAndGet(src.remaining(), Math::max);
+    mostCopierWritesAtOnce.accumulateAndGet(copierWritesActive.incrementAndGet(), Math::max);
+    try {
+      pass(copierWriteGate, copierWritesHeld);
+      super.write(offset, src);
+    } finally {
+      copierWritesActive.decrementAndGet();
+    }
   }
 
   @Override
