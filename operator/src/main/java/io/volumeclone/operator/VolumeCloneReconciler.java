@@ -1037,25 +1037,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       client.pods().resource(pod).delete();
       return recheckSoon();
     }
-    record(
-        clone,
-        desired(
-            clone,
-            Phase.Pending,
-            message,
-            node,
-            podName,
-            List.of(
-                condition(ConditionTypes.READY, false, "AgentRejected", message),
-                condition(ConditionTypes.RECONCILING, true, "AgentRejected", message),
-                condition(
-                    ConditionTypes.STALLED,
-                    false,
-                    "AgentRejected",
-                    "waiting, not stuck: " + message)),
-            true,
-            false),
-        now);
+    record(clone, progressing(clone, Phase.Pending, "AgentRejected", message, node, podName), now);
     return UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(left);
   }
 
