@@ -9,10 +9,12 @@ import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.EnvVarBuilder;
 import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.LocalObjectReference;
+import io.fabric8.kubernetes.api.model.OwnerReference;
 import io.fabric8.kubernetes.api.model.OwnerReferenceBuilder;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodBuilder;
 import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.ResourceRequirements;
 import io.fabric8.kubernetes.api.model.ResourceRequirementsBuilder;
 import io.fabric8.kubernetes.api.model.SecurityContext;
 import io.fabric8.kubernetes.api.model.SecurityContextBuilder;
@@ -214,42 +216,19 @@ public final class AgentPodFactory {
             .withEnv(environment(stateDir, leaseDir))
             .withVolumeDevices(devices)
             .withVolumeMounts(mounts)
-            .withResources(
-                new ResourceRequirementsBuilder()
-                    .withRequests(
-                        quantities(
-                            OperatorOptions.AGENT_CPU_REQUEST,
-                            OperatorOptions.AGENT_MEMORY_REQUEST))
-                    .withLimits(
-                        quantities(
-                            OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
-                    .build())
+            .withResources(resources())
             .withSecurityContext(securityContext(privileged))
             .build();
-
-    Map<String, String> labels = new LinkedHashMap<>();
-    labels.put(LABEL_NAME, "volume-clone");
-    labels.put(LABEL_COMPONENT, "agent");
-    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
-    labels.put(LABEL_CLONE, cloneLabel(name));
 
     long grace = options.get(OperatorOptions.AGENT_STOP_GRACE_PERIOD).toSeconds();
     return new PodBuilder()
         .withNewMetadata()
         .withName(podName(name))
         .withNamespace(namespace)
-        .withLabels(labels)
+        .withLabels(labels(name, "agent"))
         .addToAnnotations(LABEL_CLONE, name)
         .addToAnnotations(scrapeAnnotations(metricsPort))
-        .withOwnerReferences(
-            new OwnerReferenceBuilder()
-                .withApiVersion(owner.getApiVersion())
-                .withKind(owner.getKind())
-                .withName(name)
-                .withUid(owner.getMetadata().getUid())
-                .withController(true)
-                .withBlockOwnerDeletion(true)
-                .build())
+        .withOwnerReferences(controller(owner, true))
         .endMetadata()
         .withNewSpec()
         .withNodeName(plan.byScheduler() ? null : plan.nodeName())
@@ -278,6 +257,38 @@ public final class AgentPodFactory {
     out.put("prometheus.io/port", Integer.toString(metricsPort));
     out.put("prometheus.io/path", "/metrics");
     return out;
+  }
+
+  private ResourceRequirements resources() {
+    return new ResourceRequirementsBuilder()
+        .withRequests(
+            quantities(OperatorOptions.AGENT_CPU_REQUEST, OperatorOptions.AGENT_MEMORY_REQUEST))
+        .withLimits(quantities(OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
+        .build();
+  }
+
+  private static Map<String, String> labels(String cloneName, String component) {
+    Map<String, String> labels = new LinkedHashMap<>();
+    labels.put(LABEL_NAME, "volume-clone");
+    labels.put(LABEL_COMPONENT, component);
+    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
+    labels.put(LABEL_CLONE, cloneLabel(cloneName));
+    return labels;
+  }
+
+  /**
+   * The clone as controlling owner. {@code blockOwnerDeletion} for the agent: a foreground deletion
+   * of the clone then waits for its agent to stop.
+   */
+  private static OwnerReference controller(HasMetadata owner, boolean blockOwnerDeletion) {
+    return new OwnerReferenceBuilder()
+        .withApiVersion(owner.getApiVersion())
+        .withKind(owner.getKind())
+        .withName(owner.getMetadata().getName())
+        .withUid(owner.getMetadata().getUid())
+        .withController(true)
+        .withBlockOwnerDeletion(blockOwnerDeletion ? true : null)
+        .build();
   }
 
   private static Affinity nodeAffinity(String node) {
@@ -324,38 +335,17 @@ public final class AgentPodFactory {
                 "--uid",
                 owner.getMetadata().getUid())
             .withVolumeMounts(mount("state", stateDir), mount("tmp", "/tmp"))
-            .withResources(
-                new ResourceRequirementsBuilder()
-                    .withRequests(
-                        quantities(
-                            OperatorOptions.AGENT_CPU_REQUEST,
-                            OperatorOptions.AGENT_MEMORY_REQUEST))
-                    .withLimits(
-                        quantities(
-                            OperatorOptions.AGENT_CPU_LIMIT, OperatorOptions.AGENT_MEMORY_LIMIT))
-                    .build())
+            .withResources(resources())
             .withTerminationMessagePolicy("FallbackToLogsOnError")
             .withSecurityContext(securityContext(false))
             .build();
-    Map<String, String> labels = new LinkedHashMap<>();
-    labels.put(LABEL_NAME, "volume-clone");
-    labels.put(LABEL_COMPONENT, "metadata-cleanup");
-    labels.put(LABEL_MANAGED_BY, MANAGED_BY);
-    labels.put(LABEL_CLONE, cloneLabel(name));
     return new PodBuilder()
         .withNewMetadata()
         .withName(forgetPodName(name))
         .withNamespace(namespace)
-        .withLabels(labels)
+        .withLabels(labels(name, "metadata-cleanup"))
         .addToAnnotations(LABEL_CLONE, name)
-        .withOwnerReferences(
-            new OwnerReferenceBuilder()
-                .withApiVersion(owner.getApiVersion())
-                .withKind(owner.getKind())
-                .withName(name)
-                .withUid(owner.getMetadata().getUid())
-                .withController(true)
-                .build())
+        .withOwnerReferences(controller(owner, false))
         .endMetadata()
         .withNewSpec()
         .withNodeName(node)

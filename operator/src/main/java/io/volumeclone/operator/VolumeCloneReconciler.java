@@ -1050,18 +1050,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
       client.pods().resource(pod).delete();
       return recheckSoon();
     }
-    record(
-        clone,
-        desired(
-            clone,
-            Phase.Pending,
-            message,
-            node,
-            podName,
-            kstatus(Kstatus.IN_PROGRESS, "AgentRejected", message),
-            true,
-            false),
-        now);
+    record(clone, progressing(clone, Phase.Pending, "AgentRejected", message, node, podName), now);
     return UpdateControl.<VolumeClone>noUpdate().rescheduleAfter(left);
   }
 
