@@ -235,10 +235,7 @@ public final class AgentPodFactory {
         .withAffinity(plan.byScheduler() ? nodeAffinity(plan.nodeName()) : null)
         .withRestartPolicy("OnFailure") // a crashed agent resumes from its metadata in place
         .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
-        .withImagePullSecrets(
-            options.get(OperatorOptions.AGENT_IMAGE_PULL_SECRETS).stream()
-                .map(LocalObjectReference::new)
-                .toList())
+        .withImagePullSecrets(pullSecrets())
         .withTerminationGracePeriodSeconds(grace)
         .withEnableServiceLinks(false)
         .withContainers(container)
@@ -289,6 +286,13 @@ public final class AgentPodFactory {
         .withController(true)
         .withBlockOwnerDeletion(blockOwnerDeletion ? true : null)
         .build();
+  }
+
+  /** Every Pod the operator starts pulls the agent image, so each gets the same Secrets. */
+  private List<LocalObjectReference> pullSecrets() {
+    return options.get(OperatorOptions.AGENT_IMAGE_PULL_SECRETS).stream()
+        .map(LocalObjectReference::new)
+        .toList();
   }
 
   private static Affinity nodeAffinity(String node) {
@@ -350,6 +354,7 @@ public final class AgentPodFactory {
         .withNewSpec()
         .withNodeName(node)
         .withRestartPolicy("Never")
+        .withImagePullSecrets(pullSecrets())
         .withServiceAccountName(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT))
         .withAutomountServiceAccountToken(false)
         .withEnableServiceLinks(false)

@@ -49,6 +49,26 @@ class AgentImageTest {
   }
 
   @Test
+  void theMetadataCleanupPodPullsTheAgentImageWithTheSameSecrets() {
+    VolumeClone clone = MockCluster.pvcClone(Harness.NS, "c", "src", "dst");
+    clone.getMetadata().setUid("0b1c2d3e-0000-4000-8000-000000000001");
+    Pod forget =
+        new AgentPodFactory(
+                OperatorOptions.of(
+                    Map.of(
+                        "agent.image",
+                        DIGEST_PINNED,
+                        "agent.imagePullSecrets",
+                        "registry-example")))
+            .forgetPod(clone, "n1");
+
+    assertThat(forget.getSpec().getContainers().get(0).getImage()).isEqualTo(DIGEST_PINNED);
+    assertThat(forget.getSpec().getImagePullSecrets())
+        .extracting(LocalObjectReference::getName)
+        .containsExactly("registry-example");
+  }
+
+  @Test
   void withoutSecretsConfiguredTheAgentPodNamesNone() {
     try (Harness h = new Harness()) {
       assertThat(agentPodOf(h).getSpec().getImagePullSecrets()).isEmpty();
