@@ -245,6 +245,8 @@ final class CloneOpener {
           .bandwidth(bandwidth)
           .regionsInFlight(copy.regionsInFlightOrDefault())
           .batchRegions(copy.batchRegionsOrDefault())
+          // a clone created paused must not start a first batch before the spec is applied
+          .startPaused(copy.pausedOrDefault())
           .cutover(
               spec.cutoverOrDefault() == CutoverMode.Manual
                   ? CloneOptions.Cutover.MANUAL

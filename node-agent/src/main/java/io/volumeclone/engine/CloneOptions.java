@@ -16,6 +16,8 @@ import java.time.Duration;
  * @param batchRegions most contiguous regions one background copy covers
  * @param cutover automatic cutover when the copy completes, or manual after approval
  * @param noCopy do not copy in the background; only user I/O copies regions
+ * @param startPaused the background copier starts paused (a clone created paused copies nothing
+ *     until {@link Clone#tune} resumes it, not even a first batch)
  * @param maxCopyRetries copy errors tolerated before the clone reports itself degraded
  * @param retryBackoff wait after the first copy error; doubles with each further error in a row
  */
@@ -29,6 +31,7 @@ public record CloneOptions(
     int batchRegions,
     Cutover cutover,
     boolean noCopy,
+    boolean startPaused,
     int maxCopyRetries,
     Duration retryBackoff) {
 
@@ -78,6 +81,7 @@ public record CloneOptions(
     private int batchRegions = CopyDefaults.BATCH_REGIONS;
     private Cutover cutover = Cutover.AUTO;
     private boolean noCopy;
+    private boolean startPaused;
     private int maxCopyRetries = 16;
     private Duration retryBackoff = Duration.ofMillis(50);
 
@@ -130,6 +134,11 @@ public record CloneOptions(
       return this;
     }
 
+    public Builder startPaused(boolean value) {
+      startPaused = value;
+      return this;
+    }
+
     public Builder maxCopyRetries(int value) {
       maxCopyRetries = value;
       return this;
@@ -151,6 +160,7 @@ public record CloneOptions(
           batchRegions,
           cutover,
           noCopy,
+          startPaused,
           maxCopyRetries,
           retryBackoff);
     }

@@ -81,6 +81,7 @@ final class Copier implements AutoCloseable {
     this.bandwidth = new TokenBucket(options.bandwidth());
     this.regionsInFlight = options.regionsInFlight();
     this.batchRegions = options.batchRegions();
+    this.paused = options.startPaused();
     this.limiter = bandwidth::acquire;
     AtomicInteger threadNumber = new AtomicInteger();
     this.workers =
