@@ -32,6 +32,8 @@ class SchedulingIT {
 
   private static final long SIZE = 8 << 20;
 
+  private static final String LEGACY_CLAIM_FINALIZER = "volumeclone.io/in-use";
+
   @Test
   void waitForFirstConsumerClaimsBindWhenTheSchedulerPlacesTheAgentOnTheirVolumesNode()
       throws IOException {
@@ -42,6 +44,16 @@ class SchedulingIT {
     assertThat(claimPhase(ns, "src"))
         .as("WaitForFirstConsumer: no binding yet")
         .isEqualTo("Pending");
+    // An earlier release put its own finalizer on the claims; the operator takes it off.
+    E2e.client()
+        .persistentVolumeClaims()
+        .inNamespace(ns)
+        .withName("src")
+        .edit(
+            claim -> {
+              claim.getMetadata().getFinalizers().add(LEGACY_CLAIM_FINALIZER);
+              return claim;
+            });
 
     E2e.apply(pvcClone(ns, "placed"));
     VolumeClone done =
@@ -75,6 +87,19 @@ class SchedulingIT {
                         "Successfully assigned " + ns + "/" + podName + " to " + VOLUME_NODE));
     assertThat(claimPhase(ns, "src")).isEqualTo("Bound");
     assertThat(claimPhase(ns, "dst")).isEqualTo("Bound");
+    for (String claim : List.of("src", "dst")) {
+      assertThat(
+              E2e.client()
+                  .persistentVolumeClaims()
+                  .inNamespace(ns)
+                  .withName(claim)
+                  .get()
+                  .getMetadata()
+                  .getFinalizers())
+          .as("claim " + claim + ": protected by Kubernetes' own finalizer, not the operator's")
+          .contains("kubernetes.io/pvc-protection")
+          .doesNotContain(LEGACY_CLAIM_FINALIZER);
+    }
     assertThat(E2e.kubectl("-n", ns, "get", "vc", "placed")).contains(VOLUME_NODE);
     Clones.assertSameBytes(source, E2e.deviceDirectory().resolve(ns + "-dst"));
 
