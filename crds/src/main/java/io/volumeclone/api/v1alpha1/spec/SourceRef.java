@@ -12,15 +12,7 @@ import java.util.Objects;
         "(has(self.device) ? 1 : 0) + (has(self.persistentVolumeClaim) ? 1 : 0)"
             + " + (has(self.nbd) ? 1 : 0) == 1",
     message = "source must set exactly one of device, persistentVolumeClaim or nbd")
-public class SourceRef {
-
-  @JsonPropertyDescription(
-      "A block device on the node. The source is opened read-only and never written.")
-  private DeviceRef device;
-
-  @JsonPropertyDescription(
-      "A PersistentVolumeClaim (volumeMode: Block) in this namespace. It is opened read-only.")
-  private PvcRef persistentVolumeClaim;
+public class SourceRef extends VolumeRef {
 
   @JsonPropertyDescription("An NBD export to read from, e.g. a remote backup server.")
   private NbdRef nbd;
@@ -45,20 +37,18 @@ public class SourceRef {
     return ref;
   }
 
+  @Override
+  @JsonPropertyDescription(
+      "A block device on the node. The source is opened read-only and never written.")
   public DeviceRef getDevice() {
-    return device;
+    return super.getDevice();
   }
 
-  public void setDevice(DeviceRef device) {
-    this.device = device;
-  }
-
+  @Override
+  @JsonPropertyDescription(
+      "A PersistentVolumeClaim (volumeMode: Block) in this namespace. It is opened read-only.")
   public PvcRef getPersistentVolumeClaim() {
-    return persistentVolumeClaim;
-  }
-
-  public void setPersistentVolumeClaim(PvcRef persistentVolumeClaim) {
-    this.persistentVolumeClaim = persistentVolumeClaim;
+    return super.getPersistentVolumeClaim();
   }
 
   public NbdRef getNbd() {
@@ -73,34 +63,26 @@ public class SourceRef {
    * The one-line form shown in {@code kubectl get vc} (status.sourceSummary): {@code pvc/NAME}, the
    * device path, or the NBD URI; {@code "<none>"} when nothing is set.
    */
+  @Override
   public String describe() {
-    if (persistentVolumeClaim != null) {
-      return persistentVolumeClaim.toString();
-    }
-    if (device != null) {
-      return device.getPath();
-    }
-    if (nbd != null) {
+    if (nbd != null && getDevice() == null && getPersistentVolumeClaim() == null) {
       return nbd.getUri();
     }
-    return "<none>";
+    return super.describe();
+  }
+
+  @Override
+  protected String role() {
+    return "source";
   }
 
   @Override
   public boolean equals(Object o) {
-    return o instanceof SourceRef other
-        && Objects.equals(device, other.device)
-        && Objects.equals(persistentVolumeClaim, other.persistentVolumeClaim)
-        && Objects.equals(nbd, other.nbd);
+    return super.equals(o) && Objects.equals(nbd, ((SourceRef) o).nbd);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(device, persistentVolumeClaim, nbd);
-  }
-
-  @Override
-  public String toString() {
-    return "source " + describe();
+    return 31 * super.hashCode() + Objects.hashCode(nbd);
   }
 }
