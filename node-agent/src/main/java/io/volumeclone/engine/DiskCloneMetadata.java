@@ -648,29 +648,17 @@ public final class DiskCloneMetadata implements CloneMetadata {
     String name = device.name();
     long deviceSize = device.size();
     if (deviceSize < BLOCK_SIZE) {
-      return invalid(name, "is smaller than one 4 KiB block", deviceSize);
+      return MetadataReport.invalid(name, "is smaller than one 4 KiB block", deviceSize);
     }
     ByteBuffer block = readBlock(device, 0);
     if (isAllZero(block)) {
-      return new MetadataReport(
-          name,
-          MetadataReport.State.UNFORMATTED,
-          null,
-          0,
-          null,
-          null,
-          0,
-          0,
-          false,
-          false,
-          deviceSize,
-          0);
+      return MetadataReport.unformatted(name, deviceSize);
     }
     Label label;
     try {
       label = parseLabel(name, block);
     } catch (MetadataMismatchException e) {
-      return invalid(name, e.reason(), deviceSize);
+      return MetadataReport.invalid(name, e.reason(), deviceSize);
     }
     long required = requiredSize(label.geometry);
     Slot[] slots = readSlots(device, label.uuid, label.geometry);
@@ -709,22 +697,6 @@ public final class DiskCloneMetadata implements CloneMetadata {
         deviceSize,
         required,
         slot.identity);
-  }
-
-  private static MetadataReport invalid(String name, String problem, long deviceSize) {
-    return new MetadataReport(
-        name,
-        MetadataReport.State.INVALID,
-        problem,
-        0,
-        null,
-        null,
-        0,
-        0,
-        false,
-        false,
-        deviceSize,
-        0);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -66,6 +66,18 @@ public record MetadataReport(
         null);
   }
 
+  /** A device whose first block is all zeroes: a clone opened on it formats it. */
+  public static MetadataReport unformatted(String device, long deviceSize) {
+    return new MetadataReport(
+        device, State.UNFORMATTED, null, 0, null, null, 0, 0, false, false, deviceSize, 0);
+  }
+
+  /** A device that is not metadata at all (no label that parses): the problem says why. */
+  public static MetadataReport invalid(String device, String problem, long deviceSize) {
+    return new MetadataReport(
+        device, State.INVALID, problem, 0, null, null, 0, 0, false, false, deviceSize, 0);
+  }
+
   /** Validity of a metadata device. */
   public enum State {
     /** The first block is all zeroes: a clone opened on it formats it. */
