@@ -25,11 +25,10 @@ import org.junit.jupiter.api.Test;
  */
 class ImagesIT {
 
-  private static final String VERSION = System.getProperty("volumeclone.version");
-  private static final Path BUILD = Path.of(System.getProperty("volumeclone.images.build"));
-  private static final Path OUT = Path.of(System.getProperty("volumeclone.images.out"));
   private static final ObjectMapper JSON = new ObjectMapper();
 
+  private static String version;
+  private static Path out;
   private static Path archives;
 
   @BeforeAll
@@ -37,30 +36,47 @@ class ImagesIT {
     HostRequirements.require("buildah", "buildah");
     HostRequirements.require("debootstrap", "debootstrap");
     HostRequirements.requireRoot("buildah's chroot isolation and debootstrap run as root");
-    assertThat(VERSION).as("volumeclone.version (set by e2e/pom.xml)").isNotBlank();
+    version = setByThePom("volumeclone.version");
+    Path build = Path.of(setByThePom("volumeclone.images.build"));
+    out = Path.of(setByThePom("volumeclone.images.out"));
 
-    Result build =
+    Result built =
         run(
-            OUT.resolve("build.log"),
+            out.resolve("build.log"),
             40,
-            BUILD.toString(),
+            build.toString(),
             "--base",
             "debootstrap",
             "--out",
-            OUT.toString());
-    assertThat(build.exitCode()).as("images/build.sh failed:%n%s", build.tail()).isZero();
-    archives = Path.of(build.lastLine());
+            out.toString());
+    assertThat(built.exitCode()).as("images/build.sh failed:%n%s", built.tail()).isZero();
+    archives = Path.of(built.lastLine());
   }
 
   @Test
   void agentImageEntryPointRunsThisBuildsVolumeClone() throws Exception {
-    assertThat(versionFromEntryPoint("volume-clone.oci.tar")).isEqualTo("volume-clone " + VERSION);
+    assertThat(versionFromEntryPoint("volume-clone.oci.tar")).isEqualTo("volume-clone " + version);
   }
 
   @Test
   void operatorImageEntryPointRunsThisBuildsOperator() throws Exception {
     assertThat(versionFromEntryPoint("volume-clone-operator.oci.tar"))
-        .isEqualTo("volume-clone-operator " + VERSION);
+        .isEqualTo("volume-clone-operator " + version);
+  }
+
+  /**
+   * The system property e2e/pom.xml's failsafe configuration sets; run from an IDE or by surefire
+   * it is missing, which fails the class with its name instead of a NullPointerException at load.
+   */
+  private static String setByThePom(String name) {
+    String value = System.getProperty(name);
+    assertThat(value)
+        .as(
+            "system property %s, set by e2e/pom.xml for failsafe: run ./mvnw -B -pl e2e -am verify"
+                + " -Dit.test=ImagesIT",
+            name)
+        .isNotBlank();
+    return value;
   }
 
   /**
@@ -71,7 +87,7 @@ class ImagesIT {
     Path image = archives.resolve(archive);
     assertThat(image).as("OCI archive written by images/build.sh").isRegularFile();
     String name = archive.substring(0, archive.indexOf('.'));
-    Path store = OUT.resolve("it-" + name);
+    Path store = out.resolve("it-" + name);
     List<String> buildah =
         List.of(
             "buildah",
@@ -81,7 +97,7 @@ class ImagesIT {
             store.resolve("run").toString(),
             "--storage-driver",
             "vfs");
-    Path log = OUT.resolve("it-" + name + ".log");
+    Path log = out.resolve("it-" + name + ".log");
     discard(store, log);
 
     Result from = run(log, 5, concat(buildah, "from", "--quiet", "oci-archive:" + image));
