@@ -248,7 +248,7 @@ public final class Agent {
           s -> {
             reporter.poke();
             // The clone may fire while holding its own locks: follow it on the control thread.
-            onControlThread(this::sync);
+            onControlThread("control-failed", "following the clone", this::sync);
             lifecycle.wake();
           });
       lifecycle.moveTo(runningStateOf(clone));
@@ -553,14 +553,15 @@ public final class Agent {
     share.setCopying(lifecycle.state() == AgentState.COPYING && !lifecycle.stopRequested());
   }
 
-  private void onControlThread(Runnable task) {
+  /** Runs {@code task} on the control thread; a failure is logged as {@code failedEvent}. */
+  private void onControlThread(String failedEvent, String what, Runnable task) {
     try {
       control.execute(
           () -> {
             try {
               task.run();
             } catch (RuntimeException e) {
-              log.warn("control-failed", "the control thread failed: " + e.getMessage());
+              log.warn(failedEvent, what + " failed: " + e.getMessage());
             }
           });
     } catch (RejectedExecutionException e) {
@@ -589,18 +590,7 @@ public final class Agent {
   }
 
   private void submit(VolumeClone resource) {
-    try {
-      control.execute(
-          () -> {
-            try {
-              applier.apply(resource);
-            } catch (RuntimeException e) {
-              log.warn("apply-failed", "applying the spec failed: " + e.getMessage());
-            }
-          });
-    } catch (RejectedExecutionException e) {
-      // shutting down
-    }
+    onControlThread("apply-failed", "applying the spec", () -> applier.apply(resource));
   }
 
   // ---------------------------------------------------------------- status
