@@ -670,6 +670,10 @@ public final class Agent {
     return clone;
   }
 
+  AgentState state() {
+    return lifecycle.state();
+  }
+
   long statusWrites() {
     return reporter.writes();
   }
