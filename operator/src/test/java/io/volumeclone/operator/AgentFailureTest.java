@@ -262,7 +262,7 @@ class AgentFailureTest {
   @Test
   void aPodThatKeepsSucceedingWithoutCutOverFailsTheClone() {
     runningClone("c", null);
-    for (int run = 1; run <= VolumeCloneReconciler.MAX_RERUNS_WITHOUT_CUTOVER; run++) {
+    for (int run = 1; run <= CloneRules.MAX_RERUNS_WITHOUT_CUTOVER; run++) {
       h.podPhase("c", "Succeeded", null);
       h.reconcile("c"); // removes it
       assertThat(h.pod("c")).isNull();

@@ -355,11 +355,11 @@ class LifecycleTest {
 
   @Test
   void theRejectionBackOffDoublesUpToFiveMinutes() {
-    assertThat(VolumeCloneReconciler.rejectionBackoff(1)).isEqualTo(Duration.ofSeconds(10));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(2)).isEqualTo(Duration.ofSeconds(20));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(5)).isEqualTo(Duration.ofSeconds(160));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(6)).isEqualTo(Duration.ofMinutes(5));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(1000)).isEqualTo(Duration.ofMinutes(5));
+    assertThat(CloneRules.rejectionBackoff(1)).isEqualTo(Duration.ofSeconds(10));
+    assertThat(CloneRules.rejectionBackoff(2)).isEqualTo(Duration.ofSeconds(20));
+    assertThat(CloneRules.rejectionBackoff(5)).isEqualTo(Duration.ofSeconds(160));
+    assertThat(CloneRules.rejectionBackoff(6)).isEqualTo(Duration.ofMinutes(5));
+    assertThat(CloneRules.rejectionBackoff(1000)).isEqualTo(Duration.ofMinutes(5));
   }
 
   @Test

@@ -7,12 +7,16 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.api.reconciler.RetryInfo;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.managed.ManagedWorkflowAndDependentResourceContext;
+import io.javaoperatorsdk.operator.processing.dependent.workflow.WorkflowCleanupResult;
+import io.javaoperatorsdk.operator.processing.dependent.workflow.WorkflowReconcileResult;
 import io.javaoperatorsdk.operator.processing.event.EventSourceRetriever;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -117,10 +121,53 @@ final class TestingContext implements Context<VolumeClone> {
     throw new UnsupportedOperationException();
   }
 
+  /** What the reconciler hands its standalone dependents (the agent Pod's placement). */
   @Override
   public ManagedWorkflowAndDependentResourceContext managedWorkflowAndDependentResourceContext() {
-    throw new UnsupportedOperationException();
+    return values;
   }
+
+  private final ManagedWorkflowAndDependentResourceContext values =
+      new ManagedWorkflowAndDependentResourceContext() {
+        private final Map<Object, Object> map = new ConcurrentHashMap<>();
+
+        @Override
+        public <T> Optional<T> get(Object key, Class<T> expectedType) {
+          return Optional.ofNullable(map.get(key)).map(expectedType::cast);
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T put(Object key, T value) {
+          return (T) map.put(key, value);
+        }
+
+        @Override
+        public <T> T getMandatory(Object key, Class<T> expectedType) {
+          return get(key, expectedType)
+              .orElseThrow(() -> new IllegalStateException("nothing in the context for " + key));
+        }
+
+        @Override
+        public Optional<WorkflowReconcileResult> getWorkflowReconcileResult() {
+          return Optional.empty();
+        }
+
+        @Override
+        public Optional<WorkflowCleanupResult> getWorkflowCleanupResult() {
+          return Optional.empty();
+        }
+
+        @Override
+        public WorkflowReconcileResult reconcileManagedWorkflow() {
+          throw new UnsupportedOperationException("no managed workflow");
+        }
+
+        @Override
+        public WorkflowCleanupResult cleanupManageWorkflow() {
+          throw new UnsupportedOperationException("no managed workflow");
+        }
+      };
 
   @Override
   public ExecutorService getWorkflowExecutorService() {

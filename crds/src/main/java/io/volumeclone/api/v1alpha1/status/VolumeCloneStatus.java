@@ -16,9 +16,8 @@ import java.util.Optional;
  * What the clone is doing. Each field has one writer: the agent owns {@code progress}, {@code
  * export}, {@code metadataMode} and the conditions it reports; the operator owns the rest,
  * including the counters it must not lose when it restarts ({@code rerunsWithoutCutover}, {@code
- * agentRejection}). The
- * conditions list is a list-map keyed by {@code type}, so server-side apply from the two writers
- * merges per condition and neither erases the other's.
+ * agentRejection}). The conditions list is a list-map keyed by {@code type}, so server-side apply
+ * from the two writers merges per condition and neither erases the other's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @SchemaCustomizer(value = SchemaMergePatch.class, input = VolumeCloneStatus.CONDITIONS_SCHEMA)
