@@ -29,6 +29,15 @@ final class CloneObserver {
    * would run the agent again), so the clone is then read from the API server.
    */
   Observation observe(VolumeClone clone, Pod pod, String knownNode, Instant now) {
+    if (pod == null) {
+      // The informer may simply not have seen our own create yet: ask the server.
+      pod =
+          client
+              .pods()
+              .inNamespace(clone.getMetadata().getNamespace())
+              .withName(AgentPodFactory.podName(clone.getMetadata().getName()))
+              .get();
+    }
     String node = knownNode;
     if (pod != null && pod.getSpec() != null && pod.getSpec().getNodeName() != null) {
       node = pod.getSpec().getNodeName();
@@ -77,5 +86,11 @@ final class CloneObserver {
         + (c.getReason() == null ? "" : ", " + c.getReason())
         + (c.getLastTransitionTime() == null ? "" : ", since " + c.getLastTransitionTime())
         + ")";
+  }
+
+  /** The Pod of that name in the clone's namespace if the clone owns it, read from the server. */
+  Pod ownedPod(VolumeClone clone, String name) {
+    Pod pod = client.pods().inNamespace(clone.getMetadata().getNamespace()).withName(name).get();
+    return pod != null && AgentPodState.ownedBy(pod, clone) ? pod : null;
   }
 }

@@ -30,7 +30,8 @@ import java.util.Optional;
  * that has not started, decide ({@link CloneRules}, a pure function of the {@link Observation}),
  * and act: the agent Pod as a dependent resource ({@link AgentPodDependent}, built by {@link
  * AgentPodFactory}), the status and its Events ({@link StatusRecorder}), the deletion ({@link
- * CloneDeletion}). A reconcile that throws is reported in the status ({@link #updateErrorStatus}).
+ * DeletionRules} decides, {@link CloneDeletion} acts). A reconcile that throws is reported in the
+ * status ({@link #updateErrorStatus}).
  *
  * <p>The copying itself, progress, the export and cutover are the agent's. Completed and Failed are
  * final: the clone's slot is released and {@code ttlSecondsAfterFinished} deletes the clone later.
@@ -60,7 +61,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   public static final String NAME = "volumeclone";
   public static final String FINALIZER = "volumeclone.io/stop-agent";
 
-  private static final Duration SOON = CloneDeletion.POLL;
+  private static final Duration SOON = DeletionRules.POLL;
 
   private final KubernetesClient client;
   private final OperatorOptions options;
@@ -226,12 +227,6 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
    */
   private Pod recreate(VolumeClone clone, String node, Context<VolumeClone> context) {
     String name = AgentPodFactory.podName(clone.getMetadata().getName());
-    // The informer may simply not have seen our own create yet: ask the server before acting.
-    Pod existing =
-        client.pods().inNamespace(clone.getMetadata().getNamespace()).withName(name).get();
-    if (existing != null) {
-      return existing;
-    }
     List<Side> sides = Side.of(clone);
     boolean byScheduler = Side.claimsOnly(sides);
     String placement = byScheduler ? clone.getSpec().getNodeName() : node;
