@@ -2,7 +2,7 @@ package io.volumeclone.operator;
 
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
-import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.Durations;
 import io.volumeclone.api.v1alpha1.VolumeClone;
@@ -15,14 +15,15 @@ import java.util.Optional;
 /**
  * Carries out what {@link DeletionRules} decides when a VolumeClone is deleted (this is cancel):
  * what it reads comes from {@link CloneObserver}, what it does is Pod deletions and creations and
- * the Events that tell the user. No device data is ever deleted.
+ * the Events that tell the user; the metadata-removal Pod is a dependent resource ({@link
+ * MetadataRemovalPodDependent}). No device data is ever deleted.
  */
 final class CloneDeletion {
 
   private final KubernetesClient client;
   private final OperatorOptions options;
   private final Clock clock;
-  private final AgentPodFactory pods;
+  private final MetadataRemovalPodDependent metadataRemoval;
   private final CloneObserver observer;
   private final EventRecorder events;
 
@@ -30,26 +31,28 @@ final class CloneDeletion {
       KubernetesClient client,
       OperatorOptions options,
       Clock clock,
-      AgentPodFactory pods,
+      MetadataRemovalPodDependent metadataRemoval,
       CloneObserver observer,
       EventRecorder events) {
     this.client = client;
     this.options = options;
     this.clock = clock;
-    this.pods = pods;
+    this.metadataRemoval = metadataRemoval;
     this.observer = observer;
     this.events = events;
   }
 
   /** How long to wait before asking again, or empty once the finalizer may go. */
-  Optional<Duration> stop(VolumeClone clone) {
-    String name = clone.getMetadata().getName();
+  Optional<Duration> stop(VolumeClone clone, Context<VolumeClone> context) {
     DeletionRules.Seen seen =
         new DeletionRules.Seen(
             clone,
-            observer.ownedPod(clone, AgentPodFactory.podName(name)),
+            observer.ownedPod(clone, AgentPodFactory.podName(clone.getMetadata().getName())),
             DeletionRules.ownsDefaultMetadataOnANode(clone)
-                ? observer.ownedPod(clone, AgentPodFactory.forgetPodName(name))
+                ? metadataRemoval
+                    .current(clone, context)
+                    .filter(pod -> AgentPodState.ownedBy(pod, clone))
+                    .orElse(null)
                 : null,
             clock.instant());
     Duration timeout = options.get(OperatorOptions.AGENT_DELETION_TIMEOUT);
@@ -75,13 +78,7 @@ final class CloneDeletion {
         return Optional.empty();
       }
       case DeletionRules.Step.RemoveMetadata remove -> {
-        try {
-          client.pods().resource(pods.forgetPod(clone, remove.node())).create();
-        } catch (KubernetesClientException e) {
-          if (e.getCode() != 409) {
-            throw e;
-          }
-        }
+        metadataRemoval.reconcileFor(clone, context);
         events.normal(
             clone,
             "RemovingMetadata",

@@ -28,10 +28,11 @@ import java.util.Optional;
  * CloneObserver}: the clone, its agent Pod), validate ({@link Validator}) and admit ({@link
  * Admission}: one writer per device, a bounded number of clones per node, creation order) a clone
  * that has not started, decide ({@link CloneRules}, a pure function of the {@link Observation}),
- * and act: the agent Pod as a dependent resource ({@link AgentPodDependent}, built by {@link
- * AgentPodFactory}), the status and its Events ({@link StatusRecorder}), the deletion ({@link
- * DeletionRules} decides, {@link CloneDeletion} acts). A reconcile that throws is reported in the
- * status ({@link #updateErrorStatus}).
+ * and act: the agent Pod and the metadata-removal Pod as dependent resources ({@link
+ * AgentPodDependent}, {@link MetadataRemovalPodDependent}, built by {@link AgentPodFactory}), the
+ * status and its Events ({@link StatusRecorder}), the deletion ({@link DeletionRules} decides,
+ * {@link CloneDeletion} acts). A reconcile that throws is reported in the status ({@link
+ * #updateErrorStatus}).
  *
  * <p>The copying itself, progress, the export and cutover are the agent's. Completed and Failed are
  * final: the clone's slot is released and {@code ttlSecondsAfterFinished} deletes the clone later.
@@ -69,6 +70,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private final Validator validator;
   private final Admission admission;
   private final AgentPodDependent agentPod;
+  private final MetadataRemovalPodDependent metadataRemoval;
   private final CloneObserver observer;
   private final StatusRecorder status;
   private final CloneDeletion deletion;
@@ -86,14 +88,15 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     this.observer = new CloneObserver(client);
     this.events = new EventRecorder(client, clock);
     this.status = new StatusRecorder(new StatusWriter(client), events);
-    this.deletion = new CloneDeletion(client, options, clock, pods, observer, events);
+    this.metadataRemoval = new MetadataRemovalPodDependent(pods);
+    this.deletion = new CloneDeletion(client, options, clock, metadataRemoval, observer, events);
     this.legacyFinalizer = new LegacyClaimFinalizer(client);
   }
 
   @Override
   public List<EventSource<?, VolumeClone>> prepareEventSources(
       EventSourceContext<VolumeClone> context) {
-    return List.of(agentPod.eventSourceFor(context));
+    return List.of(agentPod.eventSourceFor(context), metadataRemoval.eventSourceFor(context));
   }
 
   /**
@@ -302,7 +305,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   @Override
   public DeleteControl cleanup(VolumeClone clone, Context<VolumeClone> context) {
     legacyFinalizer.removeOnceFrom(clone);
-    Optional<Duration> wait = deletion.stop(clone);
+    Optional<Duration> wait = deletion.stop(clone, context);
     if (wait.isPresent()) {
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait.get());
     }

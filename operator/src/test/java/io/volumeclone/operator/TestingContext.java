@@ -12,6 +12,7 @@ import io.javaoperatorsdk.operator.processing.dependent.workflow.WorkflowReconci
 import io.javaoperatorsdk.operator.processing.event.EventSourceRetriever;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -50,9 +51,23 @@ final class TestingContext implements Context<VolumeClone> {
     return Optional.ofNullable(type.cast(pod));
   }
 
+  /** The Pods the operator's two Pod informers would map to the clone: its agent and cleanup. */
   @Override
   public <R> Set<R> getSecondaryResources(Class<R> type) {
-    return getSecondaryResource(type).map(Set::of).orElse(Set.of());
+    if (type != Pod.class) {
+      return Set.of();
+    }
+    String name = primary.getMetadata().getName();
+    Set<R> found = new HashSet<>();
+    for (String podName :
+        List.of(AgentPodFactory.podName(name), AgentPodFactory.forgetPodName(name))) {
+      Pod pod =
+          client.pods().inNamespace(primary.getMetadata().getNamespace()).withName(podName).get();
+      if (pod != null) {
+        found.add(type.cast(pod));
+      }
+    }
+    return found;
   }
 
   @Override
