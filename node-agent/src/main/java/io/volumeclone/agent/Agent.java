@@ -3,12 +3,10 @@ package io.volumeclone.agent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.Access;
-import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
 import io.volumeclone.engine.BlockDevice;
@@ -16,24 +14,19 @@ import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneStatus;
-import io.volumeclone.engine.CloneTuning;
 import io.volumeclone.nbd.CommandRunner;
-import io.volumeclone.nbd.ExportAddress;
-import io.volumeclone.nbd.NbdServer;
-import io.volumeclone.nbd.NodeAttach;
 import io.volumeclone.nbd.ProcessCommandRunner;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.Objects;
+import java.time.Duration;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.locks.Condition;
-import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.UnaryOperator;
 
 /**
@@ -49,13 +42,16 @@ import java.util.function.UnaryOperator;
  *       A metadata device of another clone is refused (Degraded=True, MetadataMismatch).
  *   <li>Export: with access Immediate the clone is served on {@code <state>/nbd.sock} at once and,
  *       where the node has nbd and device-mapper, attached as {@code
- *       /dev/mapper/volume-clone-<uid>} ({@link NodeAttach}); with AfterCopy nothing is served
+ *       /dev/mapper/volume-clone-<uid>} ({@link NbdExport}); with AfterCopy nothing is served
  *       before cutover.
- *   <li>Live changes: an informer on the one VolumeClone feeds a single control thread that applies
- *       pause, bandwidth, regions in flight, batch size, copy-on-read and cutover approval to the
- *       running clone. An identity field (source, destination, metadata, region size, range) that
- *       differs from what the clone was opened with is refused (Degraded=True, IdentityChanged),
- *       after a commit.
+ *   <li>Lifecycle: {@link AgentState} lists the states of a run and the moves between them; {@link
+ *       AgentLifecycle} holds the current one, and a move the table does not list throws. The
+ *       running states follow the clone (copying, paused, copied); this class makes the others.
+ *   <li>Live changes: an informer on the one VolumeClone feeds a single control thread on which
+ *       {@link SpecApplier} applies pause, bandwidth, regions in flight, batch size, copy-on-read
+ *       and cutover approval to the running clone. An identity field (source, destination,
+ *       metadata, region size, range) that differs from what the clone was opened with is refused
+ *       (Degraded=True, IdentityChanged), after a commit.
  *   <li>Failures: a permanent one ({@link AgentFailures#PERMANENT}: invalid spec, a device too
  *       small for the range, metadata of another clone, an identity change) sets Degraded=True with
  *       that reason and exits {@value #EXIT_PERMANENT}; the operator then fails the clone and
@@ -65,8 +61,10 @@ import java.util.function.UnaryOperator;
  *   <li>Node bandwidth: with a node budget ({@code VOLUME_CLONE_NODE_BANDWIDTH}) the agent holds a
  *       lease while its clone copies and the copier runs at the smaller of spec.copy.bandwidth and
  *       its fair share of the budget among the clones copying on the node ({@link
- *       NodeBandwidthShare}); every change of that limit is logged ({@code bandwidth} event) and
- *       exported as a metric.
+ *       NodeBandwidthShare}). The knob goes one way, at start as later: {@link SpecApplier} ->
+ *       {@link NodeBandwidthShare} -> {@link CopierBandwidth} -> {@link Clone#tune}; every change
+ *       of the limit is logged ({@code bandwidth} event) and exported as a metric. The lease is
+ *       held exactly while the agent is {@link AgentState#COPYING} and no stop is asked for.
  *   <li>Status: {@link StatusReporter} writes only the agent's fields, at most once per reporting
  *       interval plus once per phase change.
  *   <li>End: after cutover (automatic, or manual once approved) the node's mapper device is moved
@@ -91,6 +89,8 @@ public final class Agent {
   /** What a JVM stopped by SIGTERM exits with; {@link #run} returns it after {@link #stop}. */
   public static final int EXIT_STOPPED = 143;
 
+  private static final Duration TICK = Duration.ofSeconds(1);
+
   /** Where the node's block devices and their kernel state are, and how commands run. */
   public record NodeEnvironment(CommandRunner runner, Path dev, Path sysBlock) {
     public static NodeEnvironment host() {
@@ -98,42 +98,6 @@ public final class Agent {
           new ProcessCommandRunner(), Path.of("/dev"), Path.of("/sys/block"));
     }
   }
-
-  private final AgentSettings settings;
-  private final KubernetesClient client;
-  private final AgentLog log;
-  private final NodeEnvironment node;
-  private final Clock clock;
-  private final KubernetesSerialization serialization;
-  private final AgentMetrics metrics;
-  private final StatusReporter reporter;
-  private final NodeBandwidthShare share;
-
-  private final ReentrantLock lock = new ReentrantLock();
-  private final Condition changed = lock.newCondition();
-  private final CountDownLatch finished = new CountDownLatch(1);
-  private final ExecutorService control =
-      Executors.newSingleThreadExecutor(
-          Thread.ofPlatform().daemon().name("agent-control").factory());
-
-  private volatile boolean started;
-  private volatile boolean stopRequested;
-  private volatile Clone clone;
-  private volatile VolumeCloneSpec initialSpec;
-  private volatile VolumeCloneSpec appliedSpec;
-  private volatile Long generation;
-  private volatile boolean cutoverApproved;
-  private volatile String exportUri;
-  private volatile String exportDevice;
-  private volatile String exportOnlyReason;
-  private volatile AgentFailure failure;
-  private volatile CloneStatus.State stateBeforeClose;
-  private volatile boolean stopped;
-  private volatile int metricsPort;
-  private NbdServer export;
-  private NodeAttach attach;
-  private CloneOpener.Opened opened;
-  private final DeviceWrappers wrappers;
 
   /**
    * What the agent puts around the devices it opens before the clone uses them: nothing in
@@ -153,6 +117,29 @@ public final class Agent {
       return new DeviceWrappers(UnaryOperator.identity(), wrapper);
     }
   }
+
+  private final AgentSettings settings;
+  private final KubernetesClient client;
+  private final AgentLog log;
+  private final Clock clock;
+  private final AgentMetrics metrics;
+  private final StatusReporter reporter;
+  private final NodeBandwidthShare share;
+  private final CopierBandwidth bandwidth;
+  private final AgentLifecycle lifecycle;
+  private final SpecApplier applier;
+  private final NbdExport export;
+  private final DeviceWrappers wrappers;
+
+  private final CountDownLatch finished = new CountDownLatch(1);
+  private final ExecutorService control =
+      Executors.newSingleThreadExecutor(
+          Thread.ofPlatform().daemon().name("agent-control").factory());
+
+  private volatile Clone clone;
+  private volatile CloneOpener.Opened opened;
+  private volatile CloneStatus.State stateBeforeClose;
+  private volatile int metricsPort;
 
   public Agent(
       AgentSettings settings,
@@ -174,9 +161,7 @@ public final class Agent {
     this.settings = settings;
     this.client = client;
     this.log = log;
-    this.node = node;
     this.clock = clock;
-    this.serialization = client.getKubernetesSerialization();
     this.metrics = new AgentMetrics(settings.namespace(), settings.name());
     this.reporter =
         new StatusReporter(
@@ -187,6 +172,7 @@ public final class Agent {
             this::report,
             log,
             clock);
+    this.bandwidth = new CopierBandwidth(log);
     this.share =
         new NodeBandwidthShare(
             settings.leaseDirectory(),
@@ -194,26 +180,29 @@ public final class Agent {
             settings.name(),
             settings.nodeBandwidth(),
             0,
-            new NodeBandwidthShare.Listener() {
-              @Override
-              public void limitChanged(long bytesPerSecond, int copyingClones) {
-                applyLimit(bytesPerSecond, copyingClones);
-              }
-
-              @Override
-              public void failed(String message) {
-                log.warn("node-share-failed", message);
-              }
-            });
+            bandwidth);
+    bandwidth.limitsOf(share);
     metrics.bindShare(share);
+    this.lifecycle =
+        new AgentLifecycle(
+            (from, to) -> {
+              updateShare();
+              reporter.poke();
+            });
+    this.applier =
+        new SpecApplier(log, share, lifecycle, client.getKubernetesSerialization(), this::sync);
+    this.export =
+        new NbdExport(settings.socketPath(), settings.name(), node, log, metrics.registry());
   }
 
   /**
    * Runs the clone until cutover (0), a transient failure (1), a permanent failure ({@value
    * #EXIT_PERMANENT}) or {@link #stop} ({@value #EXIT_STOPPED}).
+   *
+   * @throws IllegalStateException when this agent has run before
    */
   public int run() {
-    started = true;
+    lifecycle.moveTo(AgentState.OPENING);
     SharedIndexInformer<VolumeClone> informer = null;
     try {
       VolumeClone resource =
@@ -224,50 +213,51 @@ public final class Agent {
               .get();
       if (resource == null) {
         // transient as far as the exit code goes: the Pod is owned by the clone and goes with it
-        log.error(
-            "not-found",
+        String missing =
             "VolumeClone "
                 + settings.namespace()
                 + "/"
                 + settings.name()
-                + " does not exist; nothing to do");
-        return EXIT_FAILED;
+                + " does not exist; nothing to do";
+        log.error("not-found", missing);
+        return endFailed(new AgentFailure("NotFound", missing), EXIT_FAILED);
       }
       String earlier = earlierPermanentFailure(resource);
       if (earlier != null) {
         log.error("refused", earlier);
-        return EXIT_PERMANENT;
+        return endFailed(new AgentFailure("FailedEarlier", earlier), EXIT_PERMANENT);
       }
-      initialSpec = serialization.clone(resource.getSpec());
-      appliedSpec = initialSpec;
-      generation = resource.getMetadata().getGeneration();
+      applier.begin(resource);
       if (settings.metricsPort() > 0) {
         metricsPort = metrics.serve(settings.metricsPort());
         log.info("metrics", "serving Prometheus metrics", "port", metricsPort, "path", "/metrics");
       }
-      long initialLimit = initialLimit(initialSpec);
       try {
         opened =
             new CloneOpener(
                     settings, metrics.registry(), wrappers.metadata(), wrappers.destination())
-                .open(resource, initialLimit);
+                .open(resource, bandwidth.startLimit());
       } catch (AgentFailure f) {
         return fail(f);
       }
       clone = opened.target();
       metrics.bind(clone);
+      bandwidth.bind(clone);
       logOpened(resource);
       clone.addListener(
           s -> {
-            updateShare();
             reporter.poke();
-            wake();
+            // The clone may fire while holding its own locks: follow it on the control thread.
+            onControlThread("control-failed", "following the clone", this::sync);
+            lifecycle.wake();
           });
-      apply(resource);
-      updateShare();
+      lifecycle.moveTo(runningStateOf(clone));
+      applier.bind(clone, opened.metadataPath());
+      applier.apply(resource);
       share.start();
-      if (initialSpec.accessOrDefault() == Access.Immediate) {
-        startExport(resource.getMetadata().getUid());
+      if (applier.initialSpec().accessOrDefault() == Access.Immediate) {
+        String uid = resource.getMetadata().getUid();
+        export.start(clone, uid == null ? settings.name() : uid);
       }
       reporter.start();
       reporter.poke();
@@ -280,13 +270,14 @@ public final class Agent {
       return waitForEnd();
     } catch (IOException | RuntimeException e) {
       log.error("failed", "the agent failed: " + e.getMessage());
-      if (failure == null) {
-        failure = new AgentFailure("AgentError", e.getMessage(), e);
-      }
+      lifecycle.fail(new AgentFailure("AgentError", e.getMessage(), e));
       // the kernel devices must not stay attached to a socket nobody serves any more
-      detachAndCloseExport();
+      export.detachAndClose();
       closeClone();
       reportFinal();
+      if (lifecycle.state() == AgentState.FAILING) {
+        lifecycle.moveTo(AgentState.FAILED);
+      }
       return EXIT_FAILED;
     } finally {
       share.close();
@@ -300,39 +291,47 @@ public final class Agent {
     }
   }
 
+  /** Still running: no stop asked for, no failure, no cutover yet. */
+  private boolean running() {
+    return AgentState.RUNNING.contains(lifecycle.state())
+        && !lifecycle.stopRequested()
+        && !clone.cutOverFuture().isDone();
+  }
+
   private int waitForEnd() {
-    lock.lock();
     try {
-      while (!stopRequested && failure == null && !clone.cutOverFuture().isDone()) {
-        updateShare();
-        changed.await(1, TimeUnit.SECONDS);
+      while (running()) {
+        sync();
+        lifecycle.awaitWhile(this::running, TICK);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      stopRequested = true;
-    } finally {
-      lock.unlock();
+      lifecycle.requestStop();
     }
-    if (clone.cutOverFuture().isDone() && !clone.cutOverFuture().isCompletedExceptionally()) {
+    boolean cutOver =
+        clone.cutOverFuture().isDone() && !clone.cutOverFuture().isCompletedExceptionally();
+    if (cutOver && AgentState.RUNNING.contains(lifecycle.state())) {
       return finishCutover();
     }
-    if (failure == null && !stopRequested && clone.cutOverFuture().isCompletedExceptionally()) {
+    if (!lifecycle.stopRequested() && clone.cutOverFuture().isCompletedExceptionally()) {
       // A failed cutover is no stop: report it as a transient failure so the next run retries.
-      failure =
+      lifecycle.fail(
           new AgentFailure(
               "CutoverFailed",
-              "the cutover to " + opened.destinationPath() + " failed: " + cutoverError());
+              "the cutover to " + opened.destinationPath() + " failed: " + cutoverError()));
     }
+    AgentFailure failure = lifecycle.failure();
     if (failure != null) {
       log.error("refused", failure.getMessage(), "reason", failure.reason());
-      detachAndCloseExport();
+      export.detachAndClose();
       closeClone();
       reportFinal();
+      lifecycle.moveTo(AgentState.FAILED);
       return exitCodeOf(failure);
     }
-    stopped = true;
+    lifecycle.moveTo(AgentState.STOPPING);
     log.info("stopping", "stop requested: closing the export and committing the metadata");
-    detachAndCloseExport();
+    export.detachAndClose();
     closeClone();
     reportFinal();
     CloneStatus s = clone.status();
@@ -341,6 +340,7 @@ public final class Agent {
         "stopped with " + s.regionsCommitted() + " of " + s.regionsTotal() + " regions committed",
         "metadata",
         opened.metadataPath());
+    lifecycle.moveTo(AgentState.STOPPED);
     return EXIT_STOPPED;
   }
 
@@ -355,38 +355,34 @@ public final class Agent {
   }
 
   private int finishCutover() {
+    lifecycle.moveTo(AgentState.CUTTING_OVER);
     CloneGeometry g = clone.cloneGeometry();
-    if (attach != null && exportDevice != null) {
+    if (export.attached()) {
       try {
-        attach.cutover(
+        export.cutover(
             opened.destinationPath(),
             g.destinationOffset(),
             g.size(),
             this::flushAndReleaseDestination);
-        log.info(
-            "node-cutover",
-            exportDevice + " now maps the destination directly; NBD detached",
-            "device",
-            opened.destinationPath(),
-            "offset",
-            g.destinationOffset());
       } catch (IOException e) {
-        failure =
+        AgentFailure failure =
             new AgentFailure(
                 "NodeCutoverFailed",
                 "the clone is cut over but "
-                    + exportDevice
+                    + export.device()
                     + " could not be moved onto "
                     + opened.destinationPath()
                     + ": "
                     + e.getMessage()
                     + "; the destination holds every region, flushed: use it directly (once the"
                     + " clone has let go of it, I/O through the mapper device fails)");
+        lifecycle.fail(failure);
         reporter.reportNow();
-        log.error("node-cutover-failed", failure.getMessage(), "device", exportDevice);
+        log.error("node-cutover-failed", failure.getMessage(), "device", export.device());
         awaitStop();
-        closeExport();
+        export.close();
         closeClone();
+        lifecycle.moveTo(AgentState.FAILED);
         return EXIT_FAILED;
       }
     }
@@ -397,7 +393,7 @@ public final class Agent {
         opened.destinationPath(),
         "copiedThisRunBytes",
         clone.bytesCopiedThisRun());
-    closeExport();
+    export.close();
     // The final report is the last write: the background reporter must not follow it with a
     // report of a closing clone.
     reporter.close();
@@ -406,15 +402,14 @@ public final class Agent {
     if (!recorded) {
       // Exit 0 promises the operator that CutOver=True is in the status. Without it, exit as a
       // transient failure: the next run opens the cut-over metadata and reports again.
-      log.error(
-          "cut-over-unreported",
+      String unreported =
           "cut over, but CutOver=True could not be written to the status; exiting "
               + EXIT_FAILED
-              + " so the agent runs again and reports it from the metadata",
-          "metadata",
-          opened.metadataPath());
-      return EXIT_FAILED;
+              + " so the agent runs again and reports it from the metadata";
+      log.error("cut-over-unreported", unreported, "metadata", opened.metadataPath());
+      return endFailed(new AgentFailure("CutOverUnreported", unreported), EXIT_FAILED);
     }
+    lifecycle.moveTo(AgentState.CUT_OVER);
     return EXIT_CUT_OVER;
   }
 
@@ -429,15 +424,10 @@ public final class Agent {
   }
 
   private void awaitStop() {
-    lock.lock();
     try {
-      while (!stopRequested) {
-        changed.await(1, TimeUnit.SECONDS);
-      }
+      lifecycle.awaitStopRequest();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-    } finally {
-      lock.unlock();
     }
   }
 
@@ -445,9 +435,8 @@ public final class Agent {
    * Asks a running agent to stop (SIGTERM) and waits until it has committed and closed everything.
    */
   public void stop() {
-    stopRequested = true;
-    wake();
-    if (!started) {
+    lifecycle.requestStop();
+    if (lifecycle.state() == AgentState.NEW) {
       return;
     }
     try {
@@ -459,20 +448,20 @@ public final class Agent {
     }
   }
 
-  private void wake() {
-    lock.lock();
-    try {
-      changed.signalAll();
-    } finally {
-      lock.unlock();
-    }
-  }
-
+  /** Records {@code f}, writes it to the status and ends the run with its exit code. */
   private int fail(AgentFailure f) {
-    failure = f;
+    lifecycle.fail(f);
     log.error("refused", f.getMessage(), "reason", f.reason(), "permanent", f.permanent());
     reportFinal();
+    lifecycle.moveTo(AgentState.FAILED);
     return exitCodeOf(f);
+  }
+
+  /** Ends the run failed by {@code f} without writing the status (nothing of it is ours to say). */
+  private int endFailed(AgentFailure f, int exitCode) {
+    lifecycle.fail(f);
+    lifecycle.moveTo(AgentState.FAILED);
+    return exitCode;
   }
 
   private static int exitCodeOf(AgentFailure f) {
@@ -521,59 +510,6 @@ public final class Agent {
     }
   }
 
-  // ---------------------------------------------------------------- export and node attach
-
-  private void startExport(String uid) throws IOException {
-    ExportAddress address = new ExportAddress.Unix(settings.socketPath().toAbsolutePath());
-    export = NbdServer.start(address, new MeteredTarget(clone, metrics.registry()));
-    exportUri = address.nbdUri(settings.name());
-    log.info("export", "serving the clone over NBD", "uri", exportUri);
-    NodeAttach.Support support = NodeAttach.detect(node.runner(), node.dev());
-    if (!support.available()) {
-      exportOnlyReason = "node has " + support.reason();
-      log.info("export-only", "no kernel device for the clone: " + support.reason());
-      return;
-    }
-    NodeAttach candidate =
-        NodeAttach.forClone(
-            node.runner(), node.dev(), node.sysBlock(), uid == null ? settings.name() : uid);
-    try {
-      exportDevice = candidate.attach(settings.socketPath(), clone.size());
-      attach = candidate;
-      log.info("attached", "the clone is attached as a kernel device", "device", exportDevice);
-    } catch (IOException e) {
-      exportOnlyReason = "attaching a kernel device failed: " + e.getMessage();
-      log.warn("attach-failed", exportOnlyReason);
-    }
-  }
-
-  private void detachAndCloseExport() {
-    if (attach != null) {
-      try {
-        attach.detach();
-        exportDevice = null;
-      } catch (IOException e) {
-        log.warn("detach-failed", e.getMessage(), "device", exportDevice);
-      }
-    }
-    closeExport();
-  }
-
-  private void closeExport() {
-    if (export != null) {
-      try {
-        export.close();
-        log.info("export-closed", "the NBD export is closed", "uri", exportUri);
-      } catch (IOException e) {
-        log.warn("export-close-failed", e.getMessage(), "uri", exportUri);
-      }
-      export = null;
-      if (exportDevice == null) {
-        exportUri = null;
-      }
-    }
-  }
-
   private void closeClone() {
     share.close(); // a stopping clone copies no more: the others may have its share now
     Clone c = clone;
@@ -587,6 +523,49 @@ public final class Agent {
       } catch (IOException | RuntimeException e) {
         log.error("close-failed", "closing the clone failed: " + e.getMessage());
       }
+    }
+  }
+
+  // ---------------------------------------------------------------- following the clone
+
+  private static AgentState runningStateOf(Clone c) {
+    AgentState s = AgentState.following(c.state(), c.tuning().paused());
+    if (s == null) {
+      throw new IllegalStateException("the clone " + c.name() + " closed while it was opened");
+    }
+    return s;
+  }
+
+  /** Moves a running agent to what its clone says, and the node lease after it. */
+  private void sync() {
+    Clone c = clone;
+    if (c != null) {
+      AgentState s = AgentState.following(c.state(), c.tuning().paused());
+      if (s != null) {
+        lifecycle.follow(s);
+      }
+    }
+    updateShare();
+  }
+
+  /** The clone holds its lease while the agent copies and no stop is asked for. */
+  private void updateShare() {
+    share.setCopying(lifecycle.state() == AgentState.COPYING && !lifecycle.stopRequested());
+  }
+
+  /** Runs {@code task} on the control thread; a failure is logged as {@code failedEvent}. */
+  private void onControlThread(String failedEvent, String what, Runnable task) {
+    try {
+      control.execute(
+          () -> {
+            try {
+              task.run();
+            } catch (RuntimeException e) {
+              log.warn(failedEvent, what + " failed: " + e.getMessage());
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      // shutting down
     }
   }
 
@@ -606,242 +585,12 @@ public final class Agent {
     @Override
     public void onDelete(VolumeClone resource, boolean unknownFinalState) {
       log.info("deleted", "the VolumeClone was deleted: stopping");
-      stopRequested = true;
-      wake();
+      lifecycle.requestStop();
     }
   }
 
   private void submit(VolumeClone resource) {
-    try {
-      control.execute(
-          () -> {
-            try {
-              apply(resource);
-            } catch (RuntimeException e) {
-              log.warn("apply-failed", "applying the spec failed: " + e.getMessage());
-            }
-          });
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      // shutting down
-    }
-  }
-
-  /** Applies the live knobs of {@code resource} to the running clone; refuses identity changes. */
-  synchronized void apply(VolumeClone resource) {
-    Clone c = clone;
-    VolumeCloneSpec spec = resource.getSpec();
-    if (c == null || spec == null || failure != null) {
-      return;
-    }
-    String changedIdentity = identityChange(initialSpec, spec);
-    if (changedIdentity != null) {
-      failure =
-          new AgentFailure(
-              AgentFailures.IDENTITY_CHANGED,
-              changedIdentity
-                  + " changed while the clone runs; the metadata "
-                  + opened.metadataPath()
-                  + " records the clone it started with. Delete this VolumeClone and create a"
-                  + " new one. The agent stopped; progress up to the last commit is on the"
-                  + " metadata device.");
-      reporter.poke();
-      wake();
-      return;
-    }
-    CopySpec copy = spec.copyOrDefault();
-    CloneTuning now = c.tuning();
-    CloneTuning change = CloneTuning.NONE;
-    if (copy.pausedOrDefault() != now.paused()) {
-      change = change.withPaused(copy.pausedOrDefault());
-    }
-    change =
-        tune(
-            "regions-in-flight",
-            copy.regionsInFlightOrDefault(),
-            now.regionsInFlight(),
-            change,
-            change::withRegionsInFlight);
-    change =
-        tune(
-            "batch-regions",
-            copy.batchRegionsOrDefault(),
-            now.batchRegions(),
-            change,
-            change::withBatchRegions);
-    if (copy.copyOnReadOrDefault() != now.copyOnRead()) {
-      change = change.withCopyOnRead(copy.copyOnReadOrDefault());
-    }
-    try {
-      c.tune(change);
-    } catch (IOException e) {
-      log.warn("pause-commit-failed", "paused, but the commit failed: " + e.getMessage());
-    }
-    logTuning(now, change);
-    try {
-      // the share hands the clone min(own limit, node share) and logs what it set
-      share.setDemand(copy.bandwidthBytesPerSecond());
-    } catch (IllegalArgumentException e) {
-      log.warn("bandwidth-invalid", "spec.copy.bandwidth ignored: " + e.getMessage());
-    }
-    if (spec.cutoverOrDefault() == CutoverMode.Manual
-        && spec.cutoverApprovedOrDefault()
-        && !cutoverApproved) {
-      cutoverApproved = true;
-      c.approveCutover();
-      log.info("cutover-approved", "cutover approved: cutting over once every region is copied");
-    }
-    appliedSpec = spec;
-    generation = resource.getMetadata().getGeneration();
-    updateShare();
-    reporter.poke();
-  }
-
-  // ---------------------------------------------------------------- node bandwidth
-
-  /**
-   * The copier's limit at start: the spec's own limit, or with a node budget the share this clone
-   * gets on joining the clones already copying, so the first batches do not overrun the budget.
-   */
-  private long initialLimit(VolumeCloneSpec spec) {
-    try {
-      share.setDemand(spec.copyOrDefault().bandwidthBytesPerSecond());
-    } catch (IllegalArgumentException e) {
-      return 0; // the opener refuses the spec with the reason
-    }
-    return share.rebalance();
-  }
-
-  /** The clone copies (and holds its lease) unless it is paused, copied, stopping or failed. */
-  private void updateShare() {
-    Clone c = clone;
-    share.setCopying(
-        c != null
-            && c.state() == CloneStatus.State.COPYING
-            && !c.tuning().paused()
-            && failure == null
-            && !stopRequested);
-  }
-
-  private void applyLimit(long bytesPerSecond, int copyingClones) {
-    Clone c = clone;
-    if (c != null && c.tuning().bandwidth() != bytesPerSecond) {
-      try {
-        c.tune(CloneTuning.NONE.withBandwidth(bytesPerSecond));
-      } catch (IOException e) {
-        // only a pause commits, and this is no pause
-        log.warn("bandwidth-failed", "setting the copy bandwidth failed: " + e.getMessage());
-      }
-    }
-    if (share.nodeBudget() == 0) {
-      log.info("bandwidth", "copy bandwidth set", "bytesPerSecond", bytesPerSecond);
-      return;
-    }
-    long own = share.demand();
-    log.info(
-        "bandwidth",
-        "copy bandwidth limit "
-            + bytesPerSecond
-            + " B/s: "
-            + copyingClones
-            + (copyingClones == 1 ? " clone" : " clones")
-            + " copying on this node under a node budget of "
-            + share.nodeBudget()
-            + " B/s",
-        "bytesPerSecond",
-        bytesPerSecond,
-        "copyingClones",
-        copyingClones,
-        "nodeBandwidth",
-        share.nodeBudget(),
-        "ownLimit",
-        own == 0 ? null : own,
-        "lease",
-        share.leaseFile());
-  }
-
-  /** {@code change} plus {@code wanted} when it differs from {@code current} and is valid. */
-  private CloneTuning tune(
-      String what,
-      int wanted,
-      int current,
-      CloneTuning change,
-      java.util.function.IntFunction<CloneTuning> with) {
-    if (wanted == current) {
-      return change;
-    }
-    try {
-      return with.apply(wanted);
-    } catch (IllegalArgumentException e) {
-      log.warn(what + "-invalid", e.getMessage());
-      return change;
-    }
-  }
-
-  private void logTuning(CloneTuning before, CloneTuning change) {
-    if (Boolean.TRUE.equals(change.paused())) {
-      log.info("paused", "background copy paused; metadata committed");
-    } else if (Boolean.FALSE.equals(change.paused())) {
-      log.info("resumed", "background copy resumed");
-    }
-    if (change.regionsInFlight() != null) {
-      log.info("regions-in-flight", "regions-in-flight set to " + change.regionsInFlight());
-    }
-    if (change.batchRegions() != null) {
-      log.info("batch-regions", "batch-regions set to " + change.batchRegions());
-    }
-    if (change.copyOnRead() != null && !change.copyOnRead().equals(before.copyOnRead())) {
-      log.info(
-          "copy-on-read",
-          change.copyOnRead()
-              ? "copy-on-read on: reads of uncopied regions copy them"
-              : "copy-on-read off: reads of uncopied regions are served from the source only");
-    }
-  }
-
-  /** The first identity field that differs, named as in the spec; null when none does. */
-  static String identityChange(VolumeCloneSpec started, VolumeCloneSpec now) {
-    if (!Objects.equals(started.getSource(), now.getSource())) {
-      return "spec.source ("
-          + started.getSource().describe()
-          + " -> "
-          + describe(now.getSource())
-          + ")";
-    }
-    if (!Objects.equals(started.getDestination(), now.getDestination())) {
-      return "spec.destination ("
-          + started.getDestination().describe()
-          + " -> "
-          + describe(now.getDestination())
-          + ")";
-    }
-    if (!Objects.equals(started.getMetadata(), now.getMetadata())) {
-      return "spec.metadata";
-    }
-    if (!Objects.equals(regionSize(started), regionSize(now))) {
-      return "spec.regionSize (" + started.getRegionSize() + " -> " + now.getRegionSize() + ")";
-    }
-    if (!Objects.equals(started.getRange(), now.getRange())) {
-      return "spec.range (" + started.getRange() + " -> " + now.getRange() + ")";
-    }
-    return null;
-  }
-
-  private static Object describe(Object ref) {
-    if (ref instanceof io.volumeclone.api.v1alpha1.spec.SourceRef s) {
-      return s.describe();
-    }
-    if (ref instanceof io.volumeclone.api.v1alpha1.spec.DestinationRef d) {
-      return d.describe();
-    }
-    return ref;
-  }
-
-  private static Object regionSize(VolumeCloneSpec spec) {
-    try {
-      return spec.regionSizeBytes();
-    } catch (IllegalArgumentException e) {
-      return spec.getRegionSize();
-    }
+    onControlThread("apply-failed", "applying the spec", () -> applier.apply(resource));
   }
 
   // ---------------------------------------------------------------- status
@@ -869,21 +618,22 @@ public final class Agent {
               s.lastError(),
               s.bytesPerSecond());
     }
-    VolumeCloneSpec spec = appliedSpec;
-    AgentFailure f = failure;
+    VolumeCloneSpec spec = applier.appliedSpec();
+    AgentFailure f = lifecycle.failure();
+    AgentState state = lifecycle.state();
     AgentReport.Situation at =
         new AgentReport.Situation(
-            exportUri,
-            exportDevice,
-            exportOnlyReason,
+            export.uri(),
+            export.device(),
+            export.exportOnlyReason(),
             spec != null && spec.accessOrDefault() == Access.AfterCopy,
             spec != null && spec.cutoverOrDefault() == CutoverMode.Manual,
             spec != null && spec.cutoverApprovedOrDefault(),
             spec == null ? "<unknown>" : spec.getDestination().describe(),
             f == null ? null : f.reason(),
             f == null ? null : f.getMessage(),
-            stopped);
-    return AgentReport.of(s, at, generation, clock.instant());
+            state == AgentState.STOPPING || state == AgentState.STOPPED);
+    return AgentReport.of(s, at, applier.generation(), clock.instant());
   }
 
   private void logOpened(VolumeClone resource) {
@@ -918,6 +668,10 @@ public final class Agent {
 
   Clone runningClone() {
     return clone;
+  }
+
+  AgentState state() {
+    return lifecycle.state();
   }
 
   long statusWrites() {

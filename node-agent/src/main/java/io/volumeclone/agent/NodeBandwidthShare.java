@@ -154,10 +154,13 @@ public final class NodeBandwidthShare implements AutoCloseable {
     timer.scheduleWithFixedDelay(this::rebalance, 0, period, TimeUnit.MILLISECONDS);
   }
 
-  /** The clone's own limit (spec.copy.bandwidth) changed. */
+  /**
+   * The clone's own limit (spec.copy.bandwidth), at start or changed; the first call always
+   * computes a limit, which is the one the copier starts at.
+   */
   public synchronized void setDemand(long bytesPerSecond) {
     checkDemand(bytesPerSecond);
-    if (bytesPerSecond == demand) {
+    if (bytesPerSecond == demand && limit >= 0) {
       return;
     }
     demand = bytesPerSecond;

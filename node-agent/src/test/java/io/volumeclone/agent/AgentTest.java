@@ -256,6 +256,7 @@ class AgentTest {
         LIMIT,
         () -> conditionIs(get(f), ConditionTypes.COPIED, "False", "Paused"));
     assertThat(agent.runningClone().status().paused()).isTrue();
+    await("the agent follows its clone to PAUSED", LIMIT, () -> agent.state() == AgentState.PAUSED);
     // Settled: the rate since the pause is reported as 0 and everything copied is committed.
     await(
         "rate 0 and all copied regions committed",
@@ -287,6 +288,7 @@ class AgentTest {
         LIMIT,
         () -> progress(f) != null && progress(f).getRegionsCopied() > copiedWhilePaused);
     assertThat(exit.get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
+    assertThat(agent.state()).isEqualTo(AgentState.CUT_OVER);
     f.assertDestinationEqualsSource();
     assertThat(logText()).contains("\"event\":\"paused\"").contains("\"event\":\"resumed\"");
   }
@@ -383,6 +385,7 @@ class AgentTest {
         });
 
     assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_PERMANENT);
+    assertThat(agent.state()).isEqualTo(AgentState.FAILED);
     VolumeClone vc = get(f);
     assertThat(conditionIs(vc, ConditionTypes.DEGRADED, "True", "IdentityChanged")).isTrue();
     assertThat(vc.getStatus().condition(ConditionTypes.DEGRADED).orElseThrow().getMessage())
@@ -432,6 +435,7 @@ class AgentTest {
     agent.stop();
 
     assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
+    assertThat(agent.state()).isEqualTo(AgentState.STOPPED);
     VolumeClone vc = get(f);
     Progress p = vc.getStatus().getProgress();
     MetadataReport md = f.inspectMetadata();

@@ -52,8 +52,11 @@ public final class AgentPodFactory {
   public static final String LABEL_NAME = "app.kubernetes.io/name";
   public static final String LABEL_CLONE = "volumeclone.io/clone";
   public static final String MANAGED_BY = "volume-clone-operator";
+  private static final String METADATA_CLEANUP = "metadata-cleanup";
   public static final String AGENT_SELECTOR =
       LABEL_MANAGED_BY + "=" + MANAGED_BY + "," + LABEL_COMPONENT + "=agent";
+  public static final String METADATA_REMOVAL_SELECTOR =
+      LABEL_MANAGED_BY + "=" + MANAGED_BY + "," + LABEL_COMPONENT + "=" + METADATA_CLEANUP;
   public static final String CONTAINER = "agent";
 
   /** Name of the agent container's metrics port, which PodMonitors select. */
@@ -347,7 +350,7 @@ public final class AgentPodFactory {
         .withNewMetadata()
         .withName(forgetPodName(name))
         .withNamespace(namespace)
-        .withLabels(labels(name, "metadata-cleanup"))
+        .withLabels(labels(name, METADATA_CLEANUP))
         .addToAnnotations(LABEL_CLONE, name)
         .withOwnerReferences(controller(owner, false))
         .endMetadata()

@@ -5,8 +5,12 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
 import io.fabric8.kubernetes.client.dsl.base.PatchType;
+import io.volumeclone.api.v1alpha1.VolumeClone;
 import java.util.Collection;
 import java.util.List;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -27,8 +31,35 @@ public final class LegacyClaimFinalizer {
 
   private final KubernetesClient client;
 
+  /** Uids of clones whose claims this operator process has freed of the finalizer. */
+  private final Set<String> checked = ConcurrentHashMap.newKeySet();
+
   public LegacyClaimFinalizer(KubernetesClient client) {
     this.client = client;
+  }
+
+  /**
+   * Frees the claims of {@code clone} once per clone and operator process, whatever the clone's
+   * state, so that after an upgrade no claim keeps the finalizer. A failure is tried again at the
+   * next round.
+   */
+  public void removeOnceFrom(VolumeClone clone) {
+    List<String> claims =
+        Side.of(clone).stream().map(Side::claim).filter(Objects::nonNull).toList();
+    if (claims.isEmpty() || !checked.add(clone.getMetadata().getUid())) {
+      return;
+    }
+    try {
+      removeFrom(clone.getMetadata().getNamespace(), claims);
+    } catch (RuntimeException e) {
+      checked.remove(clone.getMetadata().getUid());
+      throw e;
+    }
+  }
+
+  /** Forgets a deleted clone. */
+  public void forget(VolumeClone clone) {
+    checked.remove(clone.getMetadata().getUid());
   }
 
   /** Removes the finalizer from each claim that has it; returns how many claims were patched. */

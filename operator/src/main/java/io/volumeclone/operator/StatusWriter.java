@@ -7,6 +7,7 @@ import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import io.volumeclone.api.v1alpha1.status.AgentRejection;
 import io.volumeclone.api.v1alpha1.status.ConditionSet;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
@@ -18,14 +19,14 @@ import java.util.Set;
  * Writes the operator's part of a VolumeClone's status and nothing else.
  *
  * <p>Two writers share the status: the operator (phase, message, sourceSummary, destinationSummary,
- * nodeName, agentPod, observedGeneration, startTime, completionTime, and the conditions Ready,
- * Reconciling, Stalled) and the agent (progress, export, metadataMode, and its own conditions). The
- * operator writes by server-side apply to the status subresource as field manager {@value
- * #FIELD_MANAGER}, sending only its own fields; conditions are a list-map keyed by type in the CRD,
- * so the API server merges them per condition and the agent's fields and conditions cannot be
- * erased by this write (nor this writer's by the agent's). A field the operator stops sending (a
- * message that becomes null) is removed, because it owns it. Nothing is written when the operator's
- * fields already have the wanted values.
+ * nodeName, agentPod, observedGeneration, startTime, completionTime, rerunsWithoutCutover,
+ * agentRejection, and the conditions Ready, Reconciling, Stalled) and the agent (progress, export,
+ * metadataMode, and its own conditions). The operator writes by server-side apply to the status
+ * subresource as field manager {@value #FIELD_MANAGER}, sending only its own fields; conditions are
+ * a list-map keyed by type in the CRD, so the API server merges them per condition and the agent's
+ * fields and conditions cannot be erased by this write (nor this writer's by the agent's). A field
+ * the operator stops sending (a message that becomes null) is removed, because it owns it. Nothing
+ * is written when the operator's fields already have the wanted values.
  */
 public final class StatusWriter {
 
@@ -44,7 +45,11 @@ public final class StatusWriter {
           .withForce(true)
           .build();
 
-  /** The operator's wanted status fields for one clone. */
+  /**
+   * The operator's wanted status fields for one clone. The counters ({@code rerunsWithoutCutover},
+   * {@code agentRejection}) are sent with every write: an apply that left them out would remove
+   * them, since this field manager owns them.
+   */
   public record Desired(
       Phase phase,
       String message,
@@ -55,7 +60,54 @@ public final class StatusWriter {
       Long observedGeneration,
       List<ConditionSet.Wanted> conditions,
       boolean started,
-      boolean finished) {}
+      boolean finished,
+      Integer rerunsWithoutCutover,
+      AgentRejection agentRejection) {
+
+    /** Without counters. */
+    public Desired(
+        Phase phase,
+        String message,
+        String sourceSummary,
+        String destinationSummary,
+        String nodeName,
+        String agentPod,
+        Long observedGeneration,
+        List<ConditionSet.Wanted> conditions,
+        boolean started,
+        boolean finished) {
+      this(
+          phase,
+          message,
+          sourceSummary,
+          destinationSummary,
+          nodeName,
+          agentPod,
+          observedGeneration,
+          conditions,
+          started,
+          finished,
+          null,
+          null);
+    }
+
+    /** The same fields with these counters (zero reruns is written as none). */
+    public Desired withCounters(int reruns, AgentRejection rejection) {
+      return new Desired(
+          phase,
+          message,
+          sourceSummary,
+          destinationSummary,
+          nodeName,
+          agentPod,
+          observedGeneration,
+          conditions,
+          started,
+          finished,
+          reruns == 0 ? null : reruns,
+          rejection);
+    }
+  }
 
   private final KubernetesClient client;
   private final KubernetesSerialization serialization;
@@ -76,6 +128,8 @@ public final class StatusWriter {
     status.setNodeName(desired.nodeName());
     status.setAgentPod(desired.agentPod());
     status.setObservedGeneration(desired.observedGeneration());
+    status.setRerunsWithoutCutover(desired.rerunsWithoutCutover());
+    status.setAgentRejection(desired.agentRejection());
     ConditionSet conditions = new ConditionSet(status.getConditions(), now);
     for (ConditionSet.Wanted c : desired.conditions()) {
       conditions.set(c, desired.observedGeneration());
@@ -137,6 +191,8 @@ public final class StatusWriter {
     owned.setObservedGeneration(status.getObservedGeneration());
     owned.setStartTime(status.getStartTime());
     owned.setCompletionTime(status.getCompletionTime());
+    owned.setRerunsWithoutCutover(status.getRerunsWithoutCutover());
+    owned.setAgentRejection(status.getAgentRejection());
     if (status.getConditions() != null) {
       owned.setConditions(
           status.getConditions().stream()

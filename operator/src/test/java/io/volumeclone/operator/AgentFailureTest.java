@@ -262,7 +262,7 @@ class AgentFailureTest {
   @Test
   void aPodThatKeepsSucceedingWithoutCutOverFailsTheClone() {
     runningClone("c", null);
-    for (int run = 1; run <= VolumeCloneReconciler.MAX_RERUNS_WITHOUT_CUTOVER; run++) {
+    for (int run = 1; run <= CloneRules.MAX_RERUNS_WITHOUT_CUTOVER; run++) {
       h.podPhase("c", "Succeeded", null);
       h.reconcile("c"); // removes it
       assertThat(h.pod("c")).isNull();
@@ -277,5 +277,45 @@ class AgentFailureTest {
     assertThat(stalled.getReason()).isEqualTo("AgentExitedWithoutCutOver");
     assertThat(stalled.getMessage()).contains("without reporting CutOver=True");
     assertThat(h.pod("c")).as("a Succeeded Pod is kept for its log").isNotNull();
+  }
+
+  @Test
+  void theRerunCountSurvivesAnOperatorRestart() {
+    runningClone("c", null);
+    for (int run = 1; run <= CloneRules.MAX_RERUNS_WITHOUT_CUTOVER; run++) {
+      // Each run is seen by a new operator process, which has nothing in memory.
+      h.podPhase("c", "Succeeded", null);
+      reconcileInANewOperator("c");
+      assertThat(h.pod("c")).isNull();
+      assertThat(h.status("c").getRerunsWithoutCutover()).isEqualTo(run);
+      reconcileInANewOperator("c");
+      assertThat(h.status("c").getPhase()).isNotEqualTo(Phase.Failed);
+    }
+    h.podPhase("c", "Succeeded", null);
+    reconcileInANewOperator("c");
+
+    assertThat(h.status("c").getPhase())
+        .as("the limit holds across restarts, so no restart can make the reruns endless")
+        .isEqualTo(Phase.Failed);
+    assertThat(condition("c", ConditionTypes.STALLED).getReason())
+        .isEqualTo("AgentExitedWithoutCutOver");
+    assertThat(h.status("c").getRerunsWithoutCutover())
+        .as("a finished clone forgets its counters")
+        .isNull();
+  }
+
+  private void reconcileInANewOperator(String name) {
+    VolumeCloneReconciler fresh =
+        new VolumeCloneReconciler(
+            h.cluster.client,
+            OperatorOptions.of(
+                Map.of(
+                    "agent.privileged",
+                    "true",
+                    "allowedDevicePrefixes",
+                    Harness.TEST_DEVICE_PREFIXES)),
+            h.clock);
+    VolumeClone clone = h.clone(name);
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
   }
 }

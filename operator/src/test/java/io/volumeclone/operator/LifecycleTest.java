@@ -8,6 +8,7 @@ import io.fabric8.kubernetes.api.model.Container;
 import io.fabric8.kubernetes.api.model.Event;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
@@ -354,15 +355,6 @@ class LifecycleTest {
   }
 
   @Test
-  void theRejectionBackOffDoublesUpToFiveMinutes() {
-    assertThat(VolumeCloneReconciler.rejectionBackoff(1)).isEqualTo(Duration.ofSeconds(10));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(2)).isEqualTo(Duration.ofSeconds(20));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(5)).isEqualTo(Duration.ofSeconds(160));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(6)).isEqualTo(Duration.ofMinutes(5));
-    assertThat(VolumeCloneReconciler.rejectionBackoff(1000)).isEqualTo(Duration.ofMinutes(5));
-  }
-
-  @Test
   void clonesQueuePerNodeAndStartInCreationOrder() {
     h.cluster.node("n1");
     for (int i = 0; i < 4; i++) {
@@ -485,6 +477,109 @@ class LifecycleTest {
     assertThat(h.pod("c")).isNotNull();
     assertThat(claimFinalizers("src")).doesNotContain(LegacyClaimFinalizer.FINALIZER);
     assertThat(claimFinalizers("dst")).doesNotContain(LegacyClaimFinalizer.FINALIZER);
+  }
+
+  @Test
+  void theRejectionBackOffSurvivesAnOperatorRestart() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    String firstUid = h.pod("c").getMetadata().getUid();
+    h.podPhase("c", "Failed", "OutOfcpu");
+    h.reconcile("c");
+    assertThat(h.status("c").getAgentRejection().getCount()).isEqualTo(1);
+    assertThat(h.status("c").getAgentRejection().getPodUid()).isEqualTo(firstUid);
+
+    // A new operator process, with nothing in memory, 5 s into the 10 s back-off.
+    h.clock.advance(Duration.ofSeconds(5));
+    VolumeCloneReconciler fresh =
+        new VolumeCloneReconciler(
+            h.cluster.client,
+            OperatorOptions.of(
+                Map.of(
+                    "agent.privileged",
+                    "true",
+                    "allowedDevicePrefixes",
+                    Harness.TEST_DEVICE_PREFIXES)),
+            h.clock);
+    VolumeClone clone = h.clone("c");
+    var control = fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    assertThat(control.getScheduleDelay())
+        .as("the rest of the back-off, not a new one")
+        .contains(Duration.ofSeconds(5).toMillis());
+    assertThat(h.pod("c").getMetadata().getUid()).isEqualTo(firstUid);
+    assertThat(h.events("c"))
+        .filteredOn(e -> "AgentRejected".equals(e.getReason()))
+        .as("no second Warning about the same Pod")
+        .hasSize(1);
+
+    h.clock.advance(Duration.ofSeconds(5));
+    clone = h.clone("c");
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    assertThat(h.pod("c")).isNull();
+    clone = h.clone("c");
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    h.podPhase("c", "Failed", "OutOfmemory");
+    clone = h.clone("c");
+    control = fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    assertThat(control.getScheduleDelay())
+        .as("the count went on: the second rejection waits twice as long")
+        .contains(Duration.ofSeconds(20).toMillis());
+
+    h.podPhase("c", "Running", null);
+    clone = h.clone("c");
+    fresh.reconcile(clone, new TestingContext(h.cluster.client, clone));
+    assertThat(h.status("c").getAgentRejection()).as("a Pod that runs ends the streak").isNull();
+  }
+
+  @Test
+  void aReconcileThatThrowsIsReportedInTheStatusWithThePhaseKept() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.podPhase("c", "Running", null);
+    h.reconcile("c");
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Copying);
+
+    VolumeClone clone = h.clone("c");
+    var control =
+        h.reconciler.updateErrorStatus(
+            clone,
+            new TestingContext(h.cluster.client, clone),
+            new KubernetesClientException("the API server refused the write"));
+
+    assertThat(control.getResource()).as("written by the operator's own apply").isEmpty();
+    assertThat(control.isNoRetry()).as("JOSDK still retries").isFalse();
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Copying);
+    Condition reconciling = h.status("c").condition(ConditionTypes.RECONCILING).orElseThrow();
+    assertThat(reconciling.getStatus()).isEqualTo("True");
+    assertThat(reconciling.getReason()).isEqualTo("ReconcileError");
+    assertThat(reconciling.getMessage())
+        .contains("KubernetesClientException")
+        .contains("the API server refused the write");
+    assertThat(h.status("c").isTrue(ConditionTypes.STALLED)).isFalse();
+
+    h.reconcile("c");
+    assertThat(h.status("c").condition(ConditionTypes.RECONCILING).orElseThrow().getReason())
+        .as("the next good round says what is going on again")
+        .isEqualTo("Copying");
+  }
+
+  @Test
+  void aFinishedClonesStatusIsNotTouchedByAReconcileError() {
+    h.cluster.node("n1");
+    pvcClone("c", "src", "dst", "n1");
+    h.reconcile("c");
+    h.agentWrites("c", s -> s.getConditions().add(condition(ConditionTypes.CUT_OVER, "True")));
+    h.reconcile("c");
+    assertThat(h.status("c").getPhase()).isEqualTo(Phase.Completed);
+    var before = h.status("c");
+
+    VolumeClone clone = h.clone("c");
+    h.reconciler.updateErrorStatus(
+        clone, new TestingContext(h.cluster.client, clone), new IllegalStateException("boom"));
+
+    assertThat(h.status("c")).isEqualTo(before);
   }
 
   @Test

@@ -7,12 +7,17 @@ import io.javaoperatorsdk.operator.api.reconciler.Context;
 import io.javaoperatorsdk.operator.api.reconciler.IndexedResourceCache;
 import io.javaoperatorsdk.operator.api.reconciler.RetryInfo;
 import io.javaoperatorsdk.operator.api.reconciler.dependent.managed.ManagedWorkflowAndDependentResourceContext;
+import io.javaoperatorsdk.operator.processing.dependent.workflow.WorkflowCleanupResult;
+import io.javaoperatorsdk.operator.processing.dependent.workflow.WorkflowReconcileResult;
 import io.javaoperatorsdk.operator.processing.event.EventSourceRetriever;
 import io.javaoperatorsdk.operator.processing.event.ResourceID;
 import io.volumeclone.api.v1alpha1.VolumeClone;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
@@ -46,9 +51,23 @@ final class TestingContext implements Context<VolumeClone> {
     return Optional.ofNullable(type.cast(pod));
   }
 
+  /** The Pods the operator's two Pod informers would map to the clone: its agent and cleanup. */
   @Override
   public <R> Set<R> getSecondaryResources(Class<R> type) {
-    return getSecondaryResource(type).map(Set::of).orElse(Set.of());
+    if (type != Pod.class) {
+      return Set.of();
+    }
+    String name = primary.getMetadata().getName();
+    Set<R> found = new HashSet<>();
+    for (String podName :
+        List.of(AgentPodFactory.podName(name), AgentPodFactory.forgetPodName(name))) {
+      Pod pod =
+          client.pods().inNamespace(primary.getMetadata().getNamespace()).withName(podName).get();
+      if (pod != null) {
+        found.add(type.cast(pod));
+      }
+    }
+    return found;
   }
 
   @Override
@@ -117,10 +136,53 @@ final class TestingContext implements Context<VolumeClone> {
     throw new UnsupportedOperationException();
   }
 
+  /** What the reconciler hands its standalone dependents (the agent Pod's placement). */
   @Override
   public ManagedWorkflowAndDependentResourceContext managedWorkflowAndDependentResourceContext() {
-    throw new UnsupportedOperationException();
+    return values;
   }
+
+  private final ManagedWorkflowAndDependentResourceContext values =
+      new ManagedWorkflowAndDependentResourceContext() {
+        private final Map<Object, Object> map = new ConcurrentHashMap<>();
+
+        @Override
+        public <T> Optional<T> get(Object key, Class<T> expectedType) {
+          return Optional.ofNullable(map.get(key)).map(expectedType::cast);
+        }
+
+        @Override
+        @SuppressWarnings("unchecked")
+        public <T> T put(Object key, T value) {
+          return (T) map.put(key, value);
+        }
+
+        @Override
+        public <T> T getMandatory(Object key, Class<T> expectedType) {
+          return get(key, expectedType)
+              .orElseThrow(() -> new IllegalStateException("nothing in the context for " + key));
+        }
+
+        @Override
+        public Optional<WorkflowReconcileResult> getWorkflowReconcileResult() {
+          return Optional.empty();
+        }
+
+        @Override
+        public Optional<WorkflowCleanupResult> getWorkflowCleanupResult() {
+          return Optional.empty();
+        }
+
+        @Override
+        public WorkflowReconcileResult reconcileManagedWorkflow() {
+          throw new UnsupportedOperationException("no managed workflow");
+        }
+
+        @Override
+        public WorkflowCleanupResult cleanupManageWorkflow() {
+          throw new UnsupportedOperationException("no managed workflow");
+        }
+      };
 
   @Override
   public ExecutorService getWorkflowExecutorService() {

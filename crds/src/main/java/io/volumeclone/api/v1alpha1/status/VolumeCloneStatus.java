@@ -14,9 +14,10 @@ import java.util.Optional;
 
 /**
  * What the clone is doing. Each field has one writer: the agent owns {@code progress}, {@code
- * export}, {@code metadataMode} and the conditions it reports; the operator owns the rest. The
- * conditions list is a list-map keyed by {@code type}, so server-side apply from the two writers
- * merges per condition and neither erases the other's.
+ * export}, {@code metadataMode} and the conditions it reports; the operator owns the rest,
+ * including the counters it must not lose when it restarts ({@code rerunsWithoutCutover}, {@code
+ * agentRejection}). The conditions list is a list-map keyed by {@code type}, so server-side apply
+ * from the two writers merges per condition and neither erases the other's.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 @SchemaCustomizer(value = SchemaMergePatch.class, input = VolumeCloneStatus.CONDITIONS_SCHEMA)
@@ -118,6 +119,16 @@ public class VolumeCloneStatus {
 
   @JsonPropertyDescription("When the clone completed or failed (RFC 3339).")
   private String completionTime;
+
+  @JsonPropertyDescription(
+      "How many times the operator started the agent again after its Pod exited 0 without"
+          + " CutOver=True in this status; past 3 the clone fails. Kept here so that an operator"
+          + " restart does not reset it.")
+  private Integer rerunsWithoutCutover;
+
+  @JsonPropertyDescription(
+      "The last agent Pod a node's kubelet refused to admit and when the next one may start.")
+  private AgentRejection agentRejection;
 
   public VolumeCloneStatus() {}
 
@@ -244,6 +255,22 @@ public class VolumeCloneStatus {
     this.completionTime = completionTime;
   }
 
+  public Integer getRerunsWithoutCutover() {
+    return rerunsWithoutCutover;
+  }
+
+  public void setRerunsWithoutCutover(Integer rerunsWithoutCutover) {
+    this.rerunsWithoutCutover = rerunsWithoutCutover;
+  }
+
+  public AgentRejection getAgentRejection() {
+    return agentRejection;
+  }
+
+  public void setAgentRejection(AgentRejection agentRejection) {
+    this.agentRejection = agentRejection;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof VolumeCloneStatus other
@@ -259,7 +286,9 @@ public class VolumeCloneStatus {
         && Objects.equals(conditions, other.conditions)
         && Objects.equals(observedGeneration, other.observedGeneration)
         && Objects.equals(startTime, other.startTime)
-        && Objects.equals(completionTime, other.completionTime);
+        && Objects.equals(completionTime, other.completionTime)
+        && Objects.equals(rerunsWithoutCutover, other.rerunsWithoutCutover)
+        && Objects.equals(agentRejection, other.agentRejection);
   }
 
   @Override
@@ -277,7 +306,9 @@ public class VolumeCloneStatus {
         conditions,
         observedGeneration,
         startTime,
-        completionTime);
+        completionTime,
+        rerunsWithoutCutover,
+        agentRejection);
   }
 
   @Override
@@ -300,6 +331,8 @@ public class VolumeCloneStatus {
         + conditions
         + ", observedGeneration="
         + observedGeneration
+        + (rerunsWithoutCutover == null ? "" : ", rerunsWithoutCutover=" + rerunsWithoutCutover)
+        + (agentRejection == null ? "" : ", " + agentRejection)
         + "}";
   }
 }
