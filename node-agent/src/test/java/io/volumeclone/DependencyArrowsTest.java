@@ -47,6 +47,7 @@ class DependencyArrowsTest {
       with(
           KUBERNETES,
           "io.volumeclone.api",
+          "io.volumeclone.contract",
           "io.volumeclone.cli",
           "io.volumeclone.agent",
           "io.volumeclone.bench",

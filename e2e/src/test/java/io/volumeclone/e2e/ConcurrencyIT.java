@@ -4,9 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.EnvVar;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.contract.AgentPaths;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;

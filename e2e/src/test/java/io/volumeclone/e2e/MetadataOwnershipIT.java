@@ -2,10 +2,10 @@ package io.volumeclone.e2e;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.contract.AgentFailures;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

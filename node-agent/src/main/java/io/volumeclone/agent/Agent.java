@@ -3,12 +3,11 @@ package io.volumeclone.agent;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
-import io.volumeclone.api.AgentFailures;
-import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.contract.AgentFailures;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
@@ -479,11 +478,7 @@ public final class Agent {
     if (status == null) {
       return null;
     }
-    var degraded =
-        status
-            .condition(ConditionTypes.DEGRADED)
-            .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
-            .filter(c -> AgentFailures.permanent(c.getReason()));
+    var degraded = AgentFailures.reported(status);
     if (degraded.isPresent()) {
       return "an earlier run failed permanently ("
           + degraded.get().getReason()

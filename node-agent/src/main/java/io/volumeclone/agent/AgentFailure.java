@@ -1,6 +1,6 @@
 package io.volumeclone.agent;
 
-import io.volumeclone.api.AgentFailures;
+import io.volumeclone.contract.AgentFailures;
 
 /**
  * Why the agent cannot run this clone, as the Degraded condition reports it: a CamelCase reason and

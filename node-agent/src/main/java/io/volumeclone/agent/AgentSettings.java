@@ -1,8 +1,8 @@
 package io.volumeclone.agent;
 
-import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.Durations;
 import io.volumeclone.api.Sizes;
+import io.volumeclone.contract.AgentPaths;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;

@@ -1,7 +1,6 @@
 package io.volumeclone.agent;
 
 import io.micrometer.core.instrument.MeterRegistry;
-import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CloneRange;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
@@ -9,6 +8,7 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.MetadataRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.contract.AgentFailures;
 import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;

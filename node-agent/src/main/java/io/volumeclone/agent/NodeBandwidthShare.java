@@ -1,6 +1,6 @@
 package io.volumeclone.agent;
 
-import io.volumeclone.api.AgentPaths;
+import io.volumeclone.contract.AgentPaths;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;

@@ -1,13 +1,13 @@
 package io.volumeclone.agent;
 
 import io.fabric8.kubernetes.client.utils.KubernetesSerialization;
-import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.contract.AgentFailures;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneTuning;
 import java.io.IOException;

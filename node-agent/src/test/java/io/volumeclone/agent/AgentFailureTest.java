@@ -6,7 +6,6 @@ import static io.volumeclone.agent.AgentFixture.conditionIs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.fabric8.kubernetes.api.model.ConditionBuilder;
-import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.Access;
@@ -15,6 +14,7 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.spec.SourceRef;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import io.volumeclone.contract.AgentFailures;
 import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

@@ -5,8 +5,8 @@ import static io.volumeclone.agent.AgentFixture.await;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import io.volumeclone.api.AgentPaths;
 import io.volumeclone.api.v1alpha1.spec.CopySpec;
+import io.volumeclone.contract.AgentPaths;
 import io.volumeclone.nbd.TestingCommandRunner;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;

@@ -2,7 +2,6 @@ package io.volumeclone.operator;
 
 import io.fabric8.kubernetes.api.model.Condition;
 import io.fabric8.kubernetes.api.model.Pod;
-import io.volumeclone.api.AgentFailures;
 import io.volumeclone.api.Durations;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
@@ -10,6 +9,7 @@ import io.volumeclone.api.v1alpha1.spec.CutoverMode;
 import io.volumeclone.api.v1alpha1.status.AgentRejection;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import io.volumeclone.contract.AgentFailures;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -279,11 +279,7 @@ final class CloneRules {
   record AgentFailure(String reason, String message) {}
 
   static Optional<AgentFailure> permanentFailure(VolumeCloneStatus status, Pod pod) {
-    var degraded =
-        status
-            .condition(ConditionTypes.DEGRADED)
-            .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
-            .filter(c -> AgentFailures.permanent(c.getReason()));
+    var degraded = AgentFailures.reported(status);
     if (degraded.isPresent()) {
       String reason = degraded.get().getReason();
       String message = degraded.get().getMessage();

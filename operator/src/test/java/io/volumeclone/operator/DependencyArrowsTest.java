@@ -40,7 +40,7 @@ class DependencyArrowsTest {
             "io.volumeclone.agent..",
             "io.volumeclone.bench..",
             "io.volumeclone.app..")
-        .because("DESIGN.md: operator -> crds only")
+        .because("DESIGN.md: operator -> crds (and the agent contract) only")
         .check(OPERATOR_CLASSES);
   }
 
@@ -59,8 +59,11 @@ class DependencyArrowsTest {
     assertThat(imports).isNotEmpty();
     assertThat(imports)
         .allMatch(
-            line -> line.matches(".*: import (static )?io\\.volumeclone\\.(api|operator)\\..*"),
-            "imports only io.volumeclone.api and io.volumeclone.operator");
+            line ->
+                line.matches(
+                    ".*: import (static )?io\\.volumeclone\\.(api|contract|operator)\\..*"),
+            "imports only io.volumeclone.api, io.volumeclone.contract (the agent contract) and"
+                + " io.volumeclone.operator");
   }
 
   private static List<String> lines(Path file) {

@@ -1,5 +1,9 @@
-package io.volumeclone.api;
+package io.volumeclone.contract;
 
+import io.fabric8.kubernetes.api.model.Condition;
+import io.volumeclone.api.v1alpha1.ConditionTypes;
+import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
+import java.util.Optional;
 import java.util.Set;
 
 /**
@@ -39,6 +43,21 @@ public final class AgentFailures {
 
   public static boolean permanent(String reason) {
     return reason != null && PERMANENT.contains(reason);
+  }
+
+  /**
+   * The agent's report of a permanent failure: its Degraded condition, True with a {@link
+   * #PERMANENT} reason. The operator reads it to fail the clone, a restarted agent to stay away
+   * from the devices.
+   */
+  public static Optional<Condition> reported(VolumeCloneStatus status) {
+    if (status == null) {
+      return Optional.empty();
+    }
+    return status
+        .condition(ConditionTypes.DEGRADED)
+        .filter(c -> ConditionTypes.TRUE.equals(c.getStatus()))
+        .filter(c -> permanent(c.getReason()));
   }
 
   private AgentFailures() {}

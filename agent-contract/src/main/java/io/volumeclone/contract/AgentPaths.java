@@ -1,4 +1,4 @@
-package io.volumeclone.api;
+package io.volumeclone.contract;
 
 /**
  * Where the agent finds things inside its Pod. The operator mounts PVCs as raw block {@code
