@@ -4,6 +4,7 @@ import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.DeviceRef;
 import io.volumeclone.api.v1alpha1.spec.PvcRef;
 import io.volumeclone.api.v1alpha1.spec.VolumeCloneSpec;
+import io.volumeclone.api.v1alpha1.spec.VolumeRef;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -79,41 +80,30 @@ public record Side(AgentPodFactory.Role role, String claim, String devicePath, S
     if (spec == null) {
       return sides;
     }
-    if (spec.getSource() != null) {
-      var s = spec.getSource();
+    var source = spec.getSource();
+    if (source != null) {
       sides.add(
-          new Side(
+          of(
               AgentPodFactory.Role.SOURCE,
-              claim(s.getPersistentVolumeClaim()),
-              path(s.getDevice()),
-              s.getNbd() == null ? null : s.getNbd().getUri()));
+              source,
+              source.getNbd() == null ? null : source.getNbd().getUri()));
     }
     if (spec.getDestination() != null) {
-      var d = spec.getDestination();
-      sides.add(
-          new Side(
-              AgentPodFactory.Role.DESTINATION,
-              claim(d.getPersistentVolumeClaim()),
-              path(d.getDevice()),
-              null));
+      sides.add(of(AgentPodFactory.Role.DESTINATION, spec.getDestination(), null));
     }
     if (spec.getMetadata() != null) {
-      var m = spec.getMetadata();
-      sides.add(
-          new Side(
-              AgentPodFactory.Role.METADATA,
-              claim(m.getPersistentVolumeClaim()),
-              path(m.getDevice()),
-              null));
+      sides.add(of(AgentPodFactory.Role.METADATA, spec.getMetadata(), null));
     }
     return sides;
   }
 
-  private static String claim(PvcRef ref) {
-    return ref == null ? null : ref.getClaimName();
-  }
-
-  private static String path(DeviceRef ref) {
-    return ref == null ? null : ref.getPath();
+  private static Side of(AgentPodFactory.Role role, VolumeRef ref, String nbdUri) {
+    PvcRef claim = ref.getPersistentVolumeClaim();
+    DeviceRef device = ref.getDevice();
+    return new Side(
+        role,
+        claim == null ? null : claim.getClaimName(),
+        device == null ? null : device.getPath(),
+        nbdUri);
   }
 }
