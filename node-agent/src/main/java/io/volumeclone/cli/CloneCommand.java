@@ -4,12 +4,11 @@ import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneIdentity;
+import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.CopyDefaults;
-import io.volumeclone.engine.Devices;
-import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.MetadataMismatchException;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdBlockDevice;
@@ -510,78 +509,34 @@ public class CloneCommand implements Callable<Integer> {
 
   /** Opens the devices and the metadata and starts the clone; closes what it opened on failure. */
   Clone openClone(CloneOptions options) throws IOException {
-    BlockDevice sourceDevice = null;
-    BlockDevice destinationDevice = null;
-    BlockDevice metadataDevice = null;
-    boolean opened = false;
+    CloneLauncher launcher =
+        CloneLauncher.of(options)
+            .destination(destination)
+            .metadataFile(metadata)
+            .identity(() -> CloneIdentity.ofDestination(destination))
+            .range(sourceOffset, destinationOffset, size != null ? size : -1)
+            .regionSize((int) regionSize)
+            .force(force);
+    if (isNbdUri(source)) {
+      launcher.source(source, this::openNbdSource);
+    } else {
+      launcher.source(Path.of(source));
+    }
     try {
-      sourceDevice = openSource();
-      destinationDevice = Devices.open("destination", destination, true, true);
-      long cloneSize = size != null ? size : sourceDevice.size() - sourceOffset;
-      CloneGeometry geometry;
-      try {
-        geometry =
-            new CloneGeometry(
-                sourceOffset,
-                destinationOffset,
-                cloneSize,
-                (int) regionSize,
-                sourceDevice.size(),
-                destinationDevice.size());
-      } catch (IllegalArgumentException e) {
-        throw new IOException(
-            "cannot clone " + source + " to " + destination + ": " + e.getMessage());
-      }
-      Devices.prepareMetadataFile(metadata, geometry);
-      metadataDevice = Devices.open("metadata", metadata, true, false);
-      CloneMetadata cloneMetadata;
-      try {
-        cloneMetadata =
-            DiskCloneMetadata.open(
-                metadataDevice, geometry, CloneIdentity.ofDestination(destination), force);
-      } catch (MetadataMismatchException e) {
-        throw new IOException(
-            e.getMessage()
-                + ". Point --metadata at this clone's metadata, or add --force to reformat it"
-                + " (its recorded progress is lost).");
-      }
-      Clone clone;
-      try {
-        clone = Clone.open(sourceDevice, destinationDevice, cloneMetadata, options);
-      } catch (IOException | RuntimeException e) {
-        cloneMetadata.close();
-        metadataDevice = null;
-        throw e;
-      }
-      opened = true;
-      return clone;
-    } finally {
-      if (!opened) {
-        closeAll(metadataDevice, destinationDevice, sourceDevice);
-      }
+      return launcher.launch();
+    } catch (MetadataMismatchException e) {
+      throw new IOException(
+          e.getMessage()
+              + ". Point --metadata at this clone's metadata, or add --force to reformat it"
+              + " (its recorded progress is lost).");
     }
   }
 
-  private BlockDevice openSource() throws IOException {
-    if (!isNbdUri(source)) {
-      return Devices.open("source", Path.of(source), false, true);
-    }
+  private BlockDevice openNbdSource() throws IOException {
     try {
       return NbdBlockDevice.open(source);
     } catch (IOException e) {
       throw new IOException("cannot open the NBD source " + source + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static void closeAll(AutoCloseable... closeables) {
-    for (AutoCloseable c : closeables) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (Exception e) {
-          // already failing; the first error is the one reported
-        }
-      }
     }
   }
 
