@@ -27,8 +27,7 @@ import java.util.concurrent.TimeUnit;
  * sparse metadata file.
  *
  * <pre>
- * java -cp node-agent/target/volume-clone.jar io.volumeclone.bench.EngineBenchmark \
- *     [--size 1Gi] [--pairs 3] [--dir DIR]
+ * ./bench engine [--size 1Gi] [--pairs 3] [--dir DIR]
  * </pre>
  *
  * The engine's time runs from opening the devices to the clone being cut over and closed, which

@@ -32,8 +32,8 @@ import java.util.concurrent.TimeUnit;
  *       clone during the copy against the source's own p99.
  * </ol>
  *
- * <p>Usage: {@code java -cp volume-clone.jar io.volumeclone.bench.NbdBenchmark [--dir DIR]
- * [--size-mib N] [--slow-size-mib N] [--only 1234]}; {@code --only 13} runs benchmarks 1 and 3.
+ * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--only 1234]};
+ * {@code --only 13} runs benchmarks 1 and 3.
  */
 public final class NbdBenchmark {
 
