@@ -55,7 +55,7 @@ import picocli.CommandLine.Option;
       "143:stopped by SIGTERM, Ctrl-C or 'volume-clone cancel'; progress is kept, run again to"
           + " resume"
     })
-public class CloneCommand implements Callable<Integer> {
+public class CloneCommand implements Callable<Integer>, PlainOptions {
 
   @Option(
       names = "--source",
@@ -194,6 +194,34 @@ public class CloneCommand implements Callable<Integer> {
   PrintStream out = System.out;
   PrintStream err = System.err;
   Boolean terminal;
+
+  @Override
+  public boolean setOption(String field, Object value) {
+    switch (field) {
+      case "source" -> source = (String) value;
+      case "export" -> export = (String) value;
+      case "destination" -> destination = (Path) value;
+      case "metadata" -> metadata = (Path) value;
+      case "regionSize" -> regionSize = (Long) value;
+      case "bandwidth" -> bandwidth = (Long) value;
+      case "regionsInFlight" -> regionsInFlight = (Integer) value;
+      case "batchRegions" -> batchRegions = (Integer) value;
+      case "copyOnRead" -> copyOnRead = (Boolean) value;
+      case "noCopy" -> noCopy = (Boolean) value;
+      case "cutover" -> cutover = (String) value;
+      case "sourceOffset" -> sourceOffset = (Long) value;
+      case "destinationOffset" -> destinationOffset = (Long) value;
+      case "size" -> size = (Long) value;
+      case "force" -> force = (Boolean) value;
+      case "name" -> name = (String) value;
+      case "runDir" -> runDir = (Path) value;
+      case "attach" -> attach = (String) value;
+      default -> {
+        return false;
+      }
+    }
+    return true;
+  }
 
   /**
    * Starts the NBD export of {@code clone} when {@code --export} asks for one, or returns null.
