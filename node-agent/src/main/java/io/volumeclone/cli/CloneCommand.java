@@ -223,19 +223,6 @@ public class CloneCommand implements Callable<Integer>, PlainOptions {
     return true;
   }
 
-  /**
-   * Starts the NBD export of {@code clone} when {@code --export} asks for one, or returns null.
-   * What it returns is closed before the clone is.
-   */
-  private AutoCloseable startExport(Clone clone) throws IOException {
-    if (exportAddress == null) {
-      return null;
-    }
-    NbdServer server = NbdServer.start(exportAddress, clone);
-    err.println("volume-clone: serving clone " + clone.name() + " at " + server.uri());
-    return server;
-  }
-
   private boolean exportRequested() {
     return export != null || attach != null;
   }
@@ -309,15 +296,26 @@ public class CloneCommand implements Callable<Integer>, PlainOptions {
       throw new Main.UsageException(e.getMessage());
     }
 
-    Clone clone = openClone(options);
-    running = clone;
-    // The export listens before anything else starts: a consumer waiting for its first read must
-    // not wait for the control socket or the progress reporter (issue 19: fast start).
+    // The export listens before the devices open: a consumer connects and negotiates while they
+    // do, and its first request waits for the open only, not for the control socket or the
+    // progress reporter either (issue 19: fast start).
+    OpeningTarget opening = exportAddress != null ? new OpeningTarget(cloneName) : null;
+    NbdServer nbd = opening != null ? NbdServer.start(exportAddress, opening) : null;
+    server.set(nbd);
+    Clone clone;
     try {
-      server.set(startExport(clone));
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(clone);
+      clone = openClone(options);
+    } catch (IOException | RuntimeException | Error e) {
+      if (opening != null) {
+        opening.failed(e);
+      }
+      closeExport(server.getAndSet(null));
       throw e;
+    }
+    running = clone;
+    if (opening != null) {
+      opening.opened(clone);
+      err.println("volume-clone: serving clone " + clone.name() + " at " + nbd.uri());
     }
     try {
       control.set(startControl(clone));
