@@ -13,6 +13,7 @@ import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneIdentity;
+import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.Devices;
@@ -106,80 +107,51 @@ final class CloneOpener {
           "spec.regionSize " + spec.getRegionSize() + " is larger than 1Gi");
     }
 
-    BlockDevice source = null;
-    BlockDevice destination = null;
-    BlockDevice metadataDevice = null;
+    String destinationPath =
+        spec.getDestination().getPersistentVolumeClaim() != null
+            ? settings.pvcDevice("destination").toString()
+            : spec.getDestination().getDevice().getPath();
+    Path metadataPath = metadataPath(spec.getMetadata());
+    CloneLauncher launcher =
+        CloneLauncher.of(options)
+            .destination(Path.of(destinationPath))
+            .wrapDestination(destinationWrapper)
+            .range(sourceOffset, destinationOffset, size)
+            .regionSize((int) regionSize)
+            .identity(() -> identity(resource, Path.of(destinationPath)))
+            .wrapMetadata(m -> new MeteredMetadata(metadataWrapper.apply(m), registry));
+    source(launcher, spec.getSource());
+    if (spec.getMetadata() == null) {
+      launcher.metadata(
+          (geometry, identity) -> {
+            Files.createDirectories(metadataPath.toAbsolutePath().getParent());
+            removeIfFinishedByAnother(metadataPath, identity);
+            Devices.prepareMetadataFile(metadataPath, geometry);
+          },
+          () -> Devices.open("metadata", metadataPath, true, false));
+    } else {
+      launcher.metadataDevice(metadataPath);
+    }
     try {
-      source = openSource(spec.getSource());
-      String destinationPath =
-          spec.getDestination().getPersistentVolumeClaim() != null
-              ? settings.pvcDevice("destination").toString()
-              : spec.getDestination().getDevice().getPath();
-      destination =
-          destinationWrapper.apply(
-              Devices.open("destination", Path.of(destinationPath), true, true));
-      long cloneSize = size >= 0 ? size : source.size() - sourceOffset;
-      CloneGeometry geometry;
-      try {
-        geometry =
-            new CloneGeometry(
-                sourceOffset,
-                destinationOffset,
-                cloneSize,
-                (int) regionSize,
-                source.size(),
-                destination.size());
-      } catch (IllegalArgumentException e) {
-        throw new AgentFailure(
-            AgentFailures.INVALID_GEOMETRY,
-            "cannot clone " + source.name() + " to " + destination.name() + ": " + e.getMessage());
-      }
-      Path metadataPath = metadataPath(spec.getMetadata());
-      CloneIdentity identity = identity(resource, Path.of(destinationPath));
-      if (spec.getMetadata() == null) {
-        Files.createDirectories(metadataPath.toAbsolutePath().getParent());
-        removeIfFinishedByAnother(metadataPath, identity);
-        Devices.prepareMetadataFile(metadataPath, geometry);
-      }
-      metadataDevice = Devices.open("metadata", metadataPath, true, false);
-      CloneMetadata metadata;
-      try {
-        metadata = DiskCloneMetadata.open(metadataDevice, geometry, identity, false);
-      } catch (MetadataMismatchException e) {
-        throw new AgentFailure(
-            AgentFailures.METADATA_MISMATCH,
-            e.getMessage()
-                + ". The metadata records another clone (another VolumeClone, source,"
-                + " destination, range or region size): restore this VolumeClone's spec, or"
-                + " create a new VolumeClone with an empty metadata device. Nothing was changed."
-                + (spec.getMetadata() == null
-                    ? " This is the default metadata file; when an earlier VolumeClone of this"
-                        + " name, deleted before it finished, left it, remove "
-                        + metadataPath
-                        + " on the clone's node (status.nodeName) to start afresh."
-                    : ""),
-            e);
-      }
-      metadataDevice = null; // owned by the metadata now
-      CloneMetadata metered = new MeteredMetadata(metadataWrapper.apply(metadata), registry);
-      Clone clone;
-      try {
-        clone = Clone.open(source, destination, metered, options);
-      } catch (IOException | RuntimeException e) {
-        closeQuietly(metered);
-        throw e;
-      }
-      return new Opened(clone, destinationPath, metadataPath.toString());
+      return new Opened(launcher.launch(), destinationPath, metadataPath.toString());
+    } catch (CloneLauncher.InvalidGeometryException e) {
+      throw new AgentFailure(AgentFailures.INVALID_GEOMETRY, e.getMessage(), e);
+    } catch (MetadataMismatchException e) {
+      throw new AgentFailure(
+          AgentFailures.METADATA_MISMATCH,
+          e.getMessage()
+              + ". The metadata records another clone (another VolumeClone, source,"
+              + " destination, range or region size): restore this VolumeClone's spec, or"
+              + " create a new VolumeClone with an empty metadata device. Nothing was changed."
+              + (spec.getMetadata() == null
+                  ? " This is the default metadata file; when an earlier VolumeClone of this"
+                      + " name, deleted before it finished, left it, remove "
+                      + metadataPath
+                      + " on the clone's node (status.nodeName) to start afresh."
+                  : ""),
+          e);
     } catch (IOException e) {
-      closeQuietly(metadataDevice);
-      closeQuietly(destination);
-      closeQuietly(source);
       throw new AgentFailure("DeviceUnavailable", e.getMessage(), e);
-    } catch (AgentFailure | RuntimeException e) {
-      closeQuietly(metadataDevice);
-      closeQuietly(destination);
-      closeQuietly(source);
-      throw e;
     }
   }
 
@@ -257,10 +229,12 @@ final class CloneOpener {
     }
   }
 
-  private BlockDevice openSource(SourceRef ref) throws IOException, AgentFailure {
+  /** Gives the launcher the source; a malformed NBD URI is refused before anything is opened. */
+  private void source(CloneLauncher launcher, SourceRef ref) throws AgentFailure {
     if (ref.getNbd() != null) {
+      String uri = ref.getNbd().getUri();
       try {
-        NbdUri.parse(ref.getNbd().getUri());
+        NbdUri.parse(uri);
       } catch (IllegalArgumentException e) {
         // no restart makes a malformed URI valid: permanent, not DeviceUnavailable
         throw new AgentFailure(
@@ -268,20 +242,23 @@ final class CloneOpener {
             "spec.source.nbd.uri: " + e.getMessage() + "; nothing was opened",
             e);
       }
-      try {
-        return NbdBlockDevice.open(ref.getNbd().getUri());
-      } catch (IllegalArgumentException e) {
-        throw new IOException("source " + ref.getNbd().getUri() + ": " + e.getMessage(), e);
-      } catch (IOException e) {
-        throw new IOException(
-            "cannot open the NBD source " + ref.getNbd().getUri() + ": " + e.getMessage(), e);
-      }
+      launcher.source(uri, () -> openNbdSource(uri));
+      return;
     }
-    Path path =
+    launcher.source(
         ref.getPersistentVolumeClaim() != null
             ? settings.pvcDevice("source")
-            : Path.of(ref.getDevice().getPath());
-    return Devices.open("source", path, false, true);
+            : Path.of(ref.getDevice().getPath()));
+  }
+
+  private static BlockDevice openNbdSource(String uri) throws IOException {
+    try {
+      return NbdBlockDevice.open(uri);
+    } catch (IllegalArgumentException e) {
+      throw new IOException("source " + uri + ": " + e.getMessage(), e);
+    } catch (IOException e) {
+      throw new IOException("cannot open the NBD source " + uri + ": " + e.getMessage(), e);
+    }
   }
 
   private Path metadataPath(MetadataRef ref) {
@@ -291,15 +268,5 @@ final class CloneOpener {
     return ref.getPersistentVolumeClaim() != null
         ? settings.pvcDevice("metadata")
         : Path.of(ref.getDevice().getPath());
-  }
-
-  private static void closeQuietly(AutoCloseable c) {
-    if (c != null) {
-      try {
-        c.close();
-      } catch (Exception e) {
-        // already failing; the first error is the one reported
-      }
-    }
   }
 }

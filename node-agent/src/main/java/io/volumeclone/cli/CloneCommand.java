@@ -4,12 +4,11 @@ import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneIdentity;
+import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.CopyDefaults;
-import io.volumeclone.engine.Devices;
-import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.MetadataMismatchException;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdBlockDevice;
@@ -56,7 +55,7 @@ import picocli.CommandLine.Option;
       "143:stopped by SIGTERM, Ctrl-C or 'volume-clone cancel'; progress is kept, run again to"
           + " resume"
     })
-public class CloneCommand implements Callable<Integer> {
+public class CloneCommand implements Callable<Integer>, PlainOptions {
 
   @Option(
       names = "--source",
@@ -196,17 +195,32 @@ public class CloneCommand implements Callable<Integer> {
   PrintStream err = System.err;
   Boolean terminal;
 
-  /**
-   * Starts the NBD export of {@code clone} when {@code --export} asks for one, or returns null.
-   * What it returns is closed before the clone is.
-   */
-  private AutoCloseable startExport(Clone clone) throws IOException {
-    if (exportAddress == null) {
-      return null;
+  @Override
+  public boolean setOption(String field, Object value) {
+    switch (field) {
+      case "source" -> source = (String) value;
+      case "export" -> export = (String) value;
+      case "destination" -> destination = (Path) value;
+      case "metadata" -> metadata = (Path) value;
+      case "regionSize" -> regionSize = (Long) value;
+      case "bandwidth" -> bandwidth = (Long) value;
+      case "regionsInFlight" -> regionsInFlight = (Integer) value;
+      case "batchRegions" -> batchRegions = (Integer) value;
+      case "copyOnRead" -> copyOnRead = (Boolean) value;
+      case "noCopy" -> noCopy = (Boolean) value;
+      case "cutover" -> cutover = (String) value;
+      case "sourceOffset" -> sourceOffset = (Long) value;
+      case "destinationOffset" -> destinationOffset = (Long) value;
+      case "size" -> size = (Long) value;
+      case "force" -> force = (Boolean) value;
+      case "name" -> name = (String) value;
+      case "runDir" -> runDir = (Path) value;
+      case "attach" -> attach = (String) value;
+      default -> {
+        return false;
+      }
     }
-    NbdServer server = NbdServer.start(exportAddress, clone);
-    err.println("volume-clone: serving clone " + clone.name() + " at " + server.uri());
-    return server;
+    return true;
   }
 
   private boolean exportRequested() {
@@ -282,15 +296,26 @@ public class CloneCommand implements Callable<Integer> {
       throw new Main.UsageException(e.getMessage());
     }
 
-    Clone clone = openClone(options);
-    running = clone;
-    // The export listens before anything else starts: a consumer waiting for its first read must
-    // not wait for the control socket or the progress reporter (issue 19: fast start).
+    // The export listens before the devices open: a consumer connects and negotiates while they
+    // do, and its first request waits for the open only, not for the control socket or the
+    // progress reporter either (issue 19: fast start).
+    OpeningTarget opening = exportAddress != null ? new OpeningTarget(cloneName) : null;
+    NbdServer nbd = opening != null ? NbdServer.start(exportAddress, opening) : null;
+    server.set(nbd);
+    Clone clone;
     try {
-      server.set(startExport(clone));
-    } catch (IOException | RuntimeException e) {
-      closeQuietly(clone);
+      clone = openClone(options);
+    } catch (IOException | RuntimeException | Error e) {
+      if (opening != null) {
+        opening.failed(e);
+      }
+      closeExport(server.getAndSet(null));
       throw e;
+    }
+    running = clone;
+    if (opening != null) {
+      opening.opened(clone);
+      err.println("volume-clone: serving clone " + clone.name() + " at " + nbd.uri());
     }
     try {
       control.set(startControl(clone));
@@ -510,78 +535,34 @@ public class CloneCommand implements Callable<Integer> {
 
   /** Opens the devices and the metadata and starts the clone; closes what it opened on failure. */
   Clone openClone(CloneOptions options) throws IOException {
-    BlockDevice sourceDevice = null;
-    BlockDevice destinationDevice = null;
-    BlockDevice metadataDevice = null;
-    boolean opened = false;
+    CloneLauncher launcher =
+        CloneLauncher.of(options)
+            .destination(destination)
+            .metadataFile(metadata)
+            .identity(() -> CloneIdentity.ofDestination(destination))
+            .range(sourceOffset, destinationOffset, size != null ? size : -1)
+            .regionSize((int) regionSize)
+            .force(force);
+    if (isNbdUri(source)) {
+      launcher.source(source, this::openNbdSource);
+    } else {
+      launcher.source(Path.of(source));
+    }
     try {
-      sourceDevice = openSource();
-      destinationDevice = Devices.open("destination", destination, true, true);
-      long cloneSize = size != null ? size : sourceDevice.size() - sourceOffset;
-      CloneGeometry geometry;
-      try {
-        geometry =
-            new CloneGeometry(
-                sourceOffset,
-                destinationOffset,
-                cloneSize,
-                (int) regionSize,
-                sourceDevice.size(),
-                destinationDevice.size());
-      } catch (IllegalArgumentException e) {
-        throw new IOException(
-            "cannot clone " + source + " to " + destination + ": " + e.getMessage());
-      }
-      Devices.prepareMetadataFile(metadata, geometry);
-      metadataDevice = Devices.open("metadata", metadata, true, false);
-      CloneMetadata cloneMetadata;
-      try {
-        cloneMetadata =
-            DiskCloneMetadata.open(
-                metadataDevice, geometry, CloneIdentity.ofDestination(destination), force);
-      } catch (MetadataMismatchException e) {
-        throw new IOException(
-            e.getMessage()
-                + ". Point --metadata at this clone's metadata, or add --force to reformat it"
-                + " (its recorded progress is lost).");
-      }
-      Clone clone;
-      try {
-        clone = Clone.open(sourceDevice, destinationDevice, cloneMetadata, options);
-      } catch (IOException | RuntimeException e) {
-        cloneMetadata.close();
-        metadataDevice = null;
-        throw e;
-      }
-      opened = true;
-      return clone;
-    } finally {
-      if (!opened) {
-        closeAll(metadataDevice, destinationDevice, sourceDevice);
-      }
+      return launcher.launch();
+    } catch (MetadataMismatchException e) {
+      throw new IOException(
+          e.getMessage()
+              + ". Point --metadata at this clone's metadata, or add --force to reformat it"
+              + " (its recorded progress is lost).");
     }
   }
 
-  private BlockDevice openSource() throws IOException {
-    if (!isNbdUri(source)) {
-      return Devices.open("source", Path.of(source), false, true);
-    }
+  private BlockDevice openNbdSource() throws IOException {
     try {
       return NbdBlockDevice.open(source);
     } catch (IOException e) {
       throw new IOException("cannot open the NBD source " + source + ": " + e.getMessage(), e);
-    }
-  }
-
-  private static void closeAll(AutoCloseable... closeables) {
-    for (AutoCloseable c : closeables) {
-      if (c != null) {
-        try {
-          c.close();
-        } catch (Exception e) {
-          // already failing; the first error is the one reported
-        }
-      }
     }
   }
 

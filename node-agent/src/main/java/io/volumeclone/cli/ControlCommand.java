@@ -1,7 +1,7 @@
 package io.volumeclone.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.volumeclone.api.Sizes;
+import io.volumeclone.engine.CloneStatus;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import picocli.CommandLine.Option;
@@ -25,7 +25,7 @@ abstract class ControlCommand {
   }
 
   static String rate(JsonNode clone) {
-    return Sizes.format(clone.path("bytesPerSecond").asLong()) + "/s";
+    return CloneStatus.rateOf(clone.path("bytesPerSecond").asLong());
   }
 
   static String eta(JsonNode clone) {
@@ -33,8 +33,7 @@ abstract class ControlCommand {
     if (!phase.equals("COPYING")) {
       return "-";
     }
-    long eta = clone.path("etaSeconds").asLong(-1);
-    return eta < 0 ? "--:--:--" : ProgressReporter.hms(eta);
+    return CloneStatus.etaOf(clone.path("etaSeconds").asLong(-1));
   }
 
   static String knobs(JsonNode clone) {
@@ -42,7 +41,7 @@ abstract class ControlCommand {
     long bandwidth = t.path("bandwidth").asLong();
     return (t.path("paused").asBoolean() ? "paused" : "copying")
         + ", bandwidth "
-        + (bandwidth == 0 ? "unlimited" : Sizes.format(bandwidth) + "/s")
+        + (bandwidth == 0 ? "unlimited" : CloneStatus.rateOf(bandwidth))
         + ", "
         + t.path("regionsInFlight").asInt()
         + " regions in flight, batch "

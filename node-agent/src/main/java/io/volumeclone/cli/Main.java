@@ -90,7 +90,12 @@ public final class Main implements Runnable {
     // The engine logs through slf4j-simple to stderr: keep it to warnings unless asked.
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", verbose ? "info" : "warn");
     System.setProperty("org.slf4j.simpleLogger.logFile", "System.err");
-    PlainCommandLine.Factory create = type -> withStreams(type.getDeclaredConstructor(), out, err);
+    // clone without a reflective constructor: its start is a consumer's wait (issue 19)
+    PlainCommandLine.Factory create =
+        type ->
+            type == CloneCommand.class
+                ? withStreams(new CloneCommand(), out, err)
+                : withStreams(type.getDeclaredConstructor(), out, err);
     Object plain = PlainCommandLine.parse(Main.class, args, create);
     if (plain != null) {
       return execute(plain, new PrintWriter(err, true), verbose);
@@ -128,7 +133,10 @@ public final class Main implements Runnable {
       java.lang.reflect.Constructor<?> constructor, PrintStream out, PrintStream err)
       throws Exception {
     constructor.setAccessible(true);
-    Object command = constructor.newInstance();
+    return withStreams(constructor.newInstance(), out, err);
+  }
+
+  private static Object withStreams(Object command, PrintStream out, PrintStream err) {
     setStreams(command, out, err);
     return command;
   }

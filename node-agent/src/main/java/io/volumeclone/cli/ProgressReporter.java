@@ -2,8 +2,6 @@ package io.volumeclone.cli;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.volumeclone.api.Sizes;
-import io.volumeclone.api.v1alpha1.status.Progress;
 import io.volumeclone.engine.CloneStatus;
 import java.io.PrintStream;
 import java.math.BigDecimal;
@@ -64,29 +62,19 @@ final class ProgressReporter {
     }
   }
 
-  /**
-   * {@code copied} of {@code total} as the status's {@code progress.percent} writes it: one
-   * decimal, rounded down, so "100.0" is shown only when everything is copied.
-   */
-  static String percent(long copied, long total) {
-    long t = Math.max(0, total);
-    return Progress.percentOf(Math.max(0, Math.min(copied, t)), t);
-  }
-
   static String bar(CloneStatus s) {
     long total = Math.max(0, s.bytesTotal());
     long copied = Math.max(0, Math.min(s.bytesCopied(), total));
     int filled = total == 0 ? BAR_WIDTH : (int) (copied * BAR_WIDTH / total);
-    String eta = s.etaSeconds() < 0 ? "--:--:--" : hms(s.etaSeconds());
     return String.format(
         "[%s%s] %5s%%  %s/%s  %s/s  ETA %s%s",
         "#".repeat(filled),
         ".".repeat(BAR_WIDTH - filled),
-        percent(s.bytesCopied(), s.bytesTotal()),
-        Sizes.format(s.bytesCopied()),
-        Sizes.format(s.bytesTotal()),
-        Sizes.format(s.bytesPerSecond()),
-        eta,
+        s.percentText(),
+        CloneStatus.bytesText(Math.max(0, s.bytesCopied())),
+        CloneStatus.bytesText(Math.max(0, s.bytesTotal())),
+        CloneStatus.bytesText(Math.max(0, s.bytesPerSecond())),
+        s.etaText(),
         s.paused() ? "  paused" : s.degraded() ? "  DEGRADED" : "");
   }
 
@@ -103,10 +91,6 @@ final class ProgressReporter {
     };
   }
 
-  static String hms(long seconds) {
-    return String.format("%d:%02d:%02d", seconds / 3600, seconds / 60 % 60, seconds % 60);
-  }
-
   static ObjectNode json(String event, CloneStatus s) {
     ObjectNode node = JSON.createObjectNode();
     node.put("event", event);
@@ -118,7 +102,7 @@ final class ProgressReporter {
     node.put("regionsCommitted", s.regionsCommitted());
     node.put("bytesTotal", s.bytesTotal());
     node.put("bytesCopied", s.bytesCopied());
-    node.put("percent", new BigDecimal(percent(s.bytesCopied(), s.bytesTotal())));
+    node.put("percent", new BigDecimal(s.percentText()));
     node.put("bytesPerSecond", s.bytesPerSecond());
     node.put("etaSeconds", s.etaSeconds());
     node.put("metadataMode", s.metadataMode().name());

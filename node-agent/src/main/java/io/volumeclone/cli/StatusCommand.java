@@ -3,8 +3,8 @@ package io.volumeclone.cli;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import io.volumeclone.api.Sizes;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.engine.MetadataReport;
@@ -119,8 +119,8 @@ public class StatusCommand extends ControlCommand implements Callable<Integer> {
         clone.path("regionsCopied").asLong(),
         total,
         clone.path("percent").asText(),
-        Sizes.format(clone.path("bytesCopied").asLong()),
-        Sizes.format(clone.path("bytesTotal").asLong()));
+        CloneStatus.bytesText(clone.path("bytesCopied").asLong()),
+        CloneStatus.bytesText(clone.path("bytesTotal").asLong()));
     out.printf("committed:    %d/%d regions%n", clone.path("regionsCommitted").asLong(), total);
     out.printf("rate:         %s%n", rate(clone));
     out.printf("eta:          %s%n", eta(clone));
@@ -191,15 +191,15 @@ public class StatusCommand extends ControlCommand implements Callable<Integer> {
     out.printf(
         "destination:  bytes %d..%d of %d%n",
         g.destinationOffset(), g.destinationOffset() + g.size(), g.destinationSize());
-    out.printf("size:         %d (%s)%n", g.size(), Sizes.format(g.size()));
-    out.printf("region size:  %d (%s)%n", g.regionSize(), Sizes.format(g.regionSize()));
+    out.printf("size:         %d (%s)%n", g.size(), CloneStatus.bytesText(g.size()));
+    out.printf("region size:  %d (%s)%n", g.regionSize(), CloneStatus.bytesText(g.regionSize()));
     out.printf(
         "copied:       %d/%d regions, %s%%, %s of %s%n",
         r.committedCount(),
         r.regionCount(),
-        ProgressReporter.percent(r.bytesCopied(), g.size()),
-        Sizes.format(r.bytesCopied()),
-        Sizes.format(g.size()));
+        CloneStatus.percentOf(r.bytesCopied(), g.size()),
+        CloneStatus.bytesText(r.bytesCopied()),
+        CloneStatus.bytesText(g.size()));
     out.printf("transaction:  %d%n", r.transactionId());
     out.printf("mode:         %s%n", r.cutOver() ? "closed (cut over)" : "write");
     out.printf("complete:     %s%n", r.complete() ? "yes" : "no");
@@ -232,7 +232,7 @@ public class StatusCommand extends ControlCommand implements Callable<Integer> {
       node.put("regionsTotal", r.regionCount());
       node.put("regionsCopied", r.committedCount());
       node.put("bytesCopied", r.bytesCopied());
-      node.put("percent", new BigDecimal(ProgressReporter.percent(r.bytesCopied(), g.size())));
+      node.put("percent", new BigDecimal(CloneStatus.percentOf(r.bytesCopied(), g.size())));
       node.put("transactionId", r.transactionId());
       node.put("mode", r.cutOver() ? "CLOSED" : "WRITE");
       node.put("complete", r.complete());

@@ -157,7 +157,9 @@ public final class NbdServer implements AutoCloseable {
     log.info(
         "NBD export listening on {}: {}",
         bound,
-        targets.stream().map(t -> "'" + t.name() + "' (" + t.size() + " bytes)").toList());
+        // names only: an export may listen before its clone is open and its size known (the CLI
+        // opens the devices while a client connects, issue 19)
+        targets.stream().map(t -> "'" + t.name() + "'").toList());
     return server;
   }
 

@@ -2,16 +2,21 @@ package io.volumeclone.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.volumeclone.api.Sizes;
+import io.volumeclone.api.v1alpha1.status.Progress;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneMetadata;
 import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.MetadataReport;
+import java.util.Random;
 import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
  * The CLI shows progress the way the status's {@code progress.percent} does: rounded down, so
- * "100.0" appears only when every byte is copied.
+ * "100.0" appears only when every byte is copied. The engine's formatter ({@link CloneStatus}) and
+ * the API module's ({@link Progress}, {@link Sizes}) must print the same text for the same figures,
+ * since the CLI prints one and the VolumeClone's status the other.
  */
 class PercentTest {
 
@@ -78,9 +83,44 @@ class PercentTest {
 
   @Test
   void roundsDownLikeTheStatus() {
-    assertThat(ProgressReporter.percent(2, 3)).isEqualTo("66.6");
-    assertThat(ProgressReporter.percent(0, 0)).isEqualTo("100.0");
+    assertThat(CloneStatus.percentOf(2, 3)).isEqualTo("66.6");
+    assertThat(CloneStatus.percentOf(0, 0)).isEqualTo("100.0");
     assertThat(ProgressReporter.json("progress", status(REGIONS * 2 / 3)).get("percent").asDouble())
         .isEqualTo(66.6);
+  }
+
+  @Test
+  void clampsASnapshotOutsideItsTotal() {
+    assertThat(CloneStatus.percentOf(11, 10)).isEqualTo("100.0");
+    assertThat(CloneStatus.percentOf(-1, 10)).isEqualTo("0.0");
+  }
+
+  @Test
+  void rateAndEtaReadAsTheStatusAndTheProgressBarShowThem() {
+    assertThat(CloneStatus.rateOf(120L << 20)).isEqualTo("120Mi/s");
+    assertThat(CloneStatus.rateOf(0)).isEqualTo("0/s");
+    assertThat(CloneStatus.etaOf(3725)).isEqualTo("1:02:05");
+    assertThat(CloneStatus.etaOf(-1)).isEqualTo("--:--:--");
+    assertThat(status(REGIONS / 2).etaText()).as("no rate yet").isEqualTo("--:--:--");
+    assertThat(status(REGIONS).etaText()).as("done").isEqualTo("0:00:00");
+  }
+
+  @Test
+  void theEngineFormatsAsTheStatusModelDoes() {
+    Random random = new Random(16);
+    long[] edges = {0, 1, 1023, 1024, 1025, 1536, 1_048_063, 1_048_575, 1L << 30, Long.MAX_VALUE};
+    for (long bytes : edges) {
+      assertThat(CloneStatus.bytesText(bytes)).as("%d bytes", bytes).isEqualTo(Sizes.format(bytes));
+    }
+    for (int i = 0; i < 10_000; i++) {
+      long bytes = random.nextLong() >>> (1 + random.nextInt(63));
+      assertThat(CloneStatus.bytesText(bytes)).as("%d bytes", bytes).isEqualTo(Sizes.format(bytes));
+      assertThat(CloneStatus.rateOf(bytes)).isEqualTo(Progress.rateOf(bytes));
+      long total = Math.max(1, random.nextLong() >>> (1 + random.nextInt(63)));
+      long copied = (long) (random.nextDouble() * total);
+      assertThat(CloneStatus.percentOf(copied, total))
+          .as("%d of %d", copied, total)
+          .isEqualTo(Progress.percentOf(copied, total));
+    }
   }
 }

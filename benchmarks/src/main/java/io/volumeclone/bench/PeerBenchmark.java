@@ -1,6 +1,7 @@
 package io.volumeclone.bench;
 
 import java.io.BufferedReader;
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
@@ -159,9 +160,7 @@ public final class PeerBenchmark {
     } else {
       cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
       cmd.addAll(ManagementFactory.getRuntimeMXBean().getInputArguments());
-      cmd.addAll(
-          List.of(
-              "-cp", System.getProperty("java.class.path"), "io.volumeclone.app.VolumeCloneMain"));
+      cmd.addAll(List.of("-cp", productionJar(), "io.volumeclone.app.VolumeCloneMain"));
     }
     cmd.addAll(
         List.of(
@@ -260,7 +259,7 @@ public final class PeerBenchmark {
     double start = System.currentTimeMillis() / 1000.0;
     ProcessBuilder serverBuilder = new ProcessBuilder(serverCmd);
     serverBuilder.environment().put("XDG_CACHE_HOME", dir.resolve("cache").toString());
-    serverBuilder.environment().put("VOLUME_CLONE_JAR", System.getProperty("java.class.path"));
+    serverBuilder.environment().put("VOLUME_CLONE_JAR", productionJar());
     Process server =
         serverBuilder
             .redirectErrorStream(true)
@@ -298,6 +297,26 @@ public final class PeerBenchmark {
         server.waitFor();
       }
     }
+  }
+
+  /**
+   * The jar a user runs, not the benchmarks' class path: {@code ./bench} names it in {@code
+   * -Dvolume-clone.jar}; otherwise the class path's {@code volume-clone.jar}.
+   */
+  static String productionJar() {
+    String named = System.getProperty("volume-clone.jar");
+    if (named != null && !named.isBlank()) {
+      return named;
+    }
+    for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
+      if (Path.of(entry).getFileName().toString().equals("volume-clone.jar")) {
+        return entry;
+      }
+    }
+    throw new IllegalStateException(
+        "no volume-clone.jar on the class path "
+            + System.getProperty("java.class.path")
+            + ": run ./bench peer, or pass -Dvolume-clone.jar=node-agent/target/volume-clone.jar");
   }
 
   /** Starts qemu's block-stream job (copy the backing file into the overlay) over QMP. */

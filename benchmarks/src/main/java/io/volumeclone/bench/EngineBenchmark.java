@@ -5,6 +5,7 @@ import io.volumeclone.engine.BlockDevice;
 import io.volumeclone.engine.BlockIoException;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
@@ -26,8 +27,7 @@ import java.util.concurrent.TimeUnit;
  * sparse metadata file.
  *
  * <pre>
- * java -cp node-agent/target/volume-clone.jar io.volumeclone.bench.EngineBenchmark \
- *     [--size 1Gi] [--pairs 3] [--dir DIR]
+ * ./bench engine [--size 1Gi] [--pairs 3] [--dir DIR]
  * </pre>
  *
  * The engine's time runs from opening the devices to the clone being cut over and closed, which
@@ -111,15 +111,14 @@ public final class EngineBenchmark {
     BenchFiles.sparseFile(destination, size);
     Devices.prepareMetadataFile(metadata, geometry);
     long start = System.nanoTime();
-    BlockDevice src = FileBlockDevice.openReadOnly(source, true);
-    BlockDevice dst = FileBlockDevice.openExclusive(destination, true);
-    BlockDevice md = FileBlockDevice.openExclusive(metadata);
     Clone clone =
-        Clone.open(
-            src,
-            dst,
-            DiskCloneMetadata.open(md, geometry, false),
-            CloneOptions.builder("bench").build());
+        CloneLauncher.of(CloneOptions.builder("bench").build())
+            .source(source)
+            .destination(destination)
+            .metadataDevice(metadata)
+            .range(0, 0, size)
+            .regionSize(geometry.regionSize())
+            .launch();
     clone.cutOverFuture().get(1, TimeUnit.HOURS);
     clone.close();
     double seconds = (System.nanoTime() - start) / 1e9;
@@ -206,14 +205,14 @@ public final class EngineBenchmark {
         Sizes.format(formatted.regionMap().memoryBytes()), Sizes.format(Math.max(0, heapGrowth)));
     formatted.close();
     long openStart = System.nanoTime();
-    DiskCloneMetadata md =
-        DiskCloneMetadata.open(FileBlockDevice.openExclusive(metadata), geometry, false);
     Clone clone =
-        Clone.open(
-            new NullDevice("source-16t", size),
-            new NullDevice("destination-16t", size),
-            md,
-            CloneOptions.builder("bench-16t").noCopy(true).build());
+        CloneLauncher.of(CloneOptions.builder("bench-16t").noCopy(true).build())
+            .source("source-16t", () -> new NullDevice("source-16t", size))
+            .destination("destination-16t", () -> new NullDevice("destination-16t", size))
+            .metadata((g, identity) -> {}, () -> FileBlockDevice.openExclusive(metadata))
+            .range(0, 0, size)
+            .regionSize(geometry.regionSize())
+            .launch();
     double openSeconds = (System.nanoTime() - openStart) / 1e9;
     System.out.printf(
         "time to open the 16 TiB clone (sparse metadata): %.3f s (goal <= 1 s)%n", openSeconds);

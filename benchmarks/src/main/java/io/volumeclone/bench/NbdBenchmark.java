@@ -4,9 +4,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
+import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.Devices;
-import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdBlockDevice;
@@ -32,8 +32,8 @@ import java.util.concurrent.TimeUnit;
  *       clone during the copy against the source's own p99.
  * </ol>
  *
- * <p>Usage: {@code java -cp volume-clone.jar io.volumeclone.bench.NbdBenchmark [--dir DIR]
- * [--size-mib N] [--slow-size-mib N] [--only 1234]}; {@code --only 13} runs benchmarks 1 and 3.
+ * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--only 1234]};
+ * {@code --only 13} runs benchmarks 1 and 3.
  */
 public final class NbdBenchmark {
 
@@ -157,11 +157,13 @@ public final class NbdBenchmark {
     Files.deleteIfExists(meta);
     Devices.prepareMetadataFile(meta, g);
     Clone clone =
-        Clone.open(
-            FileBlockDevice.openReadOnly(source),
-            FileBlockDevice.openExclusive(dest),
-            DiskCloneMetadata.open(FileBlockDevice.openExclusive(meta), g, false),
-            CloneOptions.builder(name).build());
+        CloneLauncher.of(CloneOptions.builder(name).build())
+            .source(source.toString(), () -> FileBlockDevice.openReadOnly(source))
+            .destination(dest.toString(), () -> FileBlockDevice.openExclusive(dest))
+            .metadataDevice(meta)
+            .range(0, 0, size)
+            .regionSize(g.regionSize())
+            .launch();
     clone.cutOverFuture().get(600, TimeUnit.SECONDS);
     return clone;
   }
@@ -261,13 +263,14 @@ public final class NbdBenchmark {
       Files.deleteIfExists(meta);
       Devices.prepareMetadataFile(meta, g);
       long t0 = System.nanoTime();
-      NbdBlockDevice source = NbdBlockDevice.open(sourceUri);
       Clone clone =
-          Clone.open(
-              source,
-              FileBlockDevice.openExclusive(dest),
-              DiskCloneMetadata.open(FileBlockDevice.openExclusive(meta), g, false),
-              CloneOptions.builder("slow").build());
+          CloneLauncher.of(CloneOptions.builder("slow").build())
+              .source(sourceUri, () -> NbdBlockDevice.open(sourceUri))
+              .destination(dest.toString(), () -> FileBlockDevice.openExclusive(dest))
+              .metadataDevice(meta)
+              .range(0, 0, size)
+              .regionSize(g.regionSize())
+              .launch();
       try (NbdServer server =
           NbdServer.start(ExportAddress.unix(dir.resolve("slow-vc.sock")), clone)) {
         exec("nbdsh", "-u", server.uri(), "-c", "h.pread(4096, 0)");
