@@ -75,10 +75,10 @@ public record AgentReport(
     p.setRegionsCommitted(s.regionsCommitted());
     p.setBytesTotal(s.bytesTotal());
     p.setBytesCopied(s.bytesCopied());
-    p.setPercent(Progress.percentOf(s.bytesCopied(), s.bytesTotal()));
+    p.setPercent(s.percentText());
     p.setBytesPerSecond(s.bytesPerSecond());
     p.setPercentText(p.getPercent() + "%");
-    p.setRateText(Progress.rateOf(s.bytesPerSecond()));
+    p.setRateText(s.rateText());
     long eta = s.etaSeconds();
     if (s.state() == CloneStatus.State.COPYING && !s.paused() && eta > 0) {
       p.setEstimatedCompletionTime(now.plusSeconds(eta).truncatedTo(ChronoUnit.SECONDS).toString());

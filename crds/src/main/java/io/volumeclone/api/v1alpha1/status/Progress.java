@@ -3,14 +3,13 @@ package io.volumeclone.api.v1alpha1.status;
 import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.annotation.JsonPropertyDescription;
 import io.fabric8.generator.annotation.Pattern;
-import java.math.BigDecimal;
-import java.math.RoundingMode;
 import java.util.Objects;
 
 /**
  * How far the copy is. Written by the agent only. {@code percent} is a string (Kubernetes API
- * conventions avoid floats) with one decimal and no percent sign, e.g. {@code "42.5"}; build it
- * with {@link #percentOf(long, long)} so every writer formats it the same way.
+ * conventions avoid floats) with one decimal and no percent sign, e.g. {@code "42.5"}. The model
+ * only holds the figures: the agent formats them with the engine's one status formatter ({@code
+ * CloneStatus.percentText}, {@code rateText}), the same text the CLI shows.
  */
 @JsonInclude(JsonInclude.Include.NON_NULL)
 public class Progress {
@@ -54,24 +53,6 @@ public class Progress {
   private String estimatedCompletionTime;
 
   public Progress() {}
-
-  /**
-   * {@code copied} of {@code total} as the {@link #getPercent() percent} string: one decimal,
-   * rounded down so that "100.0" means done. A total of 0 counts as done.
-   */
-  public static String percentOf(long copied, long total) {
-    if (copied < 0 || total < 0 || copied > total) {
-      throw new IllegalArgumentException(
-          "progress " + copied + " of " + total + " is not a valid share");
-    }
-    if (total == 0) {
-      return "100.0";
-    }
-    return BigDecimal.valueOf(copied)
-        .multiply(BigDecimal.valueOf(100))
-        .divide(BigDecimal.valueOf(total), 1, RoundingMode.DOWN)
-        .toPlainString();
-  }
 
   public Long getRegionsTotal() {
     return regionsTotal;
@@ -135,11 +116,6 @@ public class Progress {
 
   public void setRateText(String rateText) {
     this.rateText = rateText;
-  }
-
-  /** {@code bytesPerSecond} as the {@link #getRateText() rateText}: {@code 120Mi/s}. */
-  public static String rateOf(long bytesPerSecond) {
-    return io.volumeclone.api.Sizes.format(Math.max(0, bytesPerSecond)) + "/s";
   }
 
   public Long getBytesPerSecond() {
