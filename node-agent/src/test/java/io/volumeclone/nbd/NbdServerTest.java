@@ -5,15 +5,20 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.volumeclone.engine.BlockIoException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -291,7 +296,7 @@ class NbdServerTest {
       assertThat(r.type()).isEqualTo(REPLY_TYPE_BLOCK_STATUS);
       assertThat(r.flags() & REPLY_FLAG_DONE).isEqualTo(REPLY_FLAG_DONE);
       ByteBuffer p = r.payload();
-      assertThat(p.getInt()).isEqualTo(NbdServerConnection.CONTEXT_ID_COPIED);
+      assertThat(p.getInt()).isEqualTo(NbdNegotiation.CONTEXT_ID_COPIED);
       assertThat(
               new long[] {p.getInt(), p.getInt(), p.getInt(), p.getInt(), p.getInt(), p.getInt()})
           .containsExactly(REGION, 0, 2L * REGION, STATE_HOLE, REGION, 0);
@@ -338,6 +343,67 @@ class NbdServerTest {
     }
     assertImageUnchanged();
     assertServerStillServes();
+  }
+
+  @Test
+  void malformedRequestClosesOnlyItsConnectionWithALogNamingExportOffsetAndReason()
+      throws Exception {
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    OutputStream tee =
+        new OutputStream() {
+          @Override
+          public void write(int b) {
+            stderr.write(b);
+            synchronized (log) {
+              log.write(b);
+            }
+          }
+
+          @Override
+          public void write(byte[] b, int off, int len) {
+            stderr.write(b, off, len);
+            synchronized (log) {
+              log.write(b, off, len);
+            }
+          }
+        };
+    System.setErr(new PrintStream(tee, true, StandardCharsets.UTF_8));
+    try (RawNbdConnection bystander = raw();
+        RawNbdConnection c = raw()) {
+      bystander.negotiate(false);
+      c.negotiate(false);
+      byte[] data = new byte[512];
+      c.request(0, CMD_WRITE, 1, 0, data.length);
+      c.send(ByteBuffer.wrap(data));
+      assertThat(c.simpleReply(0).error()).isZero();
+      // The second header starts after the first header and its payload: 28 + 512 bytes in.
+      c.send(ByteBuffer.allocate(REQUEST_HEADER_SIZE).putInt(0x0badf00d).rewind());
+      assertThat(c.closedByServer()).isTrue();
+      String expected =
+          "malformed request header at byte 540 of the transmission on export 'disk': bad request"
+              + " magic 0xbadf00d";
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!capturedLog(log).contains(expected) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(capturedLog(log)).contains(expected);
+      System.arraycopy(data, 0, original, 0, data.length);
+      bystander.request(0, CMD_READ, 2, 0, 4096);
+      var r = bystander.simpleReply(4096);
+      assertThat(r.error()).isZero();
+      assertThat(r.payload().array()).isEqualTo(java.util.Arrays.copyOf(original, 4096));
+    } finally {
+      System.setErr(stderr);
+    }
+    assertImageUnchanged();
+    assertServerStillServes();
+  }
+
+  private static String capturedLog(ByteArrayOutputStream log) {
+    synchronized (log) {
+      return log.toString(StandardCharsets.UTF_8);
+    }
   }
 
   @Test
