@@ -16,10 +16,7 @@ import java.nio.channels.SocketChannel;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
@@ -29,15 +26,20 @@ import org.slf4j.LoggerFactory;
  * One client connection of an {@link NbdServer}: {@link NbdNegotiation} under a deadline, then the
  * transmission phase, this class's own room.
  *
- * <p>Design note. The thread running {@link #run()} reads every byte the client sends. A request
- * header is checked before anything else happens: {@link #validate} returns the {@link Refusal}
- * (errno and reason) that the error reply carries, and a refused write's payload is read past so
- * the stream stays in step. An accepted request passes {@link RequestAdmission}, which bounds what
- * the connection holds, and goes to a worker with its {@link Admitted} permits and payload buffer;
- * the worker executes it on the target, writes the reply under {@link #replyLock} (each reply
- * whole, in one gathering write for read data) and closes the {@link Admitted}. A header that
- * cannot be decoded closes this one connection, logged with the export, the byte of the stream it
- * started at and the reason.
+ * <p>Design note. Transmission threads take turns at reading the socket (leader and followers, as
+ * nbdkit's threads do): the one holding {@link #readLock} reads a request header, checks it, reads
+ * a write's payload, passes the turn on and then executes the request on the target itself and
+ * writes the reply under {@link #replyLock} (each reply whole, read data in one gathering write).
+ * So a request at queue depth 1 is read, executed and answered by one thread with no hand-off and
+ * no wake-up on its path, while a deep queue still runs in parallel: when nobody is waiting for the
+ * turn, the reader starts another follower, up to {@code workersPerConnection}. {@link #validate}
+ * returns the {@link Refusal} (errno and reason) the error reply carries; a refused write's payload
+ * is read past so the stream stays in step. An accepted request passes {@link RequestAdmission},
+ * which bounds what the connection holds, and its {@link Admitted} permits and payload buffer are
+ * closed by try-with-resources around its execution. A header that cannot be decoded ends the
+ * stream: requests already read finish, then this one connection closes, logged with the export,
+ * the byte of the stream the header started at and the reason. The thread running {@link #run()} is
+ * the first reader and the last to leave: it joins the followers before the socket closes.
  */
 final class NbdServerConnection {
 
@@ -45,6 +47,12 @@ final class NbdServerConnection {
 
   /** Socket send buffer asked for in transmission. */
   static final int SEND_BUFFER_BYTES = 4 << 20;
+
+  /**
+   * Read-ahead of the request stream: a 4 KiB write's header and payload, or a few dozen queued
+   * headers, in one read(2).
+   */
+  static final int READ_AHEAD_BYTES = 16 * 1024;
 
   /** Extents per context in one BLOCK_STATUS reply. */
   static final int MAX_EXTENTS = 4096;
@@ -75,6 +83,29 @@ final class NbdServerConnection {
   private volatile boolean transmitting;
   private volatile boolean shuttingDown;
   private volatile String closeReason;
+
+  /**
+   * The reading turn of transmission: whoever holds it reads the socket. Everything below up to
+   * {@link #endCause} is guarded by it.
+   */
+  private final ReentrantLock readLock = new ReentrantLock();
+
+  private final ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
+
+  /** The socket's input as transmission reads it. */
+  private ReadAheadChannel incoming;
+
+  /** Bytes of the transmission phase read so far: where a malformed header started. */
+  private long streamOffset;
+
+  private final List<Thread> followers = new ArrayList<>();
+  private Thread.Builder followerThreads;
+  private boolean followerStartFailed;
+  private boolean ended;
+  private IOException endCause;
+
+  /** Set before the first follower starts; used by every transmission thread. */
+  private RequestAdmission admission;
 
   NbdServerConnection(NbdServer server, SocketChannel channel) {
     this.server = server;
@@ -193,58 +224,86 @@ final class NbdServerConnection {
     } catch (IOException | UnsupportedOperationException e) {
       log.debug("NBD client {}: cannot enlarge the send buffer: {}", peer, e.toString());
     }
-    ExecutorService workers =
-        new ThreadPoolExecutor(
-            options.workersPerConnection(),
-            options.workersPerConnection(),
-            30,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            Thread.ofPlatform().daemon().name("nbd-worker " + peer).factory());
-    RequestAdmission admission = new RequestAdmission(options.maxInFlightPerConnection(), buffers);
-    ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
-    // Bytes of the transmission phase read so far: where a malformed header started.
-    long streamOffset = 0;
+    admission = new RequestAdmission(options.maxInFlightPerConnection(), buffers);
+    incoming = new ReadAheadChannel(channel, READ_AHEAD_BYTES);
+    followerThreads = Thread.ofPlatform().daemon().name("nbd-worker " + peer + " #", 1);
+    serveRequests();
+    // Every request already read gets its reply before the connection closes.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    for (Thread follower : followersToJoin()) {
+      try {
+        follower.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+      if (follower.isAlive()) {
+        log.warn("NBD client {}: requests still running after 60 s, closing anyway", peer);
+        break;
+      }
+    }
+    IOException cause;
+    readLock.lock();
     try {
-      while (true) {
-        header.clear();
-        try {
-          readFully(channel, header);
-        } catch (EOFException e) {
-          if (header.position() > 0) {
-            log.warn(
-                "NBD client {}: connection closed in the middle of a request header at byte {} of"
-                    + " the transmission on export '{}'",
-                peer,
-                streamOffset,
-                target.name());
-          } else if (!shuttingDown) {
-            log.info("NBD client {} closed the connection without NBD_CMD_DISC", peer);
-          }
+      cause = endCause;
+    } finally {
+      readLock.unlock();
+    }
+    if (cause != null) {
+      throw cause;
+    }
+  }
+
+  private List<Thread> followersToJoin() {
+    readLock.lock();
+    try {
+      return List.copyOf(followers);
+    } finally {
+      readLock.unlock();
+    }
+  }
+
+  /** The loop of every transmission thread: take a turn at reading, then execute what was read. */
+  private void serveRequests() {
+    while (true) {
+      try (Admitted admitted = nextRequest()) {
+        if (admitted == null) {
           return;
         }
-        Request r;
-        try {
-          r = Request.decode(header.flip());
-        } catch (NbdProtocolException e) {
-          throw new NbdProtocolException(
-              "malformed request header at byte "
-                  + streamOffset
-                  + " of the transmission on export '"
-                  + target.name()
-                  + "': "
-                  + e.getMessage());
-        }
-        streamOffset += REQUEST_HEADER_SIZE;
-        if (r.type() == CMD_DISC) {
-          log.info("NBD client {} disconnected from export '{}'", peer, target.name());
-          return;
+        execute(admitted.request(), admitted.payload());
+      }
+    }
+  }
+
+  private void follow() {
+    try {
+      serveRequests();
+    } catch (RuntimeException | Error e) {
+      log.error("NBD client {}: unexpected failure, closing the connection", peer, e);
+      end(null);
+      closeQuietly();
+    }
+  }
+
+  /**
+   * Takes the reading turn: reads requests until one may run (answering refused ones on the way)
+   * and returns it admitted, or null once the stream has ended. The next turn can start as soon as
+   * this one returns, while the caller executes.
+   */
+  private Admitted nextRequest() {
+    readLock.lock();
+    try {
+      while (!ended) {
+        Request r = readHeader();
+        if (r == null) {
+          end(null);
+          return null;
         }
         Refusal refusal = validate(r);
         if (refusal != null) {
           if (r.type() == CMD_WRITE) {
             // Read past the payload so the next header is where the client put it.
-            skip(channel, r.length());
+            skip(incoming, r.length());
             streamOffset += r.length();
           }
           replyError(r, refusal.errno(), describe(r, refusal));
@@ -252,7 +311,7 @@ final class NbdServerConnection {
         }
         Admitted admitted;
         try {
-          admitted = admission.admit(r, channel);
+          admitted = admission.admit(r, incoming);
         } catch (EOFException e) {
           log.warn(
               "NBD client {}: connection closed in the middle of a write payload at offset {} on"
@@ -260,30 +319,98 @@ final class NbdServerConnection {
               peer,
               Long.toUnsignedString(r.offset()),
               target.name());
-          return;
+          end(null);
+          return null;
         }
         if (r.type() == CMD_WRITE) {
           streamOffset += r.length();
         }
-        try (admitted) {
-          Admitted owned = admitted.handOver();
-          workers.execute(
-              () -> {
-                try (owned) {
-                  execute(owned.request(), owned.payload());
-                }
-              });
+        if (!readLock.hasQueuedThreads()) {
+          startFollower();
         }
+        return admitted;
       }
+      return null;
+    } catch (IOException e) {
+      end(e);
+      return null;
     } finally {
-      workers.shutdown();
-      try {
-        if (!workers.awaitTermination(60, TimeUnit.SECONDS)) {
-          log.warn("NBD client {}: requests still running after 60 s, closing anyway", peer);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
+      readLock.unlock();
+    }
+  }
+
+  /** The next request header, or null at the end of the stream (NBD_CMD_DISC or EOF). */
+  private Request readHeader() throws IOException {
+    if (shuttingDown) {
+      // Headers still in the read-ahead buffer were sent after the server began to close.
+      return null;
+    }
+    header.clear();
+    try {
+      readFully(incoming, header);
+    } catch (EOFException e) {
+      if (header.position() > 0) {
+        log.warn(
+            "NBD client {}: connection closed in the middle of a request header at byte {} of"
+                + " the transmission on export '{}'",
+            peer,
+            streamOffset,
+            target.name());
+      } else if (!shuttingDown) {
+        log.info("NBD client {} closed the connection without NBD_CMD_DISC", peer);
       }
+      return null;
+    }
+    Request r;
+    try {
+      r = Request.decode(header.flip());
+    } catch (NbdProtocolException e) {
+      throw new NbdProtocolException(
+          "malformed request header at byte "
+              + streamOffset
+              + " of the transmission on export '"
+              + target.name()
+              + "': "
+              + e.getMessage());
+    }
+    streamOffset += REQUEST_HEADER_SIZE;
+    if (r.type() == CMD_DISC) {
+      log.info("NBD client {} disconnected from export '{}'", peer, target.name());
+      return null;
+    }
+    return r;
+  }
+
+  /** Called with {@link #readLock} held. */
+  private void startFollower() {
+    if (followers.size() >= server.options().workersPerConnection()) {
+      return;
+    }
+    try {
+      followers.add(followerThreads.start(this::follow));
+    } catch (OutOfMemoryError | RuntimeException e) {
+      // "unable to create native thread": the threads already running keep serving, with less
+      // parallelism.
+      if (!followerStartFailed) {
+        followerStartFailed = true;
+        log.warn(
+            "NBD client {}: cannot start another request thread ({} running): {}",
+            peer,
+            followers.size() + 1,
+            e.toString());
+      }
+    }
+  }
+
+  private void end(IOException cause) {
+    readLock.lock();
+    try {
+      if (!ended && cause != null) {
+        endCause = cause;
+      }
+      ended = true;
+    } finally {
+      readLock.unlock();
     }
   }
 

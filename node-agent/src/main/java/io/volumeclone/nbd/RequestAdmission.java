@@ -69,7 +69,7 @@ final class RequestAdmission {
     }
   }
 
-  /** An admitted request with everything admission gave it. Used by one thread at a time. */
+  /** An admitted request with everything admission gave it; read and executed by one thread. */
   final class Admitted implements AutoCloseable {
     private final Request request;
     private final int kibHeld;
@@ -89,14 +89,6 @@ final class RequestAdmission {
       this.held = true;
     }
 
-    private Admitted(Admitted from) {
-      this.request = from.request;
-      this.kibHeld = from.kibHeld;
-      this.payload = from.payload;
-      this.held = from.held;
-      from.held = false;
-    }
-
     Request request() {
       return request;
     }
@@ -104,14 +96,6 @@ final class RequestAdmission {
     /** A write's payload, positioned at its first byte; null for other commands. */
     ByteBuffer payload() {
       return payload;
-    }
-
-    /**
-     * Moves what this holds to a new owner (the worker that executes the request); closing this one
-     * afterwards gives back nothing.
-     */
-    Admitted handOver() {
-      return new Admitted(this);
     }
 
     @Override

@@ -18,6 +18,7 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -448,6 +449,97 @@ class NbdServerTest {
       assertThat(cookies).hasSize(8);
       assertThat(c.closedByServer()).isTrue();
     }
+  }
+
+  @Test
+  void aSlowRequestDoesNotHoldBackTheRequestsReadAfterIt() throws IOException {
+    CountDownLatch release = new CountDownLatch(1);
+    target.heldReads.put(0L, release);
+    try (RawNbdConnection c = raw()) {
+      c.negotiate(true);
+      c.request(0, CMD_READ, 1, 0, 4096);
+      for (int i = 1; i <= 20; i++) {
+        c.request(0, CMD_READ, 100 + i, i * 4096L, 4096);
+      }
+      java.util.Set<Long> answered = new java.util.HashSet<>();
+      for (int i = 1; i <= 20; i++) {
+        var r = c.anyReply(0);
+        assertThat(r.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+        int offset = (int) r.payload().getLong();
+        byte[] data = new byte[4096];
+        r.payload().get(data);
+        assertThat(data).isEqualTo(java.util.Arrays.copyOfRange(original, offset, offset + 4096));
+        answered.add(r.cookie());
+      }
+      assertThat(answered).hasSize(20).doesNotContain(1L);
+      release.countDown();
+      var slow = c.anyReply(0);
+      assertThat(slow.cookie()).isEqualTo(1);
+      assertThat(slow.payload().getLong()).isZero();
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  void pipelinedRequestsOfEverySizeStayInStep() throws IOException {
+    // Around the connection's read-ahead: payloads that end inside it, fill it, straddle it and
+    // dwarf it, and a refused write whose payload must be read past.
+    int[] lengths = {1, 511, 512, 4096, 16_384 - 28, 16_384, 16_385, 100_000, 3};
+    long[] offsets = new long[lengths.length];
+    Random random = new Random(5);
+    int bytes = 0;
+    for (int length : lengths) {
+      bytes += 2 * REQUEST_HEADER_SIZE + length;
+    }
+    ByteBuffer writes = ByteBuffer.allocate(bytes + REQUEST_HEADER_SIZE + 20_000);
+    long offset = 333;
+    for (int i = 0; i < lengths.length; i++) {
+      offsets[i] = offset;
+      byte[] data = new byte[lengths[i]];
+      random.nextBytes(data);
+      new Request(0, CMD_WRITE, i, offset, data.length).encode(writes);
+      writes.put(data);
+      System.arraycopy(data, 0, original, (int) offset, data.length);
+      offset += data.length + 777;
+      if (i == lengths.length / 2) {
+        new Request(0, CMD_WRITE, 999, SIZE - 10_000, 20_000).encode(writes);
+        writes.put(new byte[20_000]);
+      }
+    }
+    try (RawNbdConnection c = raw()) {
+      c.negotiate(true);
+      c.send(writes.flip());
+      java.util.Map<Long, Integer> errors = new java.util.HashMap<>();
+      for (int i = 0; i <= lengths.length; i++) {
+        var r = c.anyReply(0);
+        errors.put(r.cookie(), r.error());
+      }
+      java.util.Map<Long, Integer> expected = new java.util.HashMap<>();
+      for (int i = 0; i < lengths.length; i++) {
+        expected.put((long) i, 0);
+      }
+      expected.put(999L, ENOSPC);
+      assertThat(errors).isEqualTo(expected);
+      ByteBuffer reads = ByteBuffer.allocate(lengths.length * REQUEST_HEADER_SIZE);
+      for (int i = 0; i < lengths.length; i++) {
+        new Request(0, CMD_READ, i, offsets[i], lengths[i]).encode(reads);
+      }
+      c.send(reads.flip());
+      for (int i = 0; i < lengths.length; i++) {
+        var r = c.anyReply(0);
+        assertThat(r.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+        int k = (int) r.cookie();
+        assertThat(r.payload().getLong()).isEqualTo(offsets[k]);
+        byte[] data = new byte[r.payload().remaining()];
+        r.payload().get(data);
+        assertThat(data)
+            .isEqualTo(
+                java.util.Arrays.copyOfRange(
+                    original, (int) offsets[k], (int) offsets[k] + lengths[k]));
+      }
+    }
+    assertImageUnchanged();
   }
 
   @Test
