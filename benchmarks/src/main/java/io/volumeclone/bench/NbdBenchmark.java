@@ -29,11 +29,14 @@ import java.util.concurrent.TimeUnit;
  *   <li>fio nbd 1M sequential write QD16 (throughput ratio, goal at least 1.00);
  *   <li>a clone of 2 GiB from a slow nbdkit source (100 MiB/s, 2 ms) with the export on: time to
  *       the first read, full copy time against the 20.5 s floor, fio 4k random read p99 on the
- *       clone during the copy against the source's own p99.
+ *       clone during the copy against the source's own p99;
+ *   <li>latency at queue depth 1 (fio nbd, one request in flight): p50 and p99 of 512 B and 4 KiB
+ *       random reads and writes, {@code --pairs} interleaved pairs (5 by default), min, median and
+ *       max of the ratio, goal at most 1.5.
  * </ol>
  *
- * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--only 1234]};
- * {@code --only 13} runs benchmarks 1 and 3.
+ * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--pairs N]
+ * [--only 12345]}; {@code --only 13} runs benchmarks 1 and 3.
  */
 public final class NbdBenchmark {
 
@@ -43,13 +46,15 @@ public final class NbdBenchmark {
     Path dir = Path.of(System.getProperty("java.io.tmpdir"), "nbd-bench");
     long size = 1L << 30;
     long slowSize = 2L << 30;
-    String only = "1234";
+    String only = "12345";
+    int latencyPairs = 5;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--dir" -> dir = Path.of(args[++i]);
         case "--size-mib" -> size = Long.parseLong(args[++i]) << 20;
         case "--slow-size-mib" -> slowSize = Long.parseLong(args[++i]) << 20;
         case "--only" -> only = args[++i];
+        case "--pairs" -> latencyPairs = Integer.parseInt(args[++i]);
         default -> {
           System.err.println("unknown argument " + args[i]);
           System.exit(2);
@@ -91,6 +96,9 @@ public final class NbdBenchmark {
               () -> fio(ours, "write", "1M", 16, "write", "bw") / 1024,
               () -> fio(theirs, "write", "1M", 16, "write", "bw") / 1024,
               true);
+        }
+        if (only.contains("5")) {
+          latencyAtQueueDepthOne(ours, theirs, latencyPairs);
         }
       } finally {
         kit.destroy();
@@ -234,6 +242,113 @@ public final class NbdBenchmark {
             "--output-format=json",
             "--size=100%");
     return JSON.readTree(out.substring(out.indexOf('{'))).path("jobs").get(0);
+  }
+
+  /** The workloads of benchmark 5: fio's rw, block size, and the side of its JSON to read. */
+  private record LatencyWorkload(String rw, String bs, String side) {
+    String label() {
+      return rw + " " + bs;
+    }
+  }
+
+  private static final List<LatencyWorkload> LATENCY_WORKLOADS =
+      List.of(
+          new LatencyWorkload("randread", "512", "read"),
+          new LatencyWorkload("randread", "4k", "read"),
+          new LatencyWorkload("randwrite", "512", "write"),
+          new LatencyWorkload("randwrite", "4k", "write"));
+
+  /** Seconds of each fio run in benchmark 5: enough for a stable p99 at thousands of IOPS. */
+  private static final int LATENCY_RUN_SECONDS = 3;
+
+  /**
+   * Benchmark 5. Each pair runs every workload once on each server, the first side alternating, so
+   * a noisy neighbour hits both sides alike; the ratios are taken per pair, then summarised.
+   */
+  private static void latencyAtQueueDepthOne(String ours, String theirs, int pairs)
+      throws Exception {
+    int n = LATENCY_WORKLOADS.size();
+    double[][][] oursUs = new double[n][2][pairs];
+    double[][][] theirsUs = new double[n][2][pairs];
+    // One discarded pass first: our JIT compiles the data path, nbdkit's page cache fills alike.
+    double[][] discarded = new double[2][1];
+    for (LatencyWorkload load : LATENCY_WORKLOADS) {
+      recordLatency(discarded, 0, ours, load);
+      recordLatency(discarded, 0, theirs, load);
+    }
+    for (int i = 0; i < pairs; i++) {
+      for (int w = 0; w < n; w++) {
+        LatencyWorkload load = LATENCY_WORKLOADS.get(w);
+        if ((i + w) % 2 == 0) {
+          recordLatency(oursUs[w], i, ours, load);
+          recordLatency(theirsUs[w], i, theirs, load);
+        } else {
+          recordLatency(theirsUs[w], i, theirs, load);
+          recordLatency(oursUs[w], i, ours, load);
+        }
+      }
+    }
+    System.out.printf(
+        "5. latency at queue depth 1, fio nbd, %d pairs of %d s runs (microseconds, lower is"
+            + " better)%n",
+        pairs, LATENCY_RUN_SECONDS);
+    String[] percentile = {"p50", "p99"};
+    for (int w = 0; w < n; w++) {
+      for (int p = 0; p < 2; p++) {
+        double[] ratio = new double[pairs];
+        for (int i = 0; i < pairs; i++) {
+          ratio[i] = oursUs[w][p][i] / theirsUs[w][p][i];
+        }
+        double[] sorted = ratio.clone();
+        Arrays.sort(sorted);
+        System.out.printf(
+            "   %-13s %s: volume-clone %s  nbdkit file %s%n"
+                + "                     ratio min/median/max %.2f / %.2f / %.2f (goal <= 1.50)%n",
+            LATENCY_WORKLOADS.get(w).label(),
+            percentile[p],
+            Arrays.toString(round1(oursUs[w][p])),
+            Arrays.toString(round1(theirsUs[w][p])),
+            sorted[0],
+            median(ratio),
+            sorted[pairs - 1]);
+      }
+    }
+  }
+
+  private static void recordLatency(double[][] into, int pair, String uri, LatencyWorkload load)
+      throws Exception {
+    exec("sync");
+    String out =
+        exec(
+            "fio",
+            "--name=latency",
+            "--ioengine=nbd",
+            "--uri=" + uri,
+            "--rw=" + load.rw(),
+            "--bs=" + load.bs(),
+            "--iodepth=1",
+            "--runtime=" + LATENCY_RUN_SECONDS,
+            "--time_based",
+            "--lat_percentiles=1",
+            "--percentile_list=50:99",
+            "--output-format=json",
+            "--size=100%");
+    JsonNode percentiles =
+        JSON.readTree(out.substring(out.indexOf('{')))
+            .path("jobs")
+            .get(0)
+            .path(load.side())
+            .path("lat_ns")
+            .path("percentile");
+    into[0][pair] = percentiles.path("50.000000").asDouble() / 1e3;
+    into[1][pair] = percentiles.path("99.000000").asDouble() / 1e3;
+    if (into[0][pair] <= 0 || into[1][pair] <= 0) {
+      throw new IOException("fio reported no latency percentiles for " + load.label() + ": " + out);
+    }
+  }
+
+  private static double[] round1(double[] v) {
+    return Arrays.stream(v).map(x -> Math.round(x * 10) / 10.0).toArray();
   }
 
   private static double p99ms(JsonNode job) {

@@ -30,16 +30,19 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves {@link BlockTarget}s over the NBD protocol (fixed newstyle only).
  *
- * <p>Design note. One accept thread; per connection one reader thread that decodes requests and a
- * small worker pool that executes them, so a client with a deep queue (QD32) gets parallel I/O on
- * the target. Payloads and read data live in pooled direct buffers ({@link BufferPool}): a write's
- * data goes from the socket into the buffer and from there to the target, a read's from the target
- * into the buffer and out with its reply header in one gathering write, with no copy through the
- * heap and no allocation per request. Replies on one connection are serialised by a lock, each
- * reply written whole. A connection that violates the protocol in a way that cannot be answered
- * (bad magic, unknown client flags, an option too long to buffer) is closed with a log line naming
- * the peer; the server and the targets are not affected. Negotiation has a deadline so a slow or
- * silent client cannot hold a thread; transmission has none (idle clients are normal).
+ * <p>Design note. One accept thread; per connection a few threads that take turns at reading
+ * requests and each execute the request they read and send its reply ({@link NbdServerConnection}),
+ * so a request at queue depth 1 crosses no thread hand-off and a client with a deep queue (QD32)
+ * still gets parallel I/O on the target. Payloads and read data live in pooled direct buffers
+ * ({@link BufferPool}): a write's data goes from the socket into the buffer (a small one through
+ * the connection's read-ahead, so its header and payload take one read) and from there to the
+ * target, a read's from the target into the buffer and out with its reply header in one gathering
+ * write, with no copy through the heap and no allocation per request. Replies on one connection are
+ * serialised by a lock, each reply written whole. A connection that violates the protocol in a way
+ * that cannot be answered (bad magic, unknown client flags, an option too long to buffer) is closed
+ * with a log line naming the peer (and in transmission the export and the byte of the stream); the
+ * server and the targets are not affected. Negotiation has a deadline so a slow or silent client
+ * cannot hold a thread; transmission has none (idle clients are normal).
  *
  * <p>Unix sockets: the socket is bound inside a fresh directory of mode 0700 next to the requested
  * path, set to mode 0600, and only then renamed into place, so no other user can ever connect, not
@@ -56,7 +59,11 @@ public final class NbdServer implements AutoCloseable {
   /** Idle payload buffers kept for reuse across all connections. */
   static final long MAX_POOLED_BUFFER_BYTES = 64L << 20;
 
-  /** Tunables; {@link #defaults()} suits a node agent. */
+  /**
+   * Tunables; {@link #defaults()} suits a node agent. {@code workersPerConnection} threads beside
+   * the connection's own execute requests at once; {@code maxInFlightPerConnection} bounds the
+   * requests admitted at once (read, executing or replying).
+   */
   public record Options(
       int maxBlockSize,
       int workersPerConnection,

@@ -5,48 +5,54 @@ import static io.volumeclone.nbd.NbdProtocol.*;
 import io.volumeclone.engine.BlockIoException;
 import io.volumeclone.engine.BlockTarget;
 import io.volumeclone.engine.BufferPool;
+import io.volumeclone.nbd.NbdNegotiation.Agreement;
 import io.volumeclone.nbd.NbdProtocol.NbdProtocolException;
 import io.volumeclone.nbd.NbdProtocol.Request;
+import io.volumeclone.nbd.RequestAdmission.Admitted;
 import java.io.EOFException;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledFuture;
-import java.util.concurrent.Semaphore;
-import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.ReentrantLock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One client connection of an {@link NbdServer}: negotiation, then the transmission phase. The
- * thread running {@link #run()} reads every byte the client sends; workers execute requests and
- * write replies under {@link #replyLock}.
+ * One client connection of an {@link NbdServer}: {@link NbdNegotiation} under a deadline, then the
+ * transmission phase, this class's own room.
+ *
+ * <p>Design note. Transmission threads take turns at reading the socket (leader and followers, as
+ * nbdkit's threads do): the one holding {@link #readLock} reads a request header, checks it, reads
+ * a write's payload, passes the turn on and then executes the request on the target itself and
+ * writes the reply under {@link #replyLock} (each reply whole, read data in one gathering write).
+ * So a request at queue depth 1 is read, executed and answered by one thread with no hand-off and
+ * no wake-up on its path, while a deep queue still runs in parallel: when nobody is waiting for the
+ * turn, the reader starts another follower, up to {@code workersPerConnection}. {@link #validate}
+ * returns the {@link Refusal} (errno and reason) the error reply carries; a refused write's payload
+ * is read past so the stream stays in step. An accepted request passes {@link RequestAdmission},
+ * which bounds what the connection holds, and its {@link Admitted} permits and payload buffer are
+ * closed by try-with-resources around its execution. A header that cannot be decoded ends the
+ * stream: requests already read finish, then this one connection closes, logged with the export,
+ * the byte of the stream the header started at and the reason. The thread running {@link #run()} is
+ * the first reader and the last to leave: it joins the followers before the socket closes.
  */
 final class NbdServerConnection {
 
   private static final Logger log = LoggerFactory.getLogger(NbdServerConnection.class);
 
-  /** Longest option we buffer; longer ones are skipped (up to {@link #MAX_SKIPPED_OPTION}). */
-  static final int MAX_OPTION_LENGTH = 64 * 1024;
-
-  /** Longer options than this are not worth reading: the connection is closed. */
-  static final int MAX_SKIPPED_OPTION = 16 << 20;
-
-  /** Payload bytes of requests being executed at once on one connection (bounds memory). */
-  static final int MAX_IN_FLIGHT_KIB = 64 * 1024;
-
   /** Socket send buffer asked for in transmission. */
   static final int SEND_BUFFER_BYTES = 4 << 20;
+
+  /**
+   * Read-ahead of the request stream: a 4 KiB write's header and payload, or a few dozen queued
+   * headers, in one read(2).
+   */
+  static final int READ_AHEAD_BYTES = 16 * 1024;
 
   /** Extents per context in one BLOCK_STATUS reply. */
   static final int MAX_EXTENTS = 4096;
@@ -58,8 +64,8 @@ final class NbdServerConnection {
   private static final ThreadLocal<ByteBuffer> REPLY_HEAD =
       ThreadLocal.withInitial(() -> ByteBuffer.allocateDirect(32));
 
-  static final int CONTEXT_ID_ALLOCATION = 1;
-  static final int CONTEXT_ID_COPIED = 2;
+  /** Why a request is refused before any I/O: the errno of the error reply and its reason. */
+  record Refusal(int errno, String reason) {}
 
   private final NbdServer server;
   private final BufferPool buffers;
@@ -68,13 +74,38 @@ final class NbdServerConnection {
   private final ReentrantLock replyLock = new ReentrantLock();
   private final CountDownLatch closed = new CountDownLatch(1);
 
-  private boolean structuredReplies;
-  private List<Integer> selectedContexts = List.of();
-  private BlockTarget contextExport;
+  /** Set once, before transmission starts: what negotiation agreed on. */
   private BlockTarget target;
+
+  private boolean structuredReplies;
+  private List<Integer> metaContexts = List.of();
+
   private volatile boolean transmitting;
   private volatile boolean shuttingDown;
   private volatile String closeReason;
+
+  /**
+   * The reading turn of transmission: whoever holds it reads the socket. Everything below up to
+   * {@link #endCause} is guarded by it.
+   */
+  private final ReentrantLock readLock = new ReentrantLock();
+
+  private final ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
+
+  /** The socket's input as transmission reads it. */
+  private ReadAheadChannel incoming;
+
+  /** Bytes of the transmission phase read so far: where a malformed header started. */
+  private long streamOffset;
+
+  private final List<Thread> followers = new ArrayList<>();
+  private Thread.Builder followerThreads;
+  private boolean followerStartFailed;
+  private boolean ended;
+  private IOException endCause;
+
+  /** Set before the first follower starts; used by every transmission thread. */
+  private RequestAdmission admission;
 
   NbdServerConnection(NbdServer server, SocketChannel channel) {
     this.server = server;
@@ -106,9 +137,12 @@ final class NbdServerConnection {
                 server.options().negotiationTimeout().toMillis(),
                 TimeUnit.MILLISECONDS);
     try {
-      boolean enter = negotiate();
+      Agreement agreement = new NbdNegotiation(server, channel, peer).negotiate();
       deadline.cancel(false);
-      if (enter) {
+      if (agreement != null) {
+        target = agreement.target();
+        structuredReplies = agreement.structuredReplies();
+        metaContexts = agreement.metaContexts();
         transmitting = true;
         transmit();
       }
@@ -179,301 +213,6 @@ final class NbdServerConnection {
     }
   }
 
-  // ---------------------------------------------------------------- negotiation
-
-  /**
-   * @return true to enter transmission with {@link #target} set, false when the client aborted
-   */
-  private boolean negotiate() throws IOException {
-    ByteBuffer hello = ByteBuffer.allocate(18);
-    hello
-        .putLong(NBDMAGIC)
-        .putLong(IHAVEOPT)
-        .putShort((short) (FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES));
-    send(hello.flip());
-    int clientFlags = readBytes(channel, 4).getInt();
-    if ((clientFlags & ~(FLAG_C_FIXED_NEWSTYLE | FLAG_C_NO_ZEROES)) != 0) {
-      throw new NbdProtocolException(
-          "unknown client flags 0x"
-              + Integer.toHexString(clientFlags)
-              + ", closing the connection");
-    }
-    boolean noZeroes = (clientFlags & FLAG_C_NO_ZEROES) != 0;
-    while (true) {
-      ByteBuffer header = readBytes(channel, 16);
-      long magic = header.getLong();
-      if (magic != IHAVEOPT) {
-        throw new NbdProtocolException(
-            "bad option magic 0x" + Long.toHexString(magic) + ", closing the connection");
-      }
-      int option = header.getInt();
-      long length = Integer.toUnsignedLong(header.getInt());
-      if (length > MAX_OPTION_LENGTH) {
-        if (length > MAX_SKIPPED_OPTION || option == OPT_EXPORT_NAME) {
-          throw new NbdProtocolException(
-              "option "
-                  + optionName(option)
-                  + " has length "
-                  + length
-                  + ", over the limit of "
-                  + MAX_OPTION_LENGTH
-                  + " bytes, closing the connection");
-        }
-        skip(channel, length);
-        log.warn("NBD client {}: option {} of {} bytes refused as too big", peer, option, length);
-        send(
-            optionReply(option, REP_ERR_TOO_BIG, "option data of " + length + " bytes is too big"));
-        continue;
-      }
-      ByteBuffer data = readBytes(channel, (int) length);
-      switch (option) {
-        case OPT_EXPORT_NAME -> {
-          String name = StandardCharsets.UTF_8.decode(data).toString();
-          BlockTarget t = server.export(name);
-          if (t == null) {
-            throw new NbdProtocolException(
-                "NBD_OPT_EXPORT_NAME asked for unknown export '" + name + "', closing");
-          }
-          selectExport(t);
-          ByteBuffer reply = ByteBuffer.allocate(noZeroes ? 10 : 134);
-          reply.putLong(t.size()).putShort((short) transmissionFlags(t));
-          reply.position(reply.capacity());
-          send(reply.flip());
-          log.info("NBD client {} attached to export '{}' (EXPORT_NAME)", peer, t.name());
-          return true;
-        }
-        case OPT_ABORT -> {
-          send(optionReply(option, REP_ACK, (ByteBuffer) null));
-          log.debug("NBD client {} aborted negotiation", peer);
-          return false;
-        }
-        case OPT_LIST -> {
-          if (length != 0) {
-            send(optionReply(option, REP_ERR_INVALID, "NBD_OPT_LIST takes no data"));
-            continue;
-          }
-          for (BlockTarget t : server.exports()) {
-            byte[] name = t.name().getBytes(StandardCharsets.UTF_8);
-            ByteBuffer entry = ByteBuffer.allocate(4 + name.length).putInt(name.length).put(name);
-            send(optionReply(option, REP_SERVER, entry.flip()));
-          }
-          send(optionReply(option, REP_ACK, (ByteBuffer) null));
-        }
-        case OPT_STRUCTURED_REPLY -> {
-          if (length != 0) {
-            send(optionReply(option, REP_ERR_INVALID, "NBD_OPT_STRUCTURED_REPLY takes no data"));
-            continue;
-          }
-          structuredReplies = true;
-          send(optionReply(option, REP_ACK, (ByteBuffer) null));
-        }
-        case OPT_INFO, OPT_GO -> {
-          if (handleInfo(option, data) && option == OPT_GO) {
-            log.info("NBD client {} attached to export '{}'", peer, target.name());
-            return true;
-          }
-        }
-        case OPT_LIST_META_CONTEXT, OPT_SET_META_CONTEXT -> handleMetaContext(option, data);
-        default ->
-            send(
-                optionReply(
-                    option,
-                    REP_ERR_UNSUP,
-                    optionName(option) + " is not supported by this server"));
-      }
-    }
-  }
-
-  private void selectExport(BlockTarget t) {
-    if (contextExport != null && contextExport != t) {
-      selectedContexts = List.of();
-    }
-    target = t;
-  }
-
-  private int transmissionFlags(BlockTarget t) {
-    int flags =
-        TFLAG_HAS_FLAGS
-            | TFLAG_SEND_FLUSH
-            | TFLAG_SEND_FUA
-            | TFLAG_SEND_TRIM
-            | TFLAG_SEND_WRITE_ZEROES
-            | TFLAG_SEND_FAST_ZERO
-            | TFLAG_CAN_MULTI_CONN;
-    if (structuredReplies) {
-      flags |= TFLAG_SEND_DF;
-    }
-    if (t.readOnly()) {
-      flags |= TFLAG_READ_ONLY;
-    }
-    return flags;
-  }
-
-  /** Reads a length-prefixed (32-bit) string, or returns null when the data is malformed. */
-  private static String readString(ByteBuffer data) {
-    if (data.remaining() < 4) {
-      return null;
-    }
-    long len = Integer.toUnsignedLong(data.getInt());
-    if (len > data.remaining() || len > MAX_STRING) {
-      return null;
-    }
-    byte[] bytes = new byte[(int) len];
-    data.get(bytes);
-    return new String(bytes, StandardCharsets.UTF_8);
-  }
-
-  /** NBD_OPT_INFO / NBD_OPT_GO. Returns true when the export was found and described. */
-  private boolean handleInfo(int option, ByteBuffer data) throws IOException {
-    String name = readString(data);
-    if (name == null || data.remaining() < 2) {
-      send(optionReply(option, REP_ERR_INVALID, optionName(option) + " data is malformed"));
-      return false;
-    }
-    int requests = Short.toUnsignedInt(data.getShort());
-    if (data.remaining() != requests * 2) {
-      send(
-          optionReply(
-              option,
-              REP_ERR_INVALID,
-              optionName(option)
-                  + " announces "
-                  + requests
-                  + " info requests but carries "
-                  + data.remaining()
-                  + " bytes"));
-      return false;
-    }
-    Set<Integer> wanted = new LinkedHashSet<>();
-    for (int i = 0; i < requests; i++) {
-      wanted.add(Short.toUnsignedInt(data.getShort()));
-    }
-    BlockTarget t = server.export(name);
-    if (t == null) {
-      send(optionReply(option, REP_ERR_UNKNOWN, "no export named '" + name + "'"));
-      return false;
-    }
-    ByteBuffer export = ByteBuffer.allocate(12);
-    export.putShort((short) INFO_EXPORT).putLong(t.size()).putShort((short) transmissionFlags(t));
-    send(optionReply(option, REP_INFO, export.flip()));
-    if (wanted.contains(INFO_NAME)) {
-      byte[] n = t.name().getBytes(StandardCharsets.UTF_8);
-      send(
-          optionReply(
-              option,
-              REP_INFO,
-              ByteBuffer.allocate(2 + n.length).putShort((short) INFO_NAME).put(n).flip()));
-    }
-    String description = server.options().description();
-    if (wanted.contains(INFO_DESCRIPTION) && description != null) {
-      byte[] d = truncatedUtf8(description, MAX_STRING);
-      send(
-          optionReply(
-              option,
-              REP_INFO,
-              ByteBuffer.allocate(2 + d.length).putShort((short) INFO_DESCRIPTION).put(d).flip()));
-    }
-    int[] sizes = blockSizes(t);
-    ByteBuffer bs = ByteBuffer.allocate(14);
-    bs.putShort((short) INFO_BLOCK_SIZE).putInt(sizes[0]).putInt(sizes[1]).putInt(sizes[2]);
-    send(optionReply(option, REP_INFO, bs.flip()));
-    send(optionReply(option, REP_ACK, (ByteBuffer) null));
-    if (option == OPT_GO) {
-      selectExport(t);
-    }
-    return true;
-  }
-
-  /** Minimum, preferred and maximum block size advertised for {@code t}. */
-  int[] blockSizes(BlockTarget t) {
-    int max = server.options().maxBlockSize();
-    int min = t.minimumBlockSize();
-    // Clients refuse requests that are not multiples of the minimum, so a size that is not one
-    // would leave the export's last bytes unreachable; the export serves any byte range.
-    if (min < 1 || min > 65536 || Integer.bitCount(min) != 1 || t.size() % min != 0) {
-      min = 1;
-    }
-    int preferred = Math.max(4096, Math.max(min, t.preferredBlockSize()));
-    if (Integer.bitCount(preferred) != 1) {
-      preferred = Integer.highestOneBit(preferred);
-    }
-    preferred = Math.min(preferred, max);
-    return new int[] {min, preferred, max};
-  }
-
-  private void handleMetaContext(int option, ByteBuffer data) throws IOException {
-    boolean set = option == OPT_SET_META_CONTEXT;
-    if (set && !structuredReplies) {
-      send(
-          optionReply(
-              option,
-              REP_ERR_INVALID,
-              "NBD_OPT_SET_META_CONTEXT needs NBD_OPT_STRUCTURED_REPLY first"));
-      return;
-    }
-    String name = readString(data);
-    if (name == null || data.remaining() < 4) {
-      send(optionReply(option, REP_ERR_INVALID, optionName(option) + " data is malformed"));
-      return;
-    }
-    long count = Integer.toUnsignedLong(data.getInt());
-    List<String> queries = new ArrayList<>();
-    for (long i = 0; i < count; i++) {
-      String q = readString(data);
-      if (q == null) {
-        send(
-            optionReply(
-                option, REP_ERR_INVALID, optionName(option) + " query " + i + " is malformed"));
-        return;
-      }
-      queries.add(q);
-    }
-    if (data.hasRemaining()) {
-      send(optionReply(option, REP_ERR_INVALID, optionName(option) + " has trailing bytes"));
-      return;
-    }
-    BlockTarget t = server.export(name);
-    if (t == null) {
-      send(optionReply(option, REP_ERR_UNKNOWN, "no export named '" + name + "'"));
-      return;
-    }
-    Set<Integer> matched = new LinkedHashSet<>();
-    if (!set && queries.isEmpty()) {
-      matched.add(CONTEXT_ID_ALLOCATION);
-      matched.add(CONTEXT_ID_COPIED);
-    }
-    for (String q : queries) {
-      if (q.equals(CONTEXT_BASE_ALLOCATION) || (!set && q.equals("base:"))) {
-        matched.add(CONTEXT_ID_ALLOCATION);
-      } else if (q.equals(CONTEXT_COPIED) || (!set && q.equals("volume-clone:"))) {
-        matched.add(CONTEXT_ID_COPIED);
-      }
-    }
-    for (int id : matched) {
-      byte[] n = contextName(id).getBytes(StandardCharsets.UTF_8);
-      ByteBuffer reply = ByteBuffer.allocate(4 + n.length).putInt(set ? id : 0).put(n);
-      send(optionReply(option, REP_META_CONTEXT, reply.flip()));
-    }
-    if (set) {
-      selectedContexts = List.copyOf(matched);
-      contextExport = t;
-    }
-    send(optionReply(option, REP_ACK, (ByteBuffer) null));
-  }
-
-  static String contextName(int id) {
-    return id == CONTEXT_ID_ALLOCATION ? CONTEXT_BASE_ALLOCATION : CONTEXT_COPIED;
-  }
-
-  private void send(ByteBuffer... buffers) throws IOException {
-    replyLock.lock();
-    try {
-      writeFully(channel, buffers);
-    } finally {
-      replyLock.unlock();
-    }
-  }
-
   // ---------------------------------------------------------------- transmission
 
   private void transmit() throws IOException {
@@ -485,180 +224,244 @@ final class NbdServerConnection {
     } catch (IOException | UnsupportedOperationException e) {
       log.debug("NBD client {}: cannot enlarge the send buffer: {}", peer, e.toString());
     }
-    ExecutorService workers =
-        new ThreadPoolExecutor(
-            options.workersPerConnection(),
-            options.workersPerConnection(),
-            30,
-            TimeUnit.SECONDS,
-            new LinkedBlockingQueue<>(),
-            Thread.ofPlatform().daemon().name("nbd-worker " + peer).factory());
-    Semaphore inFlight = new Semaphore(options.maxInFlightPerConnection());
-    Semaphore inFlightKib = new Semaphore(MAX_IN_FLIGHT_KIB);
-    long size = target.size();
-    int maxBlock = options.maxBlockSize();
-    ByteBuffer header = ByteBuffer.allocateDirect(REQUEST_HEADER_SIZE);
-    try {
-      while (true) {
-        header.clear();
-        try {
-          readFully(channel, header);
-        } catch (EOFException e) {
-          if (header.position() > 0) {
-            log.warn("NBD client {}: connection closed in the middle of a request header", peer);
-          } else if (!shuttingDown) {
-            log.info("NBD client {} closed the connection without NBD_CMD_DISC", peer);
-          }
-          return;
-        }
-        Request r = Request.decode(header.flip());
-        if (r.type() == CMD_DISC) {
-          log.info("NBD client {} disconnected from export '{}'", peer, target.name());
-          return;
-        }
-        ByteBuffer payload = null;
-        if (r.type() == CMD_WRITE) {
-          if (r.length() > maxBlock) {
-            // Read and drop the payload so the stream stays in step, then refuse.
-            skip(channel, r.length());
-            replyError(
-                r,
-                EINVAL,
-                "write of " + r.length() + " bytes exceeds the maximum block size " + maxBlock);
-            continue;
-          }
-        }
-        int errno = validate(r, size, maxBlock);
-        int kib =
-            (int)
-                Math.min(
-                    MAX_IN_FLIGHT_KIB,
-                    (r.type() == CMD_READ || r.type() == CMD_WRITE ? r.length() : 0) / 1024 + 1);
-        if (r.type() == CMD_WRITE) {
-          acquire(inFlight, 1);
-          acquire(inFlightKib, kib);
-          payload = buffers.take((int) r.length());
-          try {
-            readFully(channel, payload);
-          } catch (IOException e) {
-            buffers.give(payload);
-            inFlightKib.release(kib);
-            inFlight.release();
-            if (e instanceof EOFException) {
-              log.warn(
-                  "NBD client {}: connection closed in the middle of a write payload at offset {}",
-                  peer,
-                  r.offset());
-              return;
-            }
-            throw e;
-          }
-          payload.flip();
-          if (errno != 0) {
-            buffers.give(payload);
-            inFlightKib.release(kib);
-            inFlight.release();
-          }
-        }
-        if (errno != 0) {
-          replyError(r, errno, describeInvalid(r, errno, size, maxBlock));
-          continue;
-        }
-        if (r.type() != CMD_WRITE) {
-          acquire(inFlight, 1);
-          acquire(inFlightKib, kib);
-        }
-        ByteBuffer writeData = payload;
-        workers.execute(
-            () -> {
-              try {
-                execute(r, writeData);
-              } finally {
-                buffers.give(writeData);
-                inFlightKib.release(kib);
-                inFlight.release();
-              }
-            });
-      }
-    } finally {
-      workers.shutdown();
+    admission = new RequestAdmission(options.maxInFlightPerConnection(), buffers);
+    incoming = new ReadAheadChannel(channel, READ_AHEAD_BYTES);
+    followerThreads = Thread.ofPlatform().daemon().name("nbd-worker " + peer + " #", 1);
+    serveRequests();
+    // Every request already read gets its reply before the connection closes.
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    for (Thread follower : followersToJoin()) {
       try {
-        if (!workers.awaitTermination(60, TimeUnit.SECONDS)) {
-          log.warn("NBD client {}: requests still running after 60 s, closing anyway", peer);
-        }
+        follower.join(Math.max(1, TimeUnit.NANOSECONDS.toMillis(deadline - System.nanoTime())));
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
+        break;
+      }
+      if (follower.isAlive()) {
+        log.warn("NBD client {}: requests still running after 60 s, closing anyway", peer);
+        break;
+      }
+    }
+    IOException cause;
+    readLock.lock();
+    try {
+      cause = endCause;
+    } finally {
+      readLock.unlock();
+    }
+    if (cause != null) {
+      throw cause;
+    }
+  }
+
+  private List<Thread> followersToJoin() {
+    readLock.lock();
+    try {
+      return List.copyOf(followers);
+    } finally {
+      readLock.unlock();
+    }
+  }
+
+  /** The loop of every transmission thread: take a turn at reading, then execute what was read. */
+  private void serveRequests() {
+    while (true) {
+      try (Admitted admitted = nextRequest()) {
+        if (admitted == null) {
+          return;
+        }
+        execute(admitted.request(), admitted.payload());
       }
     }
   }
 
-  private static void acquire(Semaphore s, int permits) throws IOException {
+  private void follow() {
     try {
-      s.acquire(permits);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
+      serveRequests();
+    } catch (RuntimeException | Error e) {
+      log.error("NBD client {}: unexpected failure, closing the connection", peer, e);
+      end(null);
+      closeQuietly();
     }
   }
 
-  /** Checks a request before any I/O; returns 0 or the errno to reply with. */
-  private int validate(Request r, long size, int maxBlock) {
+  /**
+   * Takes the reading turn: reads requests until one may run (answering refused ones on the way)
+   * and returns it admitted, or null once the stream has ended. The next turn can start as soon as
+   * this one returns, while the caller executes.
+   */
+  private Admitted nextRequest() {
+    readLock.lock();
+    try {
+      while (!ended) {
+        Request r = readHeader();
+        if (r == null) {
+          end(null);
+          return null;
+        }
+        Refusal refusal = validate(r);
+        if (refusal != null) {
+          if (r.type() == CMD_WRITE) {
+            // Read past the payload so the next header is where the client put it.
+            skip(incoming, r.length());
+            streamOffset += r.length();
+          }
+          replyError(r, refusal.errno(), describe(r, refusal));
+          continue;
+        }
+        Admitted admitted;
+        try {
+          admitted = admission.admit(r, incoming);
+        } catch (EOFException e) {
+          log.warn(
+              "NBD client {}: connection closed in the middle of a write payload at offset {} on"
+                  + " export '{}'",
+              peer,
+              Long.toUnsignedString(r.offset()),
+              target.name());
+          end(null);
+          return null;
+        }
+        if (r.type() == CMD_WRITE) {
+          streamOffset += r.length();
+        }
+        if (!readLock.hasQueuedThreads()) {
+          startFollower();
+        }
+        return admitted;
+      }
+      return null;
+    } catch (IOException e) {
+      end(e);
+      return null;
+    } finally {
+      readLock.unlock();
+    }
+  }
+
+  /** The next request header, or null at the end of the stream (NBD_CMD_DISC or EOF). */
+  private Request readHeader() throws IOException {
+    if (shuttingDown) {
+      // Headers still in the read-ahead buffer were sent after the server began to close.
+      return null;
+    }
+    header.clear();
+    try {
+      readFully(incoming, header);
+    } catch (EOFException e) {
+      if (header.position() > 0) {
+        log.warn(
+            "NBD client {}: connection closed in the middle of a request header at byte {} of"
+                + " the transmission on export '{}'",
+            peer,
+            streamOffset,
+            target.name());
+      } else if (!shuttingDown) {
+        log.info("NBD client {} closed the connection without NBD_CMD_DISC", peer);
+      }
+      return null;
+    }
+    Request r;
+    try {
+      r = Request.decode(header.flip());
+    } catch (NbdProtocolException e) {
+      throw new NbdProtocolException(
+          "malformed request header at byte "
+              + streamOffset
+              + " of the transmission on export '"
+              + target.name()
+              + "': "
+              + e.getMessage());
+    }
+    streamOffset += REQUEST_HEADER_SIZE;
+    if (r.type() == CMD_DISC) {
+      log.info("NBD client {} disconnected from export '{}'", peer, target.name());
+      return null;
+    }
+    return r;
+  }
+
+  /** Called with {@link #readLock} held. */
+  private void startFollower() {
+    if (followers.size() >= server.options().workersPerConnection()) {
+      return;
+    }
+    try {
+      followers.add(followerThreads.start(this::follow));
+    } catch (OutOfMemoryError | RuntimeException e) {
+      // "unable to create native thread": the threads already running keep serving, with less
+      // parallelism.
+      if (!followerStartFailed) {
+        followerStartFailed = true;
+        log.warn(
+            "NBD client {}: cannot start another request thread ({} running): {}",
+            peer,
+            followers.size() + 1,
+            e.toString());
+      }
+    }
+  }
+
+  private void end(IOException cause) {
+    readLock.lock();
+    try {
+      if (!ended && cause != null) {
+        endCause = cause;
+      }
+      ended = true;
+    } finally {
+      readLock.unlock();
+    }
+  }
+
+  /** Checks a request before any I/O; returns null when it may run, else why not. */
+  private Refusal validate(Request r) {
     if ((r.flags() & ~CMD_FLAGS_KNOWN) != 0) {
-      return EINVAL;
+      return new Refusal(EINVAL, "unknown command flags 0x" + Integer.toHexString(r.flags()));
     }
     switch (r.type()) {
       case CMD_READ, CMD_WRITE, CMD_TRIM, CMD_WRITE_ZEROES, CMD_BLOCK_STATUS -> {}
       case CMD_FLUSH -> {
-        return 0;
+        return null;
       }
       default -> {
-        return EINVAL;
+        return new Refusal(EINVAL, "unsupported command");
       }
     }
-    if (r.type() == CMD_BLOCK_STATUS && (!structuredReplies || selectedContexts.isEmpty())) {
-      return EINVAL;
+    if (r.type() == CMD_BLOCK_STATUS && (!structuredReplies || metaContexts.isEmpty())) {
+      return new Refusal(EINVAL, "no metadata context was negotiated");
     }
     if (r.length() == 0) {
-      return EINVAL;
+      return new Refusal(EINVAL, "zero length");
     }
+    int maxBlock = server.options().maxBlockSize();
     if ((r.type() == CMD_READ || r.type() == CMD_WRITE) && r.length() > maxBlock) {
-      return EINVAL;
+      return new Refusal(EINVAL, "length exceeds the maximum block size " + maxBlock);
     }
-    if (!r.withinSize(size)) {
+    if (!r.withinSize(target.size())) {
       // The protocol asks for ENOSPC on writes past the end, EINVAL otherwise.
-      return r.type() == CMD_WRITE || r.type() == CMD_WRITE_ZEROES ? ENOSPC : EINVAL;
+      return new Refusal(
+          r.type() == CMD_WRITE || r.type() == CMD_WRITE_ZEROES ? ENOSPC : EINVAL,
+          "range is outside the export of " + target.size() + " bytes");
     }
     if (target.readOnly()
         && (r.type() == CMD_WRITE || r.type() == CMD_TRIM || r.type() == CMD_WRITE_ZEROES)) {
-      return EPERM;
+      return new Refusal(EPERM, "export is read-only");
     }
-    return 0;
+    return null;
   }
 
-  private String describeInvalid(Request r, int errno, long size, int maxBlock) {
-    String what =
+  private String describe(Request r, Refusal refusal) {
+    String message =
         commandName(r.type())
             + " at offset "
             + Long.toUnsignedString(r.offset())
             + " length "
-            + r.length();
-    String why;
-    if ((r.flags() & ~CMD_FLAGS_KNOWN) != 0) {
-      why = "unknown command flags 0x" + Integer.toHexString(r.flags());
-    } else if (errno == EINVAL && (r.type() > CMD_BLOCK_STATUS || r.type() == CMD_CACHE)) {
-      why = "unsupported command";
-    } else if (r.type() == CMD_BLOCK_STATUS && (!structuredReplies || selectedContexts.isEmpty())) {
-      why = "no metadata context was negotiated";
-    } else if (r.length() == 0) {
-      why = "zero length";
-    } else if (r.length() > maxBlock && (r.type() == CMD_READ || r.type() == CMD_WRITE)) {
-      why = "length exceeds the maximum block size " + maxBlock;
-    } else if (errno == EPERM) {
-      why = "export is read-only";
-    } else {
-      why = "range is outside the export of " + size + " bytes";
-    }
-    String message = what + " on export '" + target.name() + "' refused: " + why;
+            + r.length()
+            + " on export '"
+            + target.name()
+            + "' refused: "
+            + refusal.reason();
     log.debug("NBD client {}: {}", peer, message);
     return message;
   }
@@ -734,19 +537,19 @@ final class NbdServerConnection {
     boolean reqOne = (r.flags() & CMD_FLAG_REQ_ONE) != 0;
     long end = r.offset() + r.length();
     List<ByteBuffer> chunks = new ArrayList<>();
-    List<Integer> contexts = selectedContexts;
+    List<Integer> contexts = metaContexts;
     for (int i = 0; i < contexts.size(); i++) {
       int id = contexts.get(i);
       ExtentCollector collector =
           new ExtentCollector(r.offset(), end, reqOne ? 1 : MAX_EXTENTS, id);
-      if (id == CONTEXT_ID_ALLOCATION) {
+      if (id == NbdNegotiation.CONTEXT_ID_ALLOCATION) {
         target.allocationExtents(r.offset(), r.length(), collector);
       } else {
         target.copiedExtents(r.offset(), r.length(), collector);
       }
-      if (collector.count == 0) {
+      if (collector.isEmpty()) {
         // Claiming data is always safe for allocation; "not copied" is the safe claim for copies.
-        collector.add(r.length(), id == CONTEXT_ID_ALLOCATION ? 0 : STATE_HOLE);
+        collector.add(r.length(), id == NbdNegotiation.CONTEXT_ID_ALLOCATION ? 0 : STATE_HOLE);
       }
       ByteBuffer body = collector.encode();
       boolean last = i == contexts.size() - 1;
@@ -756,70 +559,6 @@ final class NbdServerConnection {
       chunks.add(body);
     }
     reply(chunks.toArray(ByteBuffer[]::new));
-  }
-
-  /** Clips, merges and caps the extents a target reports into protocol descriptors. */
-  private static final class ExtentCollector implements BlockTarget.ExtentSink {
-    private final long end;
-    private final int max;
-    private final int contextId;
-    private long next;
-    private final long[] lengths;
-    private final int[] flags;
-    int count;
-
-    ExtentCollector(long start, long end, int max, int contextId) {
-      this.next = start;
-      this.end = end;
-      this.max = max;
-      this.contextId = contextId;
-      this.lengths = new long[max];
-      this.flags = new int[max];
-    }
-
-    @Override
-    public boolean extent(long offset, long length, boolean hole, boolean zero) {
-      long s = Math.max(offset, next);
-      long e = Math.min(offset + length, end);
-      if (e <= s) {
-        return offset + length < end;
-      }
-      if (s != next) {
-        // A gap would desynchronise offsets; stop at what is contiguous.
-        return false;
-      }
-      int f =
-          contextId == CONTEXT_ID_ALLOCATION
-              ? (hole ? STATE_HOLE : 0) | (zero ? STATE_ZERO : 0)
-              : (hole ? STATE_HOLE : 0);
-      if (!add(e - s, f)) {
-        return false;
-      }
-      return next < end;
-    }
-
-    boolean add(long length, int f) {
-      if (count > 0 && flags[count - 1] == f) {
-        lengths[count - 1] += length;
-      } else if (count == max) {
-        return false;
-      } else {
-        lengths[count] = length;
-        flags[count] = f;
-        count++;
-      }
-      next += length;
-      return true;
-    }
-
-    ByteBuffer encode() {
-      ByteBuffer b = ByteBuffer.allocate(4 + 8 * count);
-      b.putInt(contextId);
-      for (int i = 0; i < count; i++) {
-        b.putInt((int) lengths[i]).putInt(flags[i]);
-      }
-      return b.flip();
-    }
   }
 
   private void replyError(Request r, int errno, String message) {

@@ -5,15 +5,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.volumeclone.engine.BlockIoException;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -291,7 +297,7 @@ class NbdServerTest {
       assertThat(r.type()).isEqualTo(REPLY_TYPE_BLOCK_STATUS);
       assertThat(r.flags() & REPLY_FLAG_DONE).isEqualTo(REPLY_FLAG_DONE);
       ByteBuffer p = r.payload();
-      assertThat(p.getInt()).isEqualTo(NbdServerConnection.CONTEXT_ID_COPIED);
+      assertThat(p.getInt()).isEqualTo(NbdNegotiation.CONTEXT_ID_COPIED);
       assertThat(
               new long[] {p.getInt(), p.getInt(), p.getInt(), p.getInt(), p.getInt(), p.getInt()})
           .containsExactly(REGION, 0, 2L * REGION, STATE_HOLE, REGION, 0);
@@ -341,6 +347,67 @@ class NbdServerTest {
   }
 
   @Test
+  void malformedRequestClosesOnlyItsConnectionWithALogNamingExportOffsetAndReason()
+      throws Exception {
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream log = new ByteArrayOutputStream();
+    OutputStream tee =
+        new OutputStream() {
+          @Override
+          public void write(int b) {
+            stderr.write(b);
+            synchronized (log) {
+              log.write(b);
+            }
+          }
+
+          @Override
+          public void write(byte[] b, int off, int len) {
+            stderr.write(b, off, len);
+            synchronized (log) {
+              log.write(b, off, len);
+            }
+          }
+        };
+    System.setErr(new PrintStream(tee, true, StandardCharsets.UTF_8));
+    try (RawNbdConnection bystander = raw();
+        RawNbdConnection c = raw()) {
+      bystander.negotiate(false);
+      c.negotiate(false);
+      byte[] data = new byte[512];
+      c.request(0, CMD_WRITE, 1, 0, data.length);
+      c.send(ByteBuffer.wrap(data));
+      assertThat(c.simpleReply(0).error()).isZero();
+      // The second header starts after the first header and its payload: 28 + 512 bytes in.
+      c.send(ByteBuffer.allocate(REQUEST_HEADER_SIZE).putInt(0x0badf00d).rewind());
+      assertThat(c.closedByServer()).isTrue();
+      String expected =
+          "malformed request header at byte 540 of the transmission on export 'disk': bad request"
+              + " magic 0xbadf00d";
+      long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+      while (!capturedLog(log).contains(expected) && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertThat(capturedLog(log)).contains(expected);
+      System.arraycopy(data, 0, original, 0, data.length);
+      bystander.request(0, CMD_READ, 2, 0, 4096);
+      var r = bystander.simpleReply(4096);
+      assertThat(r.error()).isZero();
+      assertThat(r.payload().array()).isEqualTo(java.util.Arrays.copyOf(original, 4096));
+    } finally {
+      System.setErr(stderr);
+    }
+    assertImageUnchanged();
+    assertServerStillServes();
+  }
+
+  private static String capturedLog(ByteArrayOutputStream log) {
+    synchronized (log) {
+      return log.toString(StandardCharsets.UTF_8);
+    }
+  }
+
+  @Test
   void structuredErrorsCarryAMessage() throws IOException {
     try (RawNbdConnection c = raw()) {
       c.negotiate(true);
@@ -382,6 +449,97 @@ class NbdServerTest {
       assertThat(cookies).hasSize(8);
       assertThat(c.closedByServer()).isTrue();
     }
+  }
+
+  @Test
+  void aSlowRequestDoesNotHoldBackTheRequestsReadAfterIt() throws IOException {
+    CountDownLatch release = new CountDownLatch(1);
+    target.heldReads.put(0L, release);
+    try (RawNbdConnection c = raw()) {
+      c.negotiate(true);
+      c.request(0, CMD_READ, 1, 0, 4096);
+      for (int i = 1; i <= 20; i++) {
+        c.request(0, CMD_READ, 100 + i, i * 4096L, 4096);
+      }
+      java.util.Set<Long> answered = new java.util.HashSet<>();
+      for (int i = 1; i <= 20; i++) {
+        var r = c.anyReply(0);
+        assertThat(r.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+        int offset = (int) r.payload().getLong();
+        byte[] data = new byte[4096];
+        r.payload().get(data);
+        assertThat(data).isEqualTo(java.util.Arrays.copyOfRange(original, offset, offset + 4096));
+        answered.add(r.cookie());
+      }
+      assertThat(answered).hasSize(20).doesNotContain(1L);
+      release.countDown();
+      var slow = c.anyReply(0);
+      assertThat(slow.cookie()).isEqualTo(1);
+      assertThat(slow.payload().getLong()).isZero();
+    } finally {
+      release.countDown();
+    }
+  }
+
+  @Test
+  void pipelinedRequestsOfEverySizeStayInStep() throws IOException {
+    // Around the connection's read-ahead: payloads that end inside it, fill it, straddle it and
+    // dwarf it, and a refused write whose payload must be read past.
+    int[] lengths = {1, 511, 512, 4096, 16_384 - 28, 16_384, 16_385, 100_000, 3};
+    long[] offsets = new long[lengths.length];
+    Random random = new Random(5);
+    int bytes = 0;
+    for (int length : lengths) {
+      bytes += 2 * REQUEST_HEADER_SIZE + length;
+    }
+    ByteBuffer writes = ByteBuffer.allocate(bytes + REQUEST_HEADER_SIZE + 20_000);
+    long offset = 333;
+    for (int i = 0; i < lengths.length; i++) {
+      offsets[i] = offset;
+      byte[] data = new byte[lengths[i]];
+      random.nextBytes(data);
+      new Request(0, CMD_WRITE, i, offset, data.length).encode(writes);
+      writes.put(data);
+      System.arraycopy(data, 0, original, (int) offset, data.length);
+      offset += data.length + 777;
+      if (i == lengths.length / 2) {
+        new Request(0, CMD_WRITE, 999, SIZE - 10_000, 20_000).encode(writes);
+        writes.put(new byte[20_000]);
+      }
+    }
+    try (RawNbdConnection c = raw()) {
+      c.negotiate(true);
+      c.send(writes.flip());
+      java.util.Map<Long, Integer> errors = new java.util.HashMap<>();
+      for (int i = 0; i <= lengths.length; i++) {
+        var r = c.anyReply(0);
+        errors.put(r.cookie(), r.error());
+      }
+      java.util.Map<Long, Integer> expected = new java.util.HashMap<>();
+      for (int i = 0; i < lengths.length; i++) {
+        expected.put((long) i, 0);
+      }
+      expected.put(999L, ENOSPC);
+      assertThat(errors).isEqualTo(expected);
+      ByteBuffer reads = ByteBuffer.allocate(lengths.length * REQUEST_HEADER_SIZE);
+      for (int i = 0; i < lengths.length; i++) {
+        new Request(0, CMD_READ, i, offsets[i], lengths[i]).encode(reads);
+      }
+      c.send(reads.flip());
+      for (int i = 0; i < lengths.length; i++) {
+        var r = c.anyReply(0);
+        assertThat(r.type()).isEqualTo(REPLY_TYPE_OFFSET_DATA);
+        int k = (int) r.cookie();
+        assertThat(r.payload().getLong()).isEqualTo(offsets[k]);
+        byte[] data = new byte[r.payload().remaining()];
+        r.payload().get(data);
+        assertThat(data)
+            .isEqualTo(
+                java.util.Arrays.copyOfRange(
+                    original, (int) offsets[k], (int) offsets[k] + lengths[k]));
+      }
+    }
+    assertImageUnchanged();
   }
 
   @Test

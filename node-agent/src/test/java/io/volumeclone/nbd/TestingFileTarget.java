@@ -8,6 +8,9 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.BitSet;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -28,6 +31,9 @@ public final class TestingFileTarget implements BlockTarget {
   public final AtomicLong writes = new AtomicLong();
   public final AtomicLong flushes = new AtomicLong();
   public final AtomicLong fuaWrites = new AtomicLong();
+
+  /** A read starting at a key's offset waits for its latch: a slow request, on demand. */
+  public final Map<Long, CountDownLatch> heldReads = new ConcurrentHashMap<>();
 
   public TestingFileTarget(String name, Path path, int regionSize, boolean readOnly)
       throws IOException {
@@ -94,6 +100,15 @@ public final class TestingFileTarget implements BlockTarget {
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
     check("read", offset, dst.remaining());
+    CountDownLatch hold = heldReads.get(offset);
+    if (hold != null) {
+      try {
+        hold.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted while held", e);
+      }
+    }
     long pos = offset;
     while (dst.hasRemaining()) {
       int n = file.read(dst, pos);
