@@ -35,8 +35,8 @@ import java.util.concurrent.TimeUnit;
  *       max of the ratio, goal at most 1.5.
  * </ol>
  *
- * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--pairs N]
- * [--only 12345]}; {@code --only 13} runs benchmarks 1 and 3.
+ * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--pairs N] [--only
+ * 12345]}; {@code --only 13} runs benchmarks 1 and 3.
  */
 public final class NbdBenchmark {
 
