@@ -109,6 +109,20 @@ class CloneUserPriorityTest {
   }
 
   @Test
+  void aPartialWriteCopiesItsRegionThroughARegionSizedBufferNotACopyChunk() throws Exception {
+    open();
+    long allocatedBefore = clone.buffers().allocatedBytes();
+
+    clone.write(40L * R + 4096, ByteBuffer.wrap(filled(4096, 0x77)), false);
+
+    assertThat(clone.buffers().allocatedBytes() - allocatedBefore)
+        .as("bytes of copy buffers the partial write allocated")
+        .isEqualTo(R);
+    assertThat(source.userReads()).hasSize(1);
+    assertThat(source.userReads().get(0)).containsExactly(40L * R, R);
+  }
+
+  @Test
   void theCopierIssuesNoSourceReadWhileAUserReadIsAtTheSource() throws Exception {
     open();
     source.holdUsers();
