@@ -106,7 +106,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final AtomicReference<String> lastError = new AtomicReference<>();
 
   private Clone(
-      BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options) {
+      BlockDevice source,
+      BlockDevice destination,
+      CloneMetadata metadata,
+      CloneOptions options,
+      Copier.Seams copierSeams) {
     this.source = source;
     this.destination = destination;
     this.metadata = metadata;
@@ -128,7 +132,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    this.copier = new Copier(this, options);
+    this.copier = new Copier(this, options, copierSeams);
   }
 
   /**
@@ -139,6 +143,20 @@ public final class Clone implements BlockTarget, AutoCloseable {
    */
   public static Clone open(
       BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options)
+      throws IOException {
+    return open(source, destination, metadata, options, Copier.Seams.NONE);
+  }
+
+  /**
+   * {@link #open(BlockDevice, BlockDevice, CloneMetadata, CloneOptions)}, the copier built with
+   * {@code copierSeams}.
+   */
+  static Clone open(
+      BlockDevice source,
+      BlockDevice destination,
+      CloneMetadata metadata,
+      CloneOptions options,
+      Copier.Seams copierSeams)
       throws IOException {
     CloneGeometry g = metadata.geometry();
     if (!metadata.isCutOver()) {
@@ -173,7 +191,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
           0,
           "the destination must be writable");
     }
-    Clone clone = new Clone(source, destination, metadata, options);
+    Clone clone = new Clone(source, destination, metadata, options, copierSeams);
     clone.start();
     return clone;
   }
