@@ -483,15 +483,34 @@ public final class Clone implements BlockTarget, AutoCloseable {
     splitRequest(
         offset,
         src.remaining(),
-        (region, from, to) -> {
-          ensureCopied(region, "write");
-          destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
-        },
+        (region, from, to) -> writePartial(region, from, slice(src, basePosition, base, from, to)),
         (from, to) ->
             destination.write(destinationBase + from, slice(src, basePosition, base, from, to)),
         WhenReadOnly.FAIL,
         "write");
     src.position(src.limit());
+  }
+
+  /**
+   * Writes {@code data} at clone offset {@code from}, inside {@code region} but not all of it. An
+   * uncopied region is read from the source and written to the destination with {@code data} laid
+   * over it, in one destination write, then marked copied: the user's write costs one region read
+   * and one destination write, as a qcow2 copy-on-write does. A region copied already, or copied by
+   * someone else meanwhile, takes the write directly.
+   */
+  private void writePartial(long region, long from, ByteBuffer data) throws IOException {
+    while (!metadata.isHydrated(region)) {
+      if (metadata.mode() != Mode.WRITE) {
+        throw readOnlyError("write", from);
+      }
+      long next =
+          fillUncopiedRun(
+              region, region + 1, "write", (first, count) -> copyRegions(first, count, from, data));
+      if (next > region) {
+        return;
+      }
+    }
+    destination.write(destinationBase + from, data);
   }
 
   private void discardMapped(long offset, long length) throws IOException {
@@ -842,6 +861,15 @@ public final class Clone implements BlockTarget, AutoCloseable {
    * faults, most of what its one region read takes (issue 19).
    */
   void copyRegions(long first, long count) throws IOException {
+    copyRegions(first, count, 0, null);
+  }
+
+  /**
+   * {@link #copyRegions(long, long)} with {@code overlay}, when not null, laid over the source's
+   * bytes from clone offset {@code overlayAt} before they are written.
+   */
+  private void copyRegions(long first, long count, long overlayAt, ByteBuffer overlay)
+      throws IOException {
     long from = geometry.regionStart(first);
     long to = regionEnd(first + count - 1);
     ByteBuffer buffer = buffers.take((int) Math.min(copyChunk, to - from));
@@ -851,6 +879,17 @@ public final class Clone implements BlockTarget, AutoCloseable {
         buffer.clear().limit(n);
         readSourceForUser(pos, buffer);
         buffer.flip();
+        if (overlay != null) {
+          long start = Math.max(pos, overlayAt);
+          long end = Math.min(pos + n, overlayAt + overlay.remaining());
+          if (start < end) {
+            buffer.put(
+                (int) (start - pos),
+                overlay,
+                overlay.position() + (int) (start - overlayAt),
+                (int) (end - start));
+          }
+        }
         destination.write(destinationBase + pos, buffer);
         pos += n;
       }

@@ -28,6 +28,7 @@ class CloneUserPriorityTest {
   byte[] sourceData;
   TestingLaneSource source;
   TestingMemoryBlockDevice destination;
+  TestingRecordingBlockDevice destinationWrites;
   Clone clone;
 
   void open() throws Exception {
@@ -38,11 +39,12 @@ class CloneUserPriorityTest {
     TestingMemoryCloneMetadata metadata =
         new TestingMemoryCloneMetadata(
             new CloneGeometry(0, 0, REGIONS * R, R, REGIONS * R, REGIONS * R));
+    destinationWrites = new TestingRecordingBlockDevice(destination);
     source.holdCopier();
     clone =
         Clone.open(
             source,
-            destination,
+            destinationWrites,
             metadata,
             CloneOptions.builder("priority")
                 .batchRegions(BATCH)
@@ -120,6 +122,32 @@ class CloneUserPriorityTest {
         .isEqualTo(R);
     assertThat(source.userReads()).hasSize(1);
     assertThat(source.userReads().get(0)).containsExactly(40L * R, R);
+  }
+
+  @Test
+  void aPartialWriteOfAnUncopiedRegionWritesTheDestinationOnceWithTheUsersBytesInTheRegion()
+      throws Exception {
+    open();
+    long region = 40;
+    long offset = region * R + 4096;
+    byte[] data = filled(4096, 0x66);
+
+    clone.write(offset, ByteBuffer.wrap(data), false);
+
+    byte[] expected = Arrays.copyOfRange(sourceData, (int) (region * R), (int) (region + 1) * R);
+    System.arraycopy(data, 0, expected, 4096, data.length);
+    assertThat(destinationWrites.events())
+        .as("destination writes of the partial write (the copier's are held at the source)")
+        .singleElement()
+        .satisfies(
+            write -> {
+              assertThat(write.offset()).isEqualTo(region * R);
+              assertThat(write.data()).isEqualTo(expected);
+            });
+    assertThat(clone.metadata().isHydrated(region)).isTrue();
+    ByteBuffer back = ByteBuffer.allocate(R);
+    clone.read(region * R, back);
+    assertThat(back.array()).isEqualTo(expected);
   }
 
   @Test
