@@ -33,6 +33,7 @@ public final class BufferPool {
   private final String owner;
   private final ConcurrentLinkedQueue<ByteBuffer>[] free;
   private final AtomicLong pooledBytes = new AtomicLong();
+  private final AtomicLong allocatedBytes = new AtomicLong();
   private final long maxPooledBytes;
   private volatile boolean directExhaustedLogged;
 
@@ -94,7 +95,13 @@ public final class BufferPool {
     return pooledBytes.get();
   }
 
+  /** Bytes of buffers this pool allocated so far (pooled or not, given back or not). */
+  long allocatedBytes() {
+    return allocatedBytes.get();
+  }
+
   private ByteBuffer allocate(int capacity) {
+    allocatedBytes.addAndGet(capacity);
     try {
       return ByteBuffer.allocateDirect(capacity + ALIGNMENT)
           .alignedSlice(ALIGNMENT)

@@ -106,7 +106,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final AtomicReference<String> lastError = new AtomicReference<>();
 
   private Clone(
-      BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options) {
+      BlockDevice source,
+      BlockDevice destination,
+      CloneMetadata metadata,
+      CloneOptions options,
+      Copier.Seams copierSeams) {
     this.source = source;
     this.destination = destination;
     this.metadata = metadata;
@@ -128,7 +132,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    this.copier = new Copier(this, options);
+    this.copier = new Copier(this, options, copierSeams);
   }
 
   /**
@@ -139,6 +143,20 @@ public final class Clone implements BlockTarget, AutoCloseable {
    */
   public static Clone open(
       BlockDevice source, BlockDevice destination, CloneMetadata metadata, CloneOptions options)
+      throws IOException {
+    return open(source, destination, metadata, options, Copier.Seams.NONE);
+  }
+
+  /**
+   * {@link #open(BlockDevice, BlockDevice, CloneMetadata, CloneOptions)}, the copier built with
+   * {@code copierSeams}.
+   */
+  static Clone open(
+      BlockDevice source,
+      BlockDevice destination,
+      CloneMetadata metadata,
+      CloneOptions options,
+      Copier.Seams copierSeams)
       throws IOException {
     CloneGeometry g = metadata.geometry();
     if (!metadata.isCutOver()) {
@@ -173,7 +191,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
           0,
           "the destination must be writable");
     }
-    Clone clone = new Clone(source, destination, metadata, options);
+    Clone clone = new Clone(source, destination, metadata, options, copierSeams);
     clone.start();
     return clone;
   }
@@ -465,15 +483,34 @@ public final class Clone implements BlockTarget, AutoCloseable {
     splitRequest(
         offset,
         src.remaining(),
-        (region, from, to) -> {
-          ensureCopied(region, "write");
-          destination.write(destinationBase + from, slice(src, basePosition, base, from, to));
-        },
+        (region, from, to) -> writePartial(region, from, slice(src, basePosition, base, from, to)),
         (from, to) ->
             destination.write(destinationBase + from, slice(src, basePosition, base, from, to)),
         WhenReadOnly.FAIL,
         "write");
     src.position(src.limit());
+  }
+
+  /**
+   * Writes {@code data} at clone offset {@code from}, inside {@code region} but not all of it. An
+   * uncopied region is read from the source and written to the destination with {@code data} laid
+   * over it, in one destination write, then marked copied: the user's write costs one region read
+   * and one destination write, as a qcow2 copy-on-write does. A region copied already, or copied by
+   * someone else meanwhile, takes the write directly.
+   */
+  private void writePartial(long region, long from, ByteBuffer data) throws IOException {
+    while (!metadata.isHydrated(region)) {
+      if (metadata.mode() != Mode.WRITE) {
+        throw readOnlyError("write", from);
+      }
+      long next =
+          fillUncopiedRun(
+              region, region + 1, "write", (first, count) -> copyRegions(first, count, from, data));
+      if (next > region) {
+        return;
+      }
+    }
+    destination.write(destinationBase + from, data);
   }
 
   private void discardMapped(long offset, long length) throws IOException {
@@ -720,6 +757,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
     return userIo.get();
   }
 
+  /** The pool of the clone's copy buffers. */
+  BufferPool buffers() {
+    return buffers;
+  }
+
   /** Where the copier waits for user reads of the source. */
   SourceLanes sourceLanes() {
     return sourceLanes;
@@ -813,18 +855,41 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   /**
    * Copies regions {@code [first, first + count)} from the source to the destination for a user
-   * request. The caller holds their claims.
+   * request. The caller holds their claims. The buffer is as large as the copy, at most {@link
+   * #copyChunk}: a partial write copies one region, and a 4 MiB chunk the pool does not hold (the
+   * copier's batches hold theirs) cost the first such write about 2 ms of allocation and page
+   * faults, most of what its one region read takes (issue 19).
    */
   void copyRegions(long first, long count) throws IOException {
+    copyRegions(first, count, 0, null);
+  }
+
+  /**
+   * {@link #copyRegions(long, long)} with {@code overlay}, when not null, laid over the source's
+   * bytes from clone offset {@code overlayAt} before they are written.
+   */
+  private void copyRegions(long first, long count, long overlayAt, ByteBuffer overlay)
+      throws IOException {
     long from = geometry.regionStart(first);
     long to = regionEnd(first + count - 1);
-    ByteBuffer buffer = buffers.take(copyChunk);
+    ByteBuffer buffer = buffers.take((int) Math.min(copyChunk, to - from));
     try {
       for (long pos = from; pos < to; ) {
         int n = (int) Math.min(copyChunk, to - pos);
         buffer.clear().limit(n);
         readSourceForUser(pos, buffer);
         buffer.flip();
+        if (overlay != null) {
+          long start = Math.max(pos, overlayAt);
+          long end = Math.min(pos + n, overlayAt + overlay.remaining());
+          if (start < end) {
+            buffer.put(
+                (int) (start - pos),
+                overlay,
+                overlay.position() + (int) (start - overlayAt),
+                (int) (end - start));
+          }
+        }
         destination.write(destinationBase + pos, buffer);
         pos += n;
       }

@@ -41,12 +41,12 @@ final class Copier implements AutoCloseable {
   private final int errorBudget;
   private final long baseBackoffNanos;
   private final TokenBucket bandwidth;
-  private volatile Limiter limiter;
+  private final Limiter limiter;
+  private final InFlightGauge inFlightGauge;
 
   private final ReentrantLock lock = new ReentrantLock();
   private final Condition changed = lock.newCondition();
   private long regionsInFlightNow;
-  private long maxRegionsInFlightSeen;
   private volatile int regionsInFlight;
   private volatile int batchRegions;
   private volatile boolean paused;
@@ -71,7 +71,7 @@ final class Copier implements AutoCloseable {
   private Thread dispatcher;
   private final ExecutorService workers;
 
-  Copier(Clone clone, CloneOptions options) {
+  Copier(Clone clone, CloneOptions options, Seams seams) {
     this.clone = clone;
     this.metadata = clone.metadata();
     this.geometry = clone.geometry();
@@ -82,7 +82,8 @@ final class Copier implements AutoCloseable {
     this.regionsInFlight = options.regionsInFlight();
     this.batchRegions = options.batchRegions();
     this.paused = options.startPaused();
-    this.limiter = bandwidth::acquire;
+    this.limiter = seams.limiter();
+    this.inFlightGauge = seams.inFlightGauge();
     AtomicInteger threadNumber = new AtomicInteger();
     this.workers =
         new ThreadPoolExecutor(
@@ -111,18 +112,37 @@ final class Copier implements AutoCloseable {
     }
   }
 
-  /** Where a batch pays for its bytes before it is claimed: this clone's token bucket. */
+  /**
+   * How a batch pays for its bytes at this clone's token bucket before it is claimed: {@link
+   * TokenBucket#acquire} unless the clone was opened with other {@link Seams}.
+   */
   @FunctionalInterface
   interface Limiter {
-    void acquire(long bytes) throws InterruptedException;
+    void acquire(TokenBucket bucket, long bytes) throws InterruptedException;
+  }
+
+  /** Told the number of regions in flight each time it changes, under the copier's lock. */
+  @FunctionalInterface
+  interface InFlightGauge {
+    void regionsInFlight(long regions);
   }
 
   /**
-   * Replaces the limiter before {@link #start()}; tests hold a batch at the limiter with it to make
-   * races with {@link #pause()} deterministic.
+   * What a clone's copier is built with besides its options (package-private): where a batch pays
+   * for bandwidth, and who watches the regions in flight. Tests pass a limiter that holds batches,
+   * to make races with {@link #pause()} deterministic, and a gauge that records the most regions in
+   * flight at once.
    */
-  void limitWith(Limiter replacement) {
-    limiter = replacement;
+  record Seams(Limiter limiter, InFlightGauge inFlightGauge) {
+    static final Seams NONE = new Seams(TokenBucket::acquire, regions -> {});
+
+    Seams withLimiter(Limiter replacement) {
+      return new Seams(replacement, inFlightGauge);
+    }
+
+    Seams withInFlightGauge(InFlightGauge replacement) {
+      return new Seams(limiter, replacement);
+    }
   }
 
   synchronized void start() {
@@ -213,16 +233,6 @@ final class Copier implements AutoCloseable {
     return droppedOnPause.get();
   }
 
-  /** The most regions the copier had in flight at once (for tests). */
-  long maxRegionsInFlightSeen() {
-    lock.lock();
-    try {
-      return maxRegionsInFlightSeen;
-    } finally {
-      lock.unlock();
-    }
-  }
-
   /** Background copy rate over the last second or more. */
   public synchronized long bytesPerSecond() {
     long now = System.nanoTime();
@@ -301,7 +311,7 @@ final class Copier implements AutoCloseable {
             geometry.regionStart(end - 1)
                 + geometry.regionLength(end - 1)
                 - geometry.regionStart(first);
-        limiter.acquire(bytes);
+        limiter.acquire(bandwidth, bytes);
         if (stopping) {
           break;
         }
@@ -356,7 +366,7 @@ final class Copier implements AutoCloseable {
       } else {
         accepted = true;
         regionsInFlightNow += count;
-        maxRegionsInFlightSeen = Math.max(maxRegionsInFlightSeen, regionsInFlightNow);
+        inFlightGauge.regionsInFlight(regionsInFlightNow);
       }
     } finally {
       lock.unlock();
@@ -443,6 +453,7 @@ final class Copier implements AutoCloseable {
     lock.lock();
     try {
       regionsInFlightNow -= count;
+      inFlightGauge.regionsInFlight(regionsInFlightNow);
       changed.signalAll();
     } finally {
       lock.unlock();

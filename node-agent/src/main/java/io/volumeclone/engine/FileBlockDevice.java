@@ -100,6 +100,14 @@ public final class FileBlockDevice implements BlockDevice {
   private volatile boolean punchHoleUnsupported;
   private volatile boolean zeroRangeUnsupported;
 
+  /** How {@link #writeZeroes} zeroes: through the kernel's zeroing calls, or by writing zeroes. */
+  enum Zeroing {
+    /** {@code BLKZEROOUT}, {@code PUNCH_HOLE} or {@code ZERO_RANGE}, falling back as they fail. */
+    OFFLOAD,
+    /** Written zeroes only, as on a file system without fallocate modes. */
+    WRITTEN
+  }
+
   private FileBlockDevice(
       String name,
       boolean blockDevice,
@@ -109,7 +117,12 @@ public final class FileBlockDevice implements BlockDevice {
       FileChannel channel,
       FileChannel directChannel,
       int directAlignment,
-      int fd) {
+      int fd,
+      Zeroing zeroing) {
+    boolean written = zeroing == Zeroing.WRITTEN;
+    this.zeroOffloadUnsupported = written;
+    this.punchHoleUnsupported = written;
+    this.zeroRangeUnsupported = written;
     this.name = name;
     this.blockDevice = blockDevice;
     this.readOnly = readOnly;
@@ -123,12 +136,12 @@ public final class FileBlockDevice implements BlockDevice {
 
   /** Opens a source: read-only ({@code O_RDONLY}), never writable, not claimed. */
   public static FileBlockDevice openReadOnly(Path path) throws IOException {
-    return open(path, false, false);
+    return open(path, false, false, Zeroing.OFFLOAD);
   }
 
   /** Opens a source read-only, with O_DIRECT reads for aligned bulk copies when {@code direct}. */
   public static FileBlockDevice openReadOnly(Path path, boolean direct) throws IOException {
-    return open(path, false, direct);
+    return open(path, false, direct, Zeroing.OFFLOAD);
   }
 
   /**
@@ -136,15 +149,21 @@ public final class FileBlockDevice implements BlockDevice {
    * device (a mount or a second clone cannot open it), an exclusive {@code flock} on a file.
    */
   public static FileBlockDevice openExclusive(Path path) throws IOException {
-    return open(path, true, false);
+    return open(path, true, false, Zeroing.OFFLOAD);
   }
 
   /** {@link #openExclusive(Path)}, with O_DIRECT for aligned bulk I/O when {@code direct}. */
   public static FileBlockDevice openExclusive(Path path, boolean direct) throws IOException {
-    return open(path, true, direct);
+    return open(path, true, direct, Zeroing.OFFLOAD);
   }
 
-  private static FileBlockDevice open(Path path, boolean writable, boolean direct)
+  /** {@link #openExclusive(Path, boolean)}, zeroing as {@code zeroing} says. */
+  static FileBlockDevice openExclusive(Path path, boolean direct, Zeroing zeroing)
+      throws IOException {
+    return open(path, true, direct, zeroing);
+  }
+
+  private static FileBlockDevice open(Path path, boolean writable, boolean direct, Zeroing zeroing)
       throws IOException {
     String name = path.toString();
     String operation = writable ? "open exclusively" : "open read-only";
@@ -228,7 +247,8 @@ public final class FileBlockDevice implements BlockDevice {
           channel,
           directChannel,
           alignment,
-          fd);
+          fd,
+          zeroing);
     } catch (IOException | RuntimeException e) {
       for (int i = opened.size() - 1; i >= 0; i--) {
         try {
@@ -498,13 +518,6 @@ public final class FileBlockDevice implements BlockDevice {
   private BlockIoException slowZeroing(long offset, String why) {
     return new BlockIoException(
         BlockIoException.Kind.NOT_SUPPORTED, name, "fast write-zeroes", offset, why);
-  }
-
-  /** Test hook: behave as a file system without hole punching or zero ranges. */
-  void disableZeroOffloadForTesting() {
-    punchHoleUnsupported = true;
-    zeroRangeUnsupported = true;
-    zeroOffloadUnsupported = true;
   }
 
   private void writeZeroBytes(long offset, long length) throws BlockIoException {

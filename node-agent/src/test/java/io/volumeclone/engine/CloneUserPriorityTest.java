@@ -28,6 +28,7 @@ class CloneUserPriorityTest {
   byte[] sourceData;
   TestingLaneSource source;
   TestingMemoryBlockDevice destination;
+  TestingRecordingBlockDevice destinationWrites;
   Clone clone;
 
   void open() throws Exception {
@@ -38,11 +39,12 @@ class CloneUserPriorityTest {
     TestingMemoryCloneMetadata metadata =
         new TestingMemoryCloneMetadata(
             new CloneGeometry(0, 0, REGIONS * R, R, REGIONS * R, REGIONS * R));
+    destinationWrites = new TestingRecordingBlockDevice(destination);
     source.holdCopier();
     clone =
         Clone.open(
             source,
-            destination,
+            destinationWrites,
             metadata,
             CloneOptions.builder("priority")
                 .batchRegions(BATCH)
@@ -106,6 +108,46 @@ class CloneUserPriorityTest {
     byte[] expected = sourceData.clone();
     System.arraycopy(data, 0, expected, (int) offset, data.length);
     assertThat(destination.contents()).isEqualTo(expected);
+  }
+
+  @Test
+  void aPartialWriteCopiesItsRegionThroughARegionSizedBufferNotACopyChunk() throws Exception {
+    open();
+    long allocatedBefore = clone.buffers().allocatedBytes();
+
+    clone.write(40L * R + 4096, ByteBuffer.wrap(filled(4096, 0x77)), false);
+
+    assertThat(clone.buffers().allocatedBytes() - allocatedBefore)
+        .as("bytes of copy buffers the partial write allocated")
+        .isEqualTo(R);
+    assertThat(source.userReads()).hasSize(1);
+    assertThat(source.userReads().get(0)).containsExactly(40L * R, R);
+  }
+
+  @Test
+  void aPartialWriteOfAnUncopiedRegionWritesTheDestinationOnceWithTheUsersBytesInTheRegion()
+      throws Exception {
+    open();
+    long region = 40;
+    long offset = region * R + 4096;
+    byte[] data = filled(4096, 0x66);
+
+    clone.write(offset, ByteBuffer.wrap(data), false);
+
+    byte[] expected = Arrays.copyOfRange(sourceData, (int) (region * R), (int) (region + 1) * R);
+    System.arraycopy(data, 0, expected, 4096, data.length);
+    assertThat(destinationWrites.events())
+        .as("destination writes of the partial write (the copier's are held at the source)")
+        .singleElement()
+        .satisfies(
+            write -> {
+              assertThat(write.offset()).isEqualTo(region * R);
+              assertThat(write.data()).isEqualTo(expected);
+            });
+    assertThat(clone.metadata().isHydrated(region)).isTrue();
+    ByteBuffer back = ByteBuffer.allocate(R);
+    clone.read(region * R, back);
+    assertThat(back.array()).isEqualTo(expected);
   }
 
   @Test

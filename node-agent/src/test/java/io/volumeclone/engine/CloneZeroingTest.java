@@ -30,8 +30,9 @@ class CloneZeroingTest {
     Arrays.fill(destinationData, (byte) 0x5a);
     Path destinationFile = dir.resolve("destination.img");
     Files.write(destinationFile, destinationData);
-    FileBlockDevice destination = FileBlockDevice.openExclusive(destinationFile);
-    destination.disableZeroOffloadForTesting(); // a file system without fallocate modes
+    // A file system without fallocate modes.
+    FileBlockDevice destination =
+        FileBlockDevice.openExclusive(destinationFile, false, FileBlockDevice.Zeroing.WRITTEN);
     CloneGeometry geometry =
         new CloneGeometry(0, 0, REGIONS * R, R, sourceData.length, destinationData.length);
     TestingMemoryCloneMetadata metadata = new TestingMemoryCloneMetadata(geometry);

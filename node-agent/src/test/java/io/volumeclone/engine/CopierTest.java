@@ -95,7 +95,11 @@ class CopierTest {
   }
 
   Clone open(CloneOptions.Builder options) throws IOException {
-    clone = Clone.open(gated, destination, metadata, options.build());
+    return open(options, Copier.Seams.NONE);
+  }
+
+  Clone open(CloneOptions.Builder options, Copier.Seams copierSeams) throws IOException {
+    clone = Clone.open(gated, destination, metadata, options.build(), copierSeams);
     return clone;
   }
 
@@ -168,13 +172,14 @@ class CopierTest {
   void regionsInFlightLimitHoldsAndCanBeRetunedWhileRunning() throws Exception {
     setUp(64);
     gated.close(0);
-    open(options().batchRegions(1).regionsInFlight(3));
+    TestingInFlightGauge gauge = new TestingInFlightGauge();
+    open(options().batchRegions(1).regionsInFlight(3), Copier.Seams.NONE.withInFlightGauge(gauge));
     // Three batches are claimed; SourceLanes.BACKGROUND_PIECES of them are at the source.
     waitUntil(
         () ->
             clone.inFlight().size() == 3
                 && gated.waiting.get() == Math.min(3, SourceLanes.BACKGROUND_PIECES));
-    assertThat(clone.copier().maxRegionsInFlightSeen()).isEqualTo(3);
+    assertThat(gauge.mostRegionsInFlight()).isEqualTo(3);
     clone.copier().setRegionsInFlight(6);
     // Six batches are claimed at once; at the source only SourceLanes.BACKGROUND_PIECES of them
     // read at a time, so that a user read never queues behind more.
@@ -185,7 +190,7 @@ class CopierTest {
     gated.open();
     await(clone.cutOverFuture());
     assertThat(gated.maxActive.get()).isEqualTo(Math.min(6, SourceLanes.BACKGROUND_PIECES));
-    assertThat(clone.copier().maxRegionsInFlightSeen()).isEqualTo(6);
+    assertThat(gauge.mostRegionsInFlight()).isEqualTo(6);
     assertThat(destination.contents()).isEqualTo(sourceData);
   }
 
@@ -281,7 +286,7 @@ class CopierTest {
     final Semaphore passes = new Semaphore(0);
 
     @Override
-    public void acquire(long bytes) throws InterruptedException {
+    public void acquire(TokenBucket bucket, long bytes) throws InterruptedException {
       arrivals.release();
       passes.acquire();
     }
@@ -294,12 +299,9 @@ class CopierTest {
   @Test
   void aBatchWaitingForBandwidthWhenPauseReturnsIsNotCopiedUntilResume() throws Exception {
     setUp(16);
-    // noCopy keeps the copier from starting at open, so the limiter is in place before it runs.
-    open(options().noCopy(true).batchRegions(4).regionsInFlight(4));
-    Copier copier = clone.copier();
     HeldLimiter limiter = new HeldLimiter();
-    copier.limitWith(limiter);
-    copier.start();
+    open(options().batchRegions(4).regionsInFlight(4), Copier.Seams.NONE.withLimiter(limiter));
+    Copier copier = clone.copier();
     assertThat(limiter.arrivals.tryAcquire(60, TimeUnit.SECONDS))
         .as("the first batch reaches the bandwidth limiter")
         .isTrue();

@@ -227,8 +227,8 @@ class FileBlockDeviceTest {
   void writeZeroesFallsBackToWritingZeroesWithoutFallocate() throws IOException {
     byte[] data = random(3 * MIB, 6);
     Path file = dataFile("dest", data);
-    try (FileBlockDevice device = FileBlockDevice.openExclusive(file)) {
-      device.disableZeroOffloadForTesting();
+    try (FileBlockDevice device =
+        FileBlockDevice.openExclusive(file, false, FileBlockDevice.Zeroing.WRITTEN)) {
       device.writeZeroes(777, 2 * MIB + 5);
       ByteBuffer dst = ByteBuffer.allocate(2 * MIB + 5);
       device.read(777, dst);
