@@ -1,5 +1,6 @@
 package io.volumeclone.operator;
 
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Node;
 import io.fabric8.kubernetes.api.model.PersistentVolume;
 import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
@@ -227,7 +228,7 @@ final class CloneVolumes {
   }
 
   /** Creates the object; one that exists already (our own earlier create) is taken as it is. */
-  private <T extends io.fabric8.kubernetes.api.model.HasMetadata> T create(T desired) {
+  private <T extends HasMetadata> T create(T desired) {
     try {
       return client.resource(desired).create();
     } catch (KubernetesClientException e) {
