@@ -141,6 +141,22 @@ class CrdValidationIT {
         metadata: {device: {path: %s}}
         """
             .formatted(E2e.node(), dev("src"), dev("dst"), dev("dst")));
+    c.put(
+        "volume.fsType is only for mode Filesystem: a Block volume is handed to the Pod as a raw"
+            + " device",
+        validSpec() + "volume: {claimName: db-data, mode: Block, fsType: ext4}\n");
+    c.put(
+        "volume.claimName must be a DNS-1123 name: lower-case letters, digits, '-' and '.',"
+            + " starting and ending with a letter or digit",
+        validSpec() + "volume: {claimName: Db_Data}\n");
+    c.put(
+        "volume.claimName must name a new claim for workloads, not the source, destination or"
+            + " metadata claim",
+        """
+        source: {persistentVolumeClaim: {claimName: src}}
+        destination: {persistentVolumeClaim: {claimName: dst}}
+        volume: {claimName: dst}
+        """);
     return c;
   }
 
@@ -169,6 +185,10 @@ class CrdValidationIT {
         "nodeName is immutable: the clone's devices and its metadata live on the node it started"
             + " on",
         validSpec().replace("nodeName: " + E2e.node(), "nodeName: another-node"));
+    c.put(
+        "volume is immutable: workloads may be using its claim; delete this VolumeClone and"
+            + " create a new one for another volume",
+        validSpec() + "volume: {claimName: db-data}\n");
     return c;
   }
 

@@ -60,7 +60,8 @@ class KubectlIT {
         c -> c.getStatus() != null && E2e.node().equals(c.getStatus().getNodeName()));
     String table = kubectl("-n", ns, "get", "vc");
     assertThat(table.lines().findFirst().orElseThrow())
-        .containsSubsequence("NAME", "SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
+        .containsSubsequence(
+            "NAME", "SOURCE", "DESTINATION", "VOLUME", "NODE", "PHASE", "PROGRESS", "AGE");
     assertThat(table).contains("k1").contains(ns + "-src").contains(E2e.node());
 
     // Re-applying a changed spec is a patch: generation goes up by one. (The destination is

@@ -79,10 +79,12 @@ final class DeclaredPermissions {
           new Rule(
               "",
               "persistentvolumeclaims",
-              Set.of("get", "patch"),
+              Set.of("get", "patch", "create", "delete"),
               List.of(
                   OPERATOR + "Validator.check: persistentVolumeClaims().withName().get()",
-                  OPERATOR + "LegacyClaimFinalizer.removeFrom: get(), patch(JSON)")),
+                  OPERATOR + "LegacyClaimFinalizer.removeFrom: get(), patch(JSON)",
+                  OPERATOR + "CloneVolumes.reconcile: client.resource(claim).create()",
+                  OPERATOR + "CloneVolumes.remove: client.resource(claim).delete()")),
           new Rule(
               "",
               "events",
@@ -95,8 +97,11 @@ final class DeclaredPermissions {
           new Rule(
               "",
               "persistentvolumes",
-              Set.of("get"),
-              List.of(OPERATOR + "Validator: persistentVolumes().withName(volumeName).get()")),
+              Set.of("get", "create", "delete"),
+              List.of(
+                  OPERATOR + "Validator: persistentVolumes().withName(volumeName).get()",
+                  OPERATOR + "CloneVolumes.reconcile: client.resource(volume).create()",
+                  OPERATOR + "CloneVolumes.remove: client.resource(volume).delete()")),
           new Rule(
               "",
               "nodes",

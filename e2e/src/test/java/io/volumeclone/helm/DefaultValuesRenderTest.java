@@ -171,6 +171,9 @@ class DefaultValuesRenderTest {
         .isEmpty();
     assertThat(config.options().get(OperatorOptions.AGENT_METRICS_PORT)).isEqualTo(9090);
     assertThat(config.options().get(OperatorOptions.AGENT_PRIVILEGED)).isFalse();
+    assertThat(config.options().get(OperatorOptions.AGENT_KERNEL_ATTACH))
+        .as("kernel attach (privileged agents for clone volumes) is opt-in")
+        .isFalse();
   }
 
   @Test
@@ -224,6 +227,14 @@ class DefaultValuesRenderTest {
         .contains("GET /healthz and /readyz on port 8081")
         .contains("GET /metrics, Service vc-volume-clone-metrics port 8080")
         .doesNotContain("serves no /healthz");
+  }
+
+  @Test
+  void notesSayWhenAClaimOfACloneVolumeIsBound() {
+    assertThat(ChartFixture.notes())
+        .contains("agent.kernelAttach is false, so a clone's claim is bound only after")
+        .contains("NoKernelAttach")
+        .contains("Pod Security privileged");
   }
 
   @Test

@@ -115,6 +115,7 @@ class NonDefaultValuesRenderTest {
         .containsExactly("registry-example", "registry-mirror");
     assertThat(options.get(OperatorOptions.AGENT_SERVICE_ACCOUNT)).isEqualTo("clone-agent");
     assertThat(options.get(OperatorOptions.AGENT_PRIVILEGED)).isTrue();
+    assertThat(options.get(OperatorOptions.AGENT_KERNEL_ATTACH)).isTrue();
     assertThat(options.get(OperatorOptions.AGENT_CPU_REQUEST)).isEqualTo("200m");
     assertThat(options.get(OperatorOptions.AGENT_MEMORY_REQUEST)).isEqualTo("256Mi");
     assertThat(options.get(OperatorOptions.AGENT_CPU_LIMIT)).isEqualTo("2");
@@ -309,6 +310,14 @@ class NonDefaultValuesRenderTest {
         .containsExactly("team-a/volume-clone-agent");
     assertThat(single.all(Namespace.class)).isEmpty();
     assertThat(pod(single).getServiceAccountName()).isEqualTo("preexisting-operator");
+  }
+
+  @Test
+  void notesSayThatKernelAttachRunsVolumeAgentsPrivileged() {
+    assertThat(ChartFixture.notes(ChartFixture.valuesResource("values-full.yaml")))
+        .contains("agent Pods of clones that publish a volume run privileged")
+        .contains("their namespaces need Pod Security privileged")
+        .doesNotContain("NoKernelAttach");
   }
 
   @Test

@@ -627,7 +627,8 @@ public final class Agent {
             spec == null ? "<unknown>" : spec.getDestination().describe(),
             f == null ? null : f.reason(),
             f == null ? null : f.getMessage(),
-            state == AgentState.STOPPING || state == AgentState.STOPPED);
+            state == AgentState.STOPPING || state == AgentState.STOPPED,
+            spec == null || spec.getVolume() == null ? null : spec.getVolume().getClaimName());
     return AgentReport.of(s, at, applier.generation(), clock.instant());
   }
 

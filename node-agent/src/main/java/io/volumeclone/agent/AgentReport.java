@@ -44,6 +44,7 @@ public record AgentReport(
    * @param failureReason why the agent refuses to go on (CamelCase), or null
    * @param failureMessage what went wrong and what to change, or null
    * @param stopped the agent was stopped (SIGTERM) before cutover
+   * @param volumeClaim spec.volume's claim (the clone publishes a volume), or null
    */
   public record Situation(
       String exportUri,
@@ -55,7 +56,8 @@ public record AgentReport(
       String destination,
       String failureReason,
       String failureMessage,
-      boolean stopped) {}
+      boolean stopped,
+      String volumeClaim) {}
 
   /** The report for an engine status (null when the clone never opened) and the situation. */
   public static AgentReport of(CloneStatus s, Situation at, Long generation, Instant now) {
@@ -122,6 +124,22 @@ public record AgentReport(
               "AwaitingCopy",
               "access is AfterCopy: the clone can be used once every region is copied and it is"
                   + " cut over"));
+    } else if (at.exportUri() != null && at.exportDevice() == null && at.volumeClaim() != null) {
+      // The clone volume needs a kernel device; without one no Pod can use it before cutover.
+      out.add(
+          new ConditionSet.Wanted(
+              ConditionTypes.AVAILABLE,
+              false,
+              "NoKernelAttach",
+              "no kernel device for the clone volume "
+                  + at.volumeClaim()
+                  + ": "
+                  + at.exportOnlyReason()
+                  + ". The copy goes on; the claim is bound after cutover, to the destination "
+                  + at.destination()
+                  + ". Until then the clone is served at "
+                  + at.exportUri()
+                  + " for NBD clients"));
     } else if (at.exportUri() != null) {
       String how =
           at.exportDevice() != null

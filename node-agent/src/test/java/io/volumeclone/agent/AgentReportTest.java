@@ -49,7 +49,8 @@ class AgentReportTest {
         "/dev/sdb",
         null,
         null,
-        false);
+        false,
+        null);
   }
 
   @Test
@@ -141,7 +142,8 @@ class AgentReportTest {
             "/dev/sdb",
             null,
             null,
-            false);
+            false,
+            null);
     AgentReport r =
         AgentReport.of(status(CloneStatus.State.COPIED, 100, 100, false), manual, 1L, T0);
 
@@ -171,5 +173,53 @@ class AgentReportTest {
         .isEqualTo(
             "served at nbd+unix:///c?socket=/s/nbd.sock; export-only (node has no /dev/nbd0):"
                 + " connect an NBD client to it");
+  }
+
+  @Test
+  void aCloneVolumeWithoutAKernelDeviceIsNotAvailableAndSaysWhatIsMissing() {
+    AgentReport.Situation exportOnly =
+        new AgentReport.Situation(
+            "nbd+unix:///c?socket=/s/nbd.sock",
+            null,
+            "node has no /dev/nbd0",
+            false,
+            false,
+            false,
+            "pvc/db-data-raw",
+            null,
+            null,
+            false,
+            "db-data");
+    Condition available =
+        AgentReport.of(status(CloneStatus.State.COPYING, 10, 8, false), exportOnly, 1L, T0)
+            .applyTo(new VolumeCloneStatus(), T0)
+            .condition(ConditionTypes.AVAILABLE)
+            .orElseThrow();
+
+    assertThat(available.getStatus()).isEqualTo("False");
+    assertThat(available.getReason()).isEqualTo("NoKernelAttach");
+    assertThat(available.getMessage())
+        .contains("db-data", "node has no /dev/nbd0", "bound after cutover", "pvc/db-data-raw");
+
+    AgentReport.Situation attached =
+        new AgentReport.Situation(
+            "nbd+unix:///c?socket=/s/nbd.sock",
+            "/dev/mapper/volume-clone-u1",
+            null,
+            false,
+            false,
+            false,
+            "pvc/db-data-raw",
+            null,
+            null,
+            false,
+            "db-data");
+    Condition served =
+        AgentReport.of(status(CloneStatus.State.COPYING, 10, 8, false), attached, 1L, T0)
+            .applyTo(new VolumeCloneStatus(), T0)
+            .condition(ConditionTypes.AVAILABLE)
+            .orElseThrow();
+    assertThat(served.getStatus()).isEqualTo("True");
+    assertThat(served.getReason()).isEqualTo("ExportServing");
   }
 }

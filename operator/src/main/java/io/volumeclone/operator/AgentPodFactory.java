@@ -23,6 +23,7 @@ import io.fabric8.kubernetes.api.model.VolumeBuilder;
 import io.fabric8.kubernetes.api.model.VolumeDevice;
 import io.fabric8.kubernetes.api.model.VolumeMount;
 import io.volumeclone.api.Durations;
+import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.contract.AgentPaths;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -140,7 +141,9 @@ public final class AgentPodFactory {
     HasMetadata owner = plan.owner();
     String name = owner.getMetadata().getName();
     String namespace = owner.getMetadata().getNamespace();
-    boolean privileged = plan.usesHostDevices();
+    boolean privileged =
+        plan.usesHostDevices()
+            || (options.get(OperatorOptions.AGENT_KERNEL_ATTACH) && publishesVolume(owner));
     String stateRoot = options.get(OperatorOptions.AGENT_STATE_DIRECTORY);
     String stateDir = AgentPaths.stateDirectory(stateRoot, namespace, name);
     String leaseDir = AgentPaths.leaseDirectory(stateRoot);
@@ -267,7 +270,7 @@ public final class AgentPodFactory {
         .build();
   }
 
-  private static Map<String, String> labels(String cloneName, String component) {
+  static Map<String, String> labels(String cloneName, String component) {
     Map<String, String> labels = new LinkedHashMap<>();
     labels.put(LABEL_NAME, "volume-clone");
     labels.put(LABEL_COMPONENT, component);
@@ -280,7 +283,7 @@ public final class AgentPodFactory {
    * The clone as controlling owner. {@code blockOwnerDeletion} for the agent: a foreground deletion
    * of the clone then waits for its agent to stop.
    */
-  private static OwnerReference controller(HasMetadata owner, boolean blockOwnerDeletion) {
+  static OwnerReference controller(HasMetadata owner, boolean blockOwnerDeletion) {
     return new OwnerReferenceBuilder()
         .withApiVersion(owner.getApiVersion())
         .withKind(owner.getKind())
@@ -427,6 +430,12 @@ public final class AgentPodFactory {
         .withType("RuntimeDefault")
         .endSeccompProfile()
         .build();
+  }
+
+  private static boolean publishesVolume(HasMetadata owner) {
+    return owner instanceof VolumeClone clone
+        && clone.getSpec() != null
+        && clone.getSpec().getVolume() != null;
   }
 
   private Map<String, Quantity> quantities(

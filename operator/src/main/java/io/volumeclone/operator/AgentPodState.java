@@ -3,6 +3,7 @@ package io.volumeclone.operator;
 import io.fabric8.kubernetes.api.model.ContainerState;
 import io.fabric8.kubernetes.api.model.ContainerStateTerminated;
 import io.fabric8.kubernetes.api.model.ContainerStatus;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.api.model.Pod;
 import io.volumeclone.api.v1alpha1.ConditionTypes;
 import io.volumeclone.api.v1alpha1.VolumeClone;
@@ -60,7 +61,7 @@ final class AgentPodState {
         && !(clone.getStatus() != null && clone.getStatus().isTrue(ConditionTypes.CUT_OVER));
   }
 
-  static boolean ownedBy(Pod pod, VolumeClone clone) {
+  static boolean ownedBy(HasMetadata pod, VolumeClone clone) {
     return pod.getMetadata().getOwnerReferences() != null
         && pod.getMetadata().getOwnerReferences().stream()
             .anyMatch(o -> clone.getMetadata().getUid().equals(o.getUid()));

@@ -90,6 +90,27 @@ final class CloneStatuses {
             status.getAgentRejection());
   }
 
+  /**
+   * A deletion that waits for the user (Pods still use the clone volume): Stalled names them; the
+   * phase, placement and counters stay as recorded.
+   */
+  static StatusWriter.Desired deletionRefused(VolumeClone clone, String reason, String message) {
+    VolumeCloneStatus status =
+        clone.getStatus() == null ? new VolumeCloneStatus() : clone.getStatus();
+    Phase phase = status.getPhase() == null ? Phase.Pending : status.getPhase();
+    return of(
+            clone,
+            phase,
+            Kstatus.STALLED,
+            reason,
+            message,
+            status.getNodeName(),
+            status.getAgentPod())
+        .withCounters(
+            status.getRerunsWithoutCutover() == null ? 0 : status.getRerunsWithoutCutover(),
+            status.getAgentRejection());
+  }
+
   /** A clone on its way: Pending, Copying or Copied, Reconciling=True. */
   static StatusWriter.Desired progressing(
       VolumeClone clone, Phase phase, String reason, String message, String node, String podName) {

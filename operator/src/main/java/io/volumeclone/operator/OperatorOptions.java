@@ -94,6 +94,16 @@ public final class OperatorOptions {
               + " never run privileged. When false, clones that name a host device are refused"
               + " with a Stalled condition that says so.",
           OperatorOptions::bool);
+  public static final Option<Boolean> AGENT_KERNEL_ATTACH =
+      define(
+          "agent.kernelAttach",
+          "false",
+          "Run the agent Pods of clones that publish a volume (spec.volume) privileged, so that"
+              + " the agent can attach the clone as a kernel device (nbd + device-mapper, which"
+              + " need CAP_SYS_ADMIN and the host's /dev) and workloads use it while it copies."
+              + " The clones' namespaces then need Pod Security privileged. When false such clones"
+              + " report NoKernelAttach and their claim is bound after cutover.",
+          OperatorOptions::bool);
   public static final Option<Duration> AGENT_STOP_GRACE_PERIOD =
       define(
           "agent.stopGracePeriod",

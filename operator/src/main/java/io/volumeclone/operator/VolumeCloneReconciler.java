@@ -76,6 +76,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   private final CloneDeletion deletion;
   private final LegacyClaimFinalizer legacyFinalizer;
   private final EventRecorder events;
+  private final CloneVolumes volumes;
 
   public VolumeCloneReconciler(KubernetesClient client, OperatorOptions options, Clock clock) {
     this.client = client;
@@ -91,6 +92,7 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
     this.metadataRemoval = new MetadataRemovalPodDependent(pods);
     this.deletion = new CloneDeletion(client, options, clock, metadataRemoval, observer, events);
     this.legacyFinalizer = new LegacyClaimFinalizer(client);
+    this.volumes = new CloneVolumes(client, events);
   }
 
   @Override
@@ -129,6 +131,23 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
 
   @Override
   public UpdateControl<VolumeClone> reconcile(VolumeClone clone, Context<VolumeClone> context) {
+    UpdateControl<VolumeClone> control = reconcileClone(clone, context);
+    if (clone.getSpec() == null || clone.getSpec().getVolume() == null) {
+      return control;
+    }
+    // The clone volume follows the agent's reports (its kernel device, cutover) and the claim's
+    // binding; a claim about to bind is looked at again soon, Pods that use it at the recheck.
+    Duration again =
+        volumes.reconcile(clone) ? SOON : options.get(OperatorOptions.RECHECK_INTERVAL);
+    Optional<Long> scheduled = control.getScheduleDelay();
+    if (scheduled.isEmpty() || scheduled.get() > again.toMillis()) {
+      control.rescheduleAfter(again);
+    }
+    return control;
+  }
+
+  private UpdateControl<VolumeClone> reconcileClone(
+      VolumeClone clone, Context<VolumeClone> context) {
     Instant now = clock.instant();
     legacyFinalizer.removeOnceFrom(clone);
     Phase prior = clone.getStatus() == null ? null : clone.getStatus().getPhase();
@@ -305,10 +324,18 @@ public class VolumeCloneReconciler implements Reconciler<VolumeClone>, Cleaner<V
   @Override
   public DeleteControl cleanup(VolumeClone clone, Context<VolumeClone> context) {
     legacyFinalizer.removeOnceFrom(clone);
+    // Before the agent is stopped: a Pod on the clone volume may still read through it.
+    String inUse = volumes.refuseDeletion(clone);
+    if (inUse != null) {
+      status.record(
+          clone, CloneStatuses.deletionRefused(clone, "VolumeInUse", inUse), clock.instant());
+      return DeleteControl.noFinalizerRemoval().rescheduleAfter(SOON);
+    }
     Optional<Duration> wait = deletion.stop(clone, context);
     if (wait.isPresent()) {
       return DeleteControl.noFinalizerRemoval().rescheduleAfter(wait.get());
     }
+    volumes.remove(clone);
     admission.release(clone);
     legacyFinalizer.forget(clone);
     return DeleteControl.defaultDelete();

@@ -38,6 +38,11 @@ import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
     type = AdditionalPrinterColumn.Type.STRING,
     getDescription = "The destination: pvc/NAME or a device path")
 @AdditionalPrinterColumn(
+    name = "VOLUME",
+    jsonPath = ".status.volume.claimName",
+    type = AdditionalPrinterColumn.Type.STRING,
+    getDescription = "The claim workloads mount (spec.volume), once the operator created it")
+@AdditionalPrinterColumn(
     name = "NODE",
     jsonPath = ".status.nodeName",
     type = AdditionalPrinterColumn.Type.STRING,

@@ -34,7 +34,17 @@ final class CrdFile {
 
   /** The columns of {@code kubectl get vc -o wide}, in order (RATE, ETA, READY: wide only). */
   static final List<String> COLUMNS =
-      List.of("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "RATE", "ETA", "READY", "AGE");
+      List.of(
+          "SOURCE",
+          "DESTINATION",
+          "VOLUME",
+          "NODE",
+          "PHASE",
+          "PROGRESS",
+          "RATE",
+          "ETA",
+          "READY",
+          "AGE");
 
   static final String HEADER =
       """

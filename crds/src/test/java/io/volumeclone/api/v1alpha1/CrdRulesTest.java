@@ -52,8 +52,25 @@ class CrdRulesTest {
       "nodeName is immutable: the clone's devices and its metadata live on the node it started"
           + " on";
 
+  static final String FS_TYPE_ONLY_FILESYSTEM =
+      "volume.fsType is only for mode Filesystem: a Block volume is handed to the Pod as a raw"
+          + " device";
+  static final String VOLUME_CLAIM_NAME =
+      "volume.claimName must be a DNS-1123 name: lower-case letters, digits, '-' and '.',"
+          + " starting and ending with a letter or digit";
+  static final String VOLUME_CLAIM_NEW =
+      "volume.claimName must name a new claim for workloads, not the source, destination or"
+          + " metadata claim";
+  static final String VOLUME_IMMUTABLE =
+      "volume is immutable: workloads may be using its claim; delete this VolumeClone and"
+          + " create a new one for another volume";
+
   static final List<String> TESTED_RULE_MESSAGES =
       List.of(
+          FS_TYPE_ONLY_FILESYSTEM,
+          VOLUME_CLAIM_NAME,
+          VOLUME_CLAIM_NEW,
+          VOLUME_IMMUTABLE,
           SOURCE_ONE,
           DESTINATION_ONE,
           METADATA_ONE,
@@ -720,5 +737,75 @@ class CrdRulesTest {
             range: {size: 1Gi, destinationOffset: 4Ki, sourceOffset: 0}
             """);
     assertAccepted(update(old, reordered));
+  }
+
+  // --- volume: the claim workloads mount ---
+
+  static final String PVCS =
+      """
+      source: {persistentVolumeClaim: {claimName: src}}
+      destination: {persistentVolumeClaim: {claimName: dst}}
+      metadata: {persistentVolumeClaim: {claimName: meta}}
+      """;
+
+  @ParameterizedTest
+  @ValueSource(
+      strings = {
+        "{claimName: db-data}",
+        "{claimName: db-data, mode: Filesystem, fsType: ext4}",
+        "{claimName: db.data-2, fsType: xfs}",
+        "{claimName: db-data, mode: Block}"
+      })
+  void aVolumeWithANewClaimIsAccepted(String volume) {
+    assertAccepted(create(PVCS + "volume: " + volume + "\n"));
+  }
+
+  @Test
+  void fsTypeWithBlockModeIsRejected() {
+    assertRejected(
+        create(PVCS + "volume: {claimName: db-data, mode: Block, fsType: ext4}\n"),
+        "spec.volume",
+        FS_TYPE_ONLY_FILESYSTEM);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"Db-Data", "-db", "db-", "db_data", "db..data", "db/data"})
+  void aClaimNameThatIsNoDns1123NameIsRejected(String name) {
+    assertRejected(
+        create(PVCS + "volume: {claimName: \"" + name + "\"}\n"),
+        "spec.volume.claimName",
+        VOLUME_CLAIM_NAME);
+  }
+
+  @ParameterizedTest
+  @ValueSource(strings = {"src", "dst", "meta"})
+  void aClaimNameOfTheSourceDestinationOrMetadataIsRejected(String name) {
+    assertRejected(create(PVCS + "volume: {claimName: " + name + "}\n"), "spec", VOLUME_CLAIM_NEW);
+  }
+
+  @Test
+  void aVolumeNextToDevicePathsIsAccepted() {
+    assertAccepted(
+        create(
+            """
+            nodeName: n1
+            source: {device: {path: /dev/sdb}}
+            destination: {device: {path: /dev/sdc}}
+            volume: {claimName: dst, mode: Block}
+            """));
+  }
+
+  @Test
+  void volumeIsImmutable() {
+    ObjectNode old = volumeClone(PVCS + "volume: {claimName: db-data, fsType: ext4}\n");
+    ObjectNode renamed = old.deepCopy();
+    ((ObjectNode) spec(renamed).get("volume")).put("claimName", "other");
+    assertRejected(update(old, renamed), "spec", VOLUME_IMMUTABLE);
+    ObjectNode removed = old.deepCopy();
+    spec(removed).remove("volume");
+    assertRejected(update(old, removed), "spec", VOLUME_IMMUTABLE);
+    ObjectNode added = volumeClone(PVCS);
+    assertRejected(update(added, old), "spec", VOLUME_IMMUTABLE);
+    assertAccepted(update(old, old.deepCopy()));
   }
 }

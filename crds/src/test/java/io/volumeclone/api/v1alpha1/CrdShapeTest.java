@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.volumeclone.api.v1alpha1.spec.Access;
 import io.volumeclone.api.v1alpha1.spec.CutoverMode;
+import io.volumeclone.api.v1alpha1.spec.VolumeMode;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -72,8 +73,17 @@ class CrdShapeTest {
     }
     assertThat(names)
         .containsExactly(
-            "SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "RATE", "ETA", "READY", "AGE");
-    assertThat(VERSION.at("/additionalPrinterColumns/8/jsonPath").asText())
+            "SOURCE",
+            "DESTINATION",
+            "VOLUME",
+            "NODE",
+            "PHASE",
+            "PROGRESS",
+            "RATE",
+            "ETA",
+            "READY",
+            "AGE");
+    assertThat(VERSION.at("/additionalPrinterColumns/9/jsonPath").asText())
         .isEqualTo(".metadata.creationTimestamp");
   }
 
@@ -88,9 +98,10 @@ class CrdShapeTest {
         plain.add(name);
       }
     }
-    assertThat(plain).containsExactly("SOURCE", "DESTINATION", "NODE", "PHASE", "PROGRESS", "AGE");
+    assertThat(plain)
+        .containsExactly("SOURCE", "DESTINATION", "VOLUME", "NODE", "PHASE", "PROGRESS", "AGE");
     assertThat(wide).containsSubsequence("PROGRESS", "RATE", "ETA", "READY", "AGE");
-    assertThat(VERSION.at("/additionalPrinterColumns/4/jsonPath").asText())
+    assertThat(VERSION.at("/additionalPrinterColumns/5/jsonPath").asText())
         .isEqualTo(".status.progress.percentText");
     assertThat(schemaAt(".status.progress.percentText").get("pattern").asText())
         .isEqualTo("^(100|[0-9]{1,2})\\.[0-9]%$");
@@ -102,6 +113,8 @@ class CrdShapeTest {
         .containsExactlyInAnyOrderElementsOf(enumNames(Access.values()));
     assertThat(texts(SCHEMA.at("/properties/spec/properties/cutover/enum")))
         .containsExactlyInAnyOrderElementsOf(enumNames(CutoverMode.values()));
+    assertThat(texts(SCHEMA.at("/properties/spec/properties/volume/properties/mode/enum")))
+        .containsExactlyInAnyOrderElementsOf(enumNames(VolumeMode.values()));
     assertThat(texts(SCHEMA.at("/properties/status/properties/phase/enum")))
         .containsExactlyInAnyOrderElementsOf(enumNames(Phase.values()));
   }

@@ -50,7 +50,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>The command {@code volume-clone} is the node-agent's CLI main class in a child JVM with
  *       this JVM's class path; the container's args are passed as they are. The operator image
  *       ({@code volume-clone-operator}, no command) is the operator's main class, as its
- *       entrypoint. Other commands fail the Pod with a message saying so.
+ *       entrypoint. The command {@value #CONSUMER_COMMAND} is a workload ({@link DeviceConsumer})
+ *       that reads the block devices it is given and holds them. Other commands fail the Pod with a
+ *       message saying so.
  *   <li>Environment: plain values, and {@code fieldRef} values for {@code metadata.name}, {@code
  *       metadata.namespace}, {@code spec.nodeName} and {@code status.podIP}; the in-cluster
  *       variables {@code KUBERNETES_SERVICE_HOST}/{@code _PORT}. No kubeconfig: the process
@@ -100,6 +102,14 @@ public final class NodeRunner implements AutoCloseable {
   private static final String AGENT_MAIN = "io.volumeclone.app.VolumeCloneMain";
   private static final String OPERATOR_MAIN = "io.volumeclone.operator.Main";
   private static final String OPERATOR_IMAGE = "volume-clone-operator";
+
+  /**
+   * The command of a consumer Pod, a workload on a claim's block device ({@link DeviceConsumer}):
+   * the local node runs no other image's processes.
+   */
+  static final String CONSUMER_COMMAND = "volume-clone-consumer";
+
+  private static final String CONSUMER_MAIN = DeviceConsumer.class.getName();
   private static final String SERVICE_ACCOUNT_MOUNT =
       "/var/run/secrets/kubernetes.io/serviceaccount";
   private static final Duration TOKEN_REFRESH = Duration.ofMinutes(20);
@@ -706,12 +716,16 @@ public final class NodeRunner implements AutoCloseable {
       String mainClass;
       if (command.size() == 1 && command.get(0).endsWith("volume-clone")) {
         mainClass = AGENT_MAIN;
+      } else if (command.size() == 1 && command.get(0).equals(CONSUMER_COMMAND)) {
+        mainClass = CONSUMER_MAIN;
       } else if (command.isEmpty() && image.contains(OPERATOR_IMAGE)) {
         // The operator image's entrypoint (images/operator/Dockerfile) runs this class.
         mainClass = OPERATOR_MAIN;
       } else {
         throw new IllegalArgumentException(
-            "the local node runs only the volume-clone command and the "
+            "the local node runs only the volume-clone and "
+                + CONSUMER_COMMAND
+                + " commands and the "
                 + OPERATOR_IMAGE
                 + " image, not command "
                 + command

@@ -62,6 +62,25 @@ import java.util.Objects;
             + " && self.destination.device.path == self.metadata.device.path))))",
     message = "metadata must be a volume of its own, not the source or the destination")
 @ValidationRule(
+    value =
+        "!has(self.volume)"
+            + " || !((has(self.source) && has(self.source.persistentVolumeClaim)"
+            + " && self.source.persistentVolumeClaim.claimName == self.volume.claimName)"
+            + " || (has(self.destination) && has(self.destination.persistentVolumeClaim)"
+            + " && self.destination.persistentVolumeClaim.claimName == self.volume.claimName)"
+            + " || (has(self.metadata) && has(self.metadata.persistentVolumeClaim)"
+            + " && self.metadata.persistentVolumeClaim.claimName == self.volume.claimName))",
+    message =
+        "volume.claimName must name a new claim for workloads, not the source, destination or"
+            + " metadata claim")
+@ValidationRule(
+    value =
+        "has(self.volume) == has(oldSelf.volume)"
+            + " && (!has(self.volume) || self.volume == oldSelf.volume)",
+    message =
+        "volume is immutable: workloads may be using its claim; delete this VolumeClone and"
+            + " create a new one for another volume")
+@ValidationRule(
     value = "self.source == oldSelf.source",
     message =
         "source is immutable: delete this VolumeClone and create a new one to clone from"
@@ -163,6 +182,13 @@ public class VolumeCloneSpec {
           + " the whole source to offset 0 of the destination. Immutable.")
   private CloneRange range;
 
+  @JsonPropertyDescription(
+      "The claim workloads mount: the operator creates it and a PersistentVolume on the clone's"
+          + " kernel device on its node, so a Pod reads and writes the clone while it copies and"
+          + " keeps running through cutover. With access AfterCopy, or on a node without nbd or"
+          + " device-mapper, the claim is bound after cutover to the destination. Immutable.")
+  private CloneVolume volume;
+
   @Default("Immediate")
   @JsonPropertyDescription(
       "When consumers may use the clone: Immediate (as soon as it starts; uncopied data is"
@@ -248,6 +274,14 @@ public class VolumeCloneSpec {
     this.range = range;
   }
 
+  public CloneVolume getVolume() {
+    return volume;
+  }
+
+  public void setVolume(CloneVolume volume) {
+    this.volume = volume;
+  }
+
   public Access getAccess() {
     return access;
   }
@@ -331,6 +365,7 @@ public class VolumeCloneSpec {
         && Objects.equals(metadata, other.metadata)
         && Objects.equals(regionSize, other.regionSize)
         && Objects.equals(range, other.range)
+        && Objects.equals(volume, other.volume)
         && access == other.access
         && Objects.equals(copy, other.copy)
         && Objects.equals(discardPassdown, other.discardPassdown)
@@ -348,6 +383,7 @@ public class VolumeCloneSpec {
         metadata,
         regionSize,
         range,
+        volume,
         access,
         copy,
         discardPassdown,
@@ -367,6 +403,7 @@ public class VolumeCloneSpec {
         + ", regionSize="
         + regionSize
         + (range == null ? "" : ", " + range)
+        + (volume == null ? "" : ", " + volume)
         + ", access="
         + access
         + ", copy="

@@ -96,6 +96,11 @@ public class VolumeCloneStatus {
   @JsonPropertyDescription("Where consumers reach the clone while it runs.")
   private ExportStatus export;
 
+  @JsonPropertyDescription(
+      "The clone volume of spec.volume: its claim, PersistentVolume, device, node, whether it is"
+          + " bound and which Pods use it.")
+  private VolumeStatus volume;
+
   @JsonPropertyDescription("How far the copy is.")
   private Progress progress;
 
@@ -207,6 +212,14 @@ public class VolumeCloneStatus {
     this.export = export;
   }
 
+  public VolumeStatus getVolume() {
+    return volume;
+  }
+
+  public void setVolume(VolumeStatus volume) {
+    this.volume = volume;
+  }
+
   public Progress getProgress() {
     return progress;
   }
@@ -281,6 +294,7 @@ public class VolumeCloneStatus {
         && Objects.equals(sourceSummary, other.sourceSummary)
         && Objects.equals(destinationSummary, other.destinationSummary)
         && Objects.equals(export, other.export)
+        && Objects.equals(volume, other.volume)
         && Objects.equals(progress, other.progress)
         && Objects.equals(metadataMode, other.metadataMode)
         && Objects.equals(conditions, other.conditions)
@@ -301,6 +315,7 @@ public class VolumeCloneStatus {
         sourceSummary,
         destinationSummary,
         export,
+        volume,
         progress,
         metadataMode,
         conditions,
@@ -323,6 +338,7 @@ public class VolumeCloneStatus {
         + agentPod
         + ", "
         + export
+        + (volume == null ? "" : ", " + volume)
         + ", "
         + progress
         + ", metadataMode="
