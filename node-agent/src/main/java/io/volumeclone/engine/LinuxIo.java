@@ -104,18 +104,12 @@ final class LinuxIo {
     String strerror(int errnum);
   }
 
+  /**
+   * Bound on first use. The launchers pass {@code -Djnr.ffi.asm.enabled=false}
+   * (bin/volume-clone-jvm-flags says why); a JVM started without it binds the same calls through
+   * jnr-ffi's generated classes, only slower to start.
+   */
   private static final class Holder {
-    static {
-      // jnr-ffi's default loader writes a class per interface with its bundled ASM at run time:
-      // Java 5 bytecode that no class-data archive or AOT cache holds, so every process start paid
-      // for loading, verifying and interpreting it before its first open (0.1 to 0.5 s, issue 19).
-      // The reflective loader binds each call on first use instead; the calls here are rare
-      // (opens, ioctls, fallocate), so its microseconds per call do not matter.
-      if (System.getProperty("jnr.ffi.asm.enabled") == null) {
-        System.setProperty("jnr.ffi.asm.enabled", "false");
-      }
-    }
-
     static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
     static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
   }
