@@ -201,12 +201,20 @@ final class LinuxIo {
   private LinuxIo() {}
 
   /**
-   * Binds libc now; for a thread that does it ahead of the first open. A failure is left for the
-   * first real call to report, with its device.
+   * Binds libc now, and the calls every exclusive open makes ({@code open}, {@code flock}, {@code
+   * close}, errno); for a thread that does it ahead of the first open. jnr-ffi's reflective loader
+   * binds each call on its first use, about 25 ms of the destination's open on a small machine
+   * (issue 19), so each is made here once on a descriptor or path that cannot exist, which fails
+   * without touching anything. A failure is left for the first real call to report, with its
+   * device.
    */
   static void bind() {
     try {
-      libc();
+      LibC libc = libc();
+      libc.open("", O_RDONLY | O_CLOEXEC, 0);
+      libc.flock(-1, LOCK_EX | LOCK_NB);
+      libc.close(-1);
+      errno();
     } catch (RuntimeException | LinkageError e) {
       // the first open reports it
     }
