@@ -24,9 +24,7 @@ public final class Devices {
    * for the binding as for any class initialisation.
    */
   public static void bindNativeCallsInBackground() {
-    Thread binder = new Thread(LinuxIo::bind, "volume-clone-native-binding");
-    binder.setDaemon(true);
-    binder.start();
+    Thread.ofPlatform().name("volume-clone-native-binding").daemon().start(LinuxIo::bind);
   }
 
   /**

@@ -1,7 +1,12 @@
 package io.volumeclone.engine;
 
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import jnr.ffi.LibraryLoader;
+import jnr.ffi.LibraryOption;
 import jnr.ffi.Runtime;
 import jnr.ffi.annotations.In;
 import jnr.ffi.annotations.SaveError;
@@ -104,31 +109,112 @@ final class LinuxIo {
     String strerror(int errnum);
   }
 
+  /**
+   * Bound on first use. The launchers pass {@code -Djnr.ffi.asm.enabled=false}
+   * (bin/volume-clone-jvm-flags says why); a JVM started without it binds the same calls through
+   * jnr-ffi's generated classes, only slower to start.
+   */
   private static final class Holder {
-    static {
-      // jnr-ffi's default loader writes a class per interface with its bundled ASM at run time:
-      // Java 5 bytecode that no class-data archive or AOT cache holds, so every process start paid
-      // for loading, verifying and interpreting it before its first open (0.1 to 0.5 s, issue 19).
-      // The reflective loader binds each call on first use instead; the calls here are rare
-      // (opens, ioctls, fallocate), so its microseconds per call do not matter.
-      if (System.getProperty("jnr.ffi.asm.enabled") == null) {
-        System.setProperty("jnr.ffi.asm.enabled", "false");
+    static final LibC LIBC = loadLibc();
+    static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+  }
+
+  /**
+   * The directory the launcher names for jffi's JNI stub ({@code -D}{@value #STUB_CACHE_PROPERTY},
+   * bin/volume-clone), where the stub is kept between runs.
+   */
+  static final String STUB_CACHE_PROPERTY = "volume-clone.jffi-stub-dir";
+
+  /** jffi's JNI stub in its jar, for this platform (jffi's own naming: arch-OS). */
+  static String stubResource() {
+    String arch = System.getProperty("os.arch", "");
+    if (arch.equals("amd64")) {
+      arch = "x86_64";
+    }
+    return "jni/" + arch + "-Linux/" + System.mapLibraryName("jffi-1.2");
+  }
+
+  /**
+   * libc through jnr-ffi, made cheap to start (issue 19, fast start). jffi loads its JNI stub from
+   * {@code jffi.boot.library.path} when the stub is there, and otherwise copies it out of the jar
+   * into a fresh temporary file on every start (a SecureRandom for the name, 0.1 MB written, a
+   * delete-on-exit hook); with the launcher's cache directory the copy is made once. And
+   * "libc.so.6" is opened by that name at once, where "c" first fails to open and then sends
+   * jnr-ffi listing the library directories to find a file that matches; "c" remains for a libc by
+   * another name.
+   */
+  private static LibC loadLibc() {
+    keepStubInCache();
+    try {
+      return LibraryLoader.create(LibC.class).option(LibraryOption.LoadNow, true).load("libc.so.6");
+    } catch (LinkageError | RuntimeException e) {
+      return LibraryLoader.create(LibC.class).load("c");
+    }
+  }
+
+  /**
+   * Points jffi at the launcher's copy of its stub; any failure leaves jffi to its temporary file.
+   */
+  private static void keepStubInCache() {
+    String dir = System.getProperty(STUB_CACHE_PROPERTY);
+    if (dir == null || System.getProperty("jffi.boot.library.path") != null) {
+      return;
+    }
+    try {
+      Path stub = cachedStub(Path.of(dir));
+      if (stub != null) {
+        System.setProperty("jffi.boot.library.path", stub.getParent().toString());
+      }
+    } catch (IOException | RuntimeException e) {
+      // jffi copies its stub out of the jar as before
+    }
+  }
+
+  /**
+   * jffi's stub in {@code dir}, copied there from the class path when it is not there yet (the
+   * launcher removes a copy older than the jar); null when the class path has no stub for this
+   * platform.
+   */
+  static Path cachedStub(Path dir) throws IOException {
+    String resource = stubResource();
+    Path stub = dir.resolve(resource.substring(resource.lastIndexOf('/') + 1));
+    if (Files.isRegularFile(stub)) {
+      return stub;
+    }
+    try (InputStream in = LinuxIo.class.getClassLoader().getResourceAsStream(resource)) {
+      if (in == null) {
+        return null;
+      }
+      Files.createDirectories(dir);
+      // Written aside and renamed: a concurrent start sees the whole stub or none.
+      Path partial = Files.createTempFile(dir, "jffi", ".partial");
+      try {
+        Files.copy(in, partial, StandardCopyOption.REPLACE_EXISTING);
+        Files.move(partial, stub, StandardCopyOption.ATOMIC_MOVE);
+      } finally {
+        Files.deleteIfExists(partial);
       }
     }
-
-    static final LibC LIBC = LibraryLoader.create(LibC.class).load("c");
-    static final Runtime RUNTIME = Runtime.getRuntime(LIBC);
+    return stub;
   }
 
   private LinuxIo() {}
 
   /**
-   * Binds libc now; for a thread that does it ahead of the first open. A failure is left for the
-   * first real call to report, with its device.
+   * Binds libc now, and the calls every exclusive open makes ({@code open}, {@code flock}, {@code
+   * close}, errno); for a thread that does it ahead of the first open. jnr-ffi's reflective loader
+   * binds each call on its first use, about 25 ms of the destination's open on a small machine
+   * (issue 19), so each is made here once on a descriptor or path that cannot exist, which fails
+   * without touching anything. A failure is left for the first real call to report, with its
+   * device.
    */
   static void bind() {
     try {
-      libc();
+      LibC libc = libc();
+      libc.open("", O_RDONLY | O_CLOEXEC, 0);
+      libc.flock(-1, LOCK_EX | LOCK_NB);
+      libc.close(-1);
+      errno();
     } catch (RuntimeException | LinkageError e) {
       // the first open reports it
     }
