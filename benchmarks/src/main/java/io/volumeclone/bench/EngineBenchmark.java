@@ -7,6 +7,7 @@ import io.volumeclone.engine.Clone;
 import io.volumeclone.engine.CloneGeometry;
 import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneOptions;
+import io.volumeclone.engine.CloneStatus;
 import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.DiskCloneMetadata;
 import io.volumeclone.engine.FileBlockDevice;
@@ -68,7 +69,7 @@ public final class EngineBenchmark {
 
   private static void copyBenchmark(Path work, long size, int pairs) throws Exception {
     Path source = work.resolve("source.img");
-    System.out.printf("writing %s of random data to %s%n", Sizes.format(size), source);
+    System.out.printf("writing %s of random data to %s%n", CloneStatus.bytesText(size), source);
     BenchFiles.writeRandom(source, size);
     // Warm the JIT on a small copy first, so the pairs compare steady-state copying.
     Path warmup = work.resolve("warmup.img");
@@ -198,11 +199,12 @@ public final class EngineBenchmark {
     System.out.printf(
         "16 TiB clone, 64 KiB regions: %d regions, metadata device %s, formatted in %.3f s%n",
         geometry.regionCount(),
-        Sizes.format(DiskCloneMetadata.requiredSize(geometry)),
+        CloneStatus.bytesText(DiskCloneMetadata.requiredSize(geometry)),
         formatSeconds);
     System.out.printf(
         "bitmap memory: %s (RegionMap), heap growth with the metadata open %s (goal <= 40Mi)%n",
-        Sizes.format(formatted.regionMap().memoryBytes()), Sizes.format(Math.max(0, heapGrowth)));
+        CloneStatus.bytesText(formatted.regionMap().memoryBytes()),
+        CloneStatus.bytesText(Math.max(0, heapGrowth)));
     formatted.close();
     long openStart = System.nanoTime();
     Clone clone =

@@ -2,7 +2,6 @@ package io.volumeclone.api;
 
 import java.math.BigDecimal;
 import java.math.BigInteger;
-import java.math.RoundingMode;
 import java.util.regex.Matcher;
 
 /**
@@ -56,7 +55,6 @@ public final class Sizes {
   private static final java.util.regex.Pattern QUANTITY_FORM =
       java.util.regex.Pattern.compile(QUANTITY_PATTERN);
 
-  private static final String[] BINARY_UNITS = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
   private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
 
   private Sizes() {}
@@ -214,31 +212,5 @@ public final class Sizes {
 
   private static IllegalArgumentException invalid(String value, String reason) {
     return new IllegalArgumentException("invalid size \"" + value + "\": " + reason);
-  }
-
-  /**
-   * A short human form of {@code bytes} for logs and progress: plain bytes below 1Ki, otherwise the
-   * largest binary unit it reaches, exact ({@code 64Ki}) or with one decimal ({@code 1.5Gi},
-   * rounded half up). Exact forms parse back to the same value; one-decimal forms are approximate.
-   */
-  public static String format(long bytes) {
-    if (bytes < 0) {
-      throw new IllegalArgumentException("invalid size " + bytes + ": a size cannot be negative");
-    }
-    if (bytes < 1024) {
-      return Long.toString(bytes);
-    }
-    int unit = (63 - Long.numberOfLeadingZeros(bytes)) / 10; // 1 = Ki .. 6 = Ei
-    long unitBytes = 1L << (10 * unit);
-    if (bytes % unitBytes == 0) {
-      return (bytes / unitBytes) + BINARY_UNITS[unit - 1];
-    }
-    BigDecimal scaled =
-        BigDecimal.valueOf(bytes).divide(BigDecimal.valueOf(unitBytes), 1, RoundingMode.HALF_UP);
-    if (scaled.compareTo(BigDecimal.valueOf(1024)) >= 0 && unit < BINARY_UNITS.length) {
-      // 1023.96Ki rounds to 1024.0Ki: say 1.0Mi instead
-      return "1.0" + BINARY_UNITS[unit];
-    }
-    return scaled.toPlainString() + BINARY_UNITS[unit - 1];
   }
 }

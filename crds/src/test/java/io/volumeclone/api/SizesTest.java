@@ -92,38 +92,6 @@ class SizesTest {
         .hasMessageContaining("size is missing");
   }
 
-  @ParameterizedTest(name = "{0} -> {1}")
-  @CsvSource({
-    "0, 0",
-    "1023, 1023",
-    "1024, 1Ki",
-    "1536, 1.5Ki",
-    "65536, 64Ki",
-    "1048576, 1Mi",
-    "1610612736, 1.5Gi",
-    "10737418240, 10Gi",
-    "1048575, 1.0Mi",
-    "1025, 1.0Ki",
-    "1152921504606846976, 1Ei",
-    "9223372036854775807, 8.0Ei"
-  })
-  void formatGivesAShortForm(long bytes, String text) {
-    assertThat(Sizes.format(bytes)).isEqualTo(text);
-  }
-
-  @ParameterizedTest
-  @ValueSource(longs = {0, 1, 1023, 4096, 65536, 3L << 20, 1L << 30, 5L << 40, 1L << 62})
-  void exactFormsParseBack(long bytes) {
-    assertThat(Sizes.parse(Sizes.format(bytes))).isEqualTo(bytes);
-  }
-
-  @Test
-  void formatRejectsNegativeSizes() {
-    assertThatThrownBy(() -> Sizes.format(-1))
-        .isInstanceOf(IllegalArgumentException.class)
-        .hasMessageContaining("-1");
-  }
-
   @ParameterizedTest
   @ValueSource(strings = {"64Ki", "10Gi", "64K", "1.5Gi", "1e6", "1k", "+1Gi", "65536"})
   void theCliPatternAcceptsWhatParseAccepts(String value) {

@@ -112,9 +112,9 @@ public record CloneStatus(
 
   /**
    * A short form of {@code bytes}: plain bytes below 1Ki, otherwise the largest binary unit it
-   * reaches, exact ({@code 64Ki}) or with one decimal ({@code 1.5Gi}, rounded half up). The same
-   * text as the API module's {@code Sizes.format}, which the engine may not use (the engine knows
-   * nothing of Kubernetes); a test holds the two to the same output.
+   * reaches, exact ({@code 64Ki}) or with one decimal ({@code 1.5Gi}, rounded half up). Exact forms
+   * parse back to the same value with the API's size parser; one-decimal forms are approximate. The
+   * one formatter of sizes: the status, the CLI, the logs and the benchmarks use it.
    */
   public static String bytesText(long bytes) {
     if (bytes < 0) {
