@@ -284,12 +284,7 @@ public record AgentReport(
     owned.setProgress(status.getProgress());
     owned.setExport(status.getExport());
     owned.setMetadataMode(status.getMetadataMode());
-    if (status.getConditions() != null) {
-      owned.setConditions(
-          status.getConditions().stream()
-              .filter(c -> OWNED_CONDITIONS.contains(c.getType()))
-              .toList());
-    }
+    owned.setConditions(status.conditionsOf(OWNED_CONDITIONS));
     return owned;
   }
 

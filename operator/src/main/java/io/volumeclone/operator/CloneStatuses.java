@@ -49,7 +49,9 @@ final class CloneStatuses {
         clone.getMetadata().getGeneration(),
         kstatus(state, reason, message),
         podName != null,
-        phase.isFinished());
+        phase.isFinished(),
+        null,
+        null);
   }
 
   /** A clone the validator refused: it stays Pending until the user changes what it names. */

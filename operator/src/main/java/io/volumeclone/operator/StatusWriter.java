@@ -64,33 +64,6 @@ public final class StatusWriter {
       Integer rerunsWithoutCutover,
       AgentRejection agentRejection) {
 
-    /** Without counters. */
-    public Desired(
-        Phase phase,
-        String message,
-        String sourceSummary,
-        String destinationSummary,
-        String nodeName,
-        String agentPod,
-        Long observedGeneration,
-        List<ConditionSet.Wanted> conditions,
-        boolean started,
-        boolean finished) {
-      this(
-          phase,
-          message,
-          sourceSummary,
-          destinationSummary,
-          nodeName,
-          agentPod,
-          observedGeneration,
-          conditions,
-          started,
-          finished,
-          null,
-          null);
-    }
-
     /** The same fields with these counters (zero reruns is written as none). */
     public Desired withCounters(int reruns, AgentRejection rejection) {
       return new Desired(
@@ -193,12 +166,7 @@ public final class StatusWriter {
     owned.setCompletionTime(status.getCompletionTime());
     owned.setRerunsWithoutCutover(status.getRerunsWithoutCutover());
     owned.setAgentRejection(status.getAgentRejection());
-    if (status.getConditions() != null) {
-      owned.setConditions(
-          status.getConditions().stream()
-              .filter(c -> OWNED_CONDITIONS.contains(c.getType()))
-              .toList());
-    }
+    owned.setConditions(status.conditionsOf(OWNED_CONDITIONS));
     return owned;
   }
 

@@ -79,7 +79,9 @@ class StatusWriterTest {
             new ConditionSet.Wanted(ConditionTypes.RECONCILING, true, "Copying", "copying"),
             new ConditionSet.Wanted(ConditionTypes.STALLED, false, "Copying", "no problem found")),
         true,
-        false);
+        false,
+        null,
+        null);
   }
 
   /** The agent's apply: progress, metadataMode and its Copied condition. */

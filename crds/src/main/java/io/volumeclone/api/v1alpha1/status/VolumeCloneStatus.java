@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * What the clone is doing. Each field has one writer: the agent owns {@code progress}, {@code
@@ -149,6 +150,17 @@ public class VolumeCloneStatus {
       return Optional.empty();
     }
     return conditions.stream().filter(c -> type.equals(c.getType())).findFirst();
+  }
+
+  /**
+   * The conditions of these types, in order; null when there are none at all. What one writer (the
+   * operator or the agent) owns and sends in its apply.
+   */
+  public List<Condition> conditionsOf(Set<String> types) {
+    if (conditions == null) {
+      return null;
+    }
+    return conditions.stream().filter(c -> types.contains(c.getType())).toList();
   }
 
   /** Whether the condition of the given type is present with status "True". */
