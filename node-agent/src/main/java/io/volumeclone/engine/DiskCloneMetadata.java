@@ -676,7 +676,8 @@ public final class DiskCloneMetadata implements CloneMetadata {
           false,
           false,
           deviceSize,
-          required);
+          required,
+          null);
     }
     Slot slot = slots[index];
     String problem =

@@ -36,46 +36,16 @@ public record MetadataReport(
     long requiredSize,
     CloneIdentity identity) {
 
-  /** A report without identity (format v1, or nothing readable). */
-  public MetadataReport(
-      String device,
-      State state,
-      String problem,
-      int formatVersion,
-      UUID uuid,
-      CloneGeometry geometry,
-      long transactionId,
-      long committedCount,
-      boolean complete,
-      boolean cutOver,
-      long deviceSize,
-      long requiredSize) {
-    this(
-        device,
-        state,
-        problem,
-        formatVersion,
-        uuid,
-        geometry,
-        transactionId,
-        committedCount,
-        complete,
-        cutOver,
-        deviceSize,
-        requiredSize,
-        null);
-  }
-
   /** A device whose first block is all zeroes: a clone opened on it formats it. */
   public static MetadataReport unformatted(String device, long deviceSize) {
     return new MetadataReport(
-        device, State.UNFORMATTED, null, 0, null, null, 0, 0, false, false, deviceSize, 0);
+        device, State.UNFORMATTED, null, 0, null, null, 0, 0, false, false, deviceSize, 0, null);
   }
 
   /** A device that is not metadata at all (no label that parses): the problem says why. */
   public static MetadataReport invalid(String device, String problem, long deviceSize) {
     return new MetadataReport(
-        device, State.INVALID, problem, 0, null, null, 0, 0, false, false, deviceSize, 0);
+        device, State.INVALID, problem, 0, null, null, 0, 0, false, false, deviceSize, 0, null);
   }
 
   /** Validity of a metadata device. */

@@ -58,7 +58,8 @@ class PercentTest {
         committed == REGIONS,
         false,
         1 << 20,
-        1 << 20);
+        1 << 20,
+        null);
   }
 
   @Test
