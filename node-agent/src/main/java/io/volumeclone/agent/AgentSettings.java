@@ -64,27 +64,6 @@ public record AgentSettings(
     }
   }
 
-  /** Settings without a node bandwidth budget. */
-  public AgentSettings(
-      String name,
-      String namespace,
-      Path stateDirectory,
-      Duration reportInterval,
-      int metricsPort,
-      Path pvcDeviceDirectory,
-      AgentLog.Format logFormat) {
-    this(
-        name,
-        namespace,
-        stateDirectory,
-        reportInterval,
-        metricsPort,
-        pvcDeviceDirectory,
-        logFormat,
-        0,
-        null);
-  }
-
   /** {@code <root>/.copying} for a state directory {@code <root>/<namespace>/<name>}. */
   static Path defaultLeaseDirectory(Path stateDirectory) {
     Path root =

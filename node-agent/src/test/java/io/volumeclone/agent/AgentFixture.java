@@ -83,7 +83,7 @@ final class AgentFixture {
 
   AgentSettings settings(Duration interval) {
     return new AgentSettings(
-        name, NAMESPACE, state, interval, 0, dir.resolve("pvc"), AgentLog.Format.JSON);
+        name, NAMESPACE, state, interval, 0, dir.resolve("pvc"), AgentLog.Format.JSON, 0, null);
   }
 
   /** An agent on a node without nbd and device-mapper. */
