@@ -134,10 +134,6 @@ public final class NbdBenchmark {
     }
   }
 
-  interface Measure {
-    double run() throws Exception;
-  }
-
   /** Before every run: no dirty pages left, so neither side pays for the other's write-back. */
   private static void sync() {
     try {
