@@ -14,7 +14,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -47,7 +46,7 @@ public final class PeerBenchmark {
   public static void main(String[] args) throws Exception {
     Path dir = Path.of(System.getProperty("java.io.tmpdir"), "peer-bench");
     long size = 512L << 20;
-    int pairs = 5;
+    int pairs = Pairs.MINIMUM;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--dir" -> dir = Path.of(args[++i]);
@@ -93,53 +92,38 @@ public final class PeerBenchmark {
       // One unmeasured run of each first: page cache, and our launcher's class-data archive.
       runOurs(dir, sourceUri, size);
       runQemu(dir, kitSock, size);
-      List<double[]> ours = new ArrayList<>();
-      List<double[]> theirs = new ArrayList<>();
-      for (int i = 0; i < pairs; i++) {
-        if (i % 2 == 0) {
-          ours.add(runOurs(dir, sourceUri, size));
-          theirs.add(runQemu(dir, kitSock, size));
-        } else {
-          theirs.add(runQemu(dir, kitSock, size));
-          ours.add(runOurs(dir, sourceUri, size));
-        }
-        System.out.printf(
-            "   pair %d: volume-clone %s ms, qemu %s ms (first read, 1 MiB write, 4 KiB write)%n",
-            i + 1, Arrays.toString(round(ours.get(i))), Arrays.toString(round(theirs.get(i))));
-      }
-      report("process start to first 4 KiB read", ours, theirs, 0, 15);
-      report("1 MiB write of 16 whole uncopied regions during the copy", ours, theirs, 1, 2);
-      report("4 KiB write into an uncopied region during the copy", ours, theirs, 2, 2);
+      Path workDir = dir;
+      long sourceSize = size;
+      Pairs runs =
+          Pairs.interleave(
+              pairs,
+              "volume-clone",
+              () -> runOurs(workDir, sourceUri, sourceSize),
+              "qemu",
+              () -> runQemu(workDir, kitSock, sourceSize),
+              () -> {});
+      runs.report(
+          System.out,
+          "process start to first 4 KiB read (ms, lower is better)",
+          0,
+          0,
+          Pairs.Goal.atMost(15));
+      runs.report(
+          System.out,
+          "1 MiB write of 16 whole uncopied regions during the copy (ms, lower is better)",
+          1,
+          1,
+          Pairs.Goal.atMost(2));
+      runs.report(
+          System.out,
+          "4 KiB write into an uncopied region during the copy (ms, lower is better)",
+          2,
+          2,
+          Pairs.Goal.atMost(2));
     } finally {
       kit.destroy();
       kit.waitFor();
     }
-  }
-
-  private static void report(
-      String title, List<double[]> ours, List<double[]> theirs, int index, double goal) {
-    double[] ratios = new double[ours.size()];
-    double[] a = new double[ours.size()];
-    double[] b = new double[ours.size()];
-    for (int i = 0; i < ratios.length; i++) {
-      a[i] = ours.get(i)[index];
-      b[i] = theirs.get(i)[index];
-      ratios[i] = a[i] / b[i];
-    }
-    double[] sorted = ratios.clone();
-    Arrays.sort(sorted);
-    double median = sorted[sorted.length / 2];
-    System.out.printf(
-        "%s (ms, lower is better)%n   volume-clone: %s%n   qemu:         %s%n"
-            + "   ratio volume-clone/qemu: min %.2f median %.2f max %.2f (goal <= %.0f) %s%n",
-        title,
-        Arrays.toString(round(a)),
-        Arrays.toString(round(b)),
-        sorted[0],
-        median,
-        sorted[sorted.length - 1],
-        goal,
-        median <= goal ? "met" : "NOT met");
   }
 
   /** One run of the volume-clone CLI as a child JVM: {first read, 1 MiB write, 4 KiB write}. */
@@ -368,9 +352,5 @@ public final class PeerBenchmark {
     if (p.waitFor() != 0) {
       throw new IOException(String.join(" ", cmd) + " failed: " + out);
     }
-  }
-
-  private static double[] round(double[] v) {
-    return Arrays.stream(v).map(x -> Math.round(x * 10) / 10.0).toArray();
   }
 }
