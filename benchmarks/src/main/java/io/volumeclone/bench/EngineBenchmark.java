@@ -87,7 +87,7 @@ public final class EngineBenchmark {
                 () -> {})
             .report(
                 System.out,
-                "full copy of " + Sizes.format(size) + " (seconds, lower is better)",
+                "full copy of " + CloneStatus.bytesText(size) + " (seconds, lower is better)",
                 Pairs.Goal.atMostInEveryPair(1.00));
     Pairs.Goal stretch = Pairs.Goal.atMostInEveryPair(0.85);
     System.out.printf(
