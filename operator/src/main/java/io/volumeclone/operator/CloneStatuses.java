@@ -71,25 +71,12 @@ final class CloneStatuses {
    * and the counters are kept.
    */
   static StatusWriter.Desired reconcileError(VolumeClone clone, Exception e) {
-    VolumeCloneStatus status =
-        clone.getStatus() == null ? new VolumeCloneStatus() : clone.getStatus();
-    Phase phase = status.getPhase() == null ? Phase.Pending : status.getPhase();
     String message =
         "the operator could not reconcile this clone ("
             + e.getClass().getSimpleName()
             + (e.getMessage() == null ? "" : ": " + e.getMessage().strip())
             + "); it tries again with a back-off";
-    return of(
-            clone,
-            phase,
-            Kstatus.IN_PROGRESS,
-            "ReconcileError",
-            message,
-            status.getNodeName(),
-            status.getAgentPod())
-        .withCounters(
-            status.getRerunsWithoutCutover() == null ? 0 : status.getRerunsWithoutCutover(),
-            status.getAgentRejection());
+    return asRecorded(clone, Kstatus.IN_PROGRESS, "ReconcileError", message);
   }
 
   /**
@@ -97,17 +84,16 @@ final class CloneStatuses {
    * phase, placement and counters stay as recorded.
    */
   static StatusWriter.Desired deletionRefused(VolumeClone clone, String reason, String message) {
+    return asRecorded(clone, Kstatus.STALLED, reason, message);
+  }
+
+  /** New conditions over the phase, placement and counters the status already records. */
+  private static StatusWriter.Desired asRecorded(
+      VolumeClone clone, Kstatus state, String reason, String message) {
     VolumeCloneStatus status =
         clone.getStatus() == null ? new VolumeCloneStatus() : clone.getStatus();
     Phase phase = status.getPhase() == null ? Phase.Pending : status.getPhase();
-    return of(
-            clone,
-            phase,
-            Kstatus.STALLED,
-            reason,
-            message,
-            status.getNodeName(),
-            status.getAgentPod())
+    return of(clone, phase, state, reason, message, status.getNodeName(), status.getAgentPod())
         .withCounters(
             status.getRerunsWithoutCutover() == null ? 0 : status.getRerunsWithoutCutover(),
             status.getAgentRejection());

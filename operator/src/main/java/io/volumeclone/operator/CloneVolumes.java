@@ -8,7 +8,6 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.dsl.base.PatchContext;
-import io.fabric8.kubernetes.client.dsl.base.PatchType;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.spec.DestinationRef;
 import io.volumeclone.api.v1alpha1.status.VolumeCloneStatus;
@@ -28,12 +27,7 @@ final class CloneVolumes {
 
   static final String FIELD_MANAGER = "volume-clone-operator-volume";
 
-  private static final PatchContext APPLY =
-      new PatchContext.Builder()
-          .withPatchType(PatchType.SERVER_SIDE_APPLY)
-          .withFieldManager(FIELD_MANAGER)
-          .withForce(true)
-          .build();
+  private static final PatchContext APPLY = StatusWriter.applyAs(FIELD_MANAGER);
 
   private final KubernetesClient client;
   private final EventRecorder events;

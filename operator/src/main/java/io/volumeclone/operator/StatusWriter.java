@@ -37,13 +37,19 @@ public final class StatusWriter {
   public static final Set<String> OWNED_CONDITIONS =
       Set.of(ConditionTypes.READY, ConditionTypes.RECONCILING, ConditionTypes.STALLED);
 
-  private static final PatchContext APPLY =
-      new PatchContext.Builder()
-          .withPatchType(PatchType.SERVER_SIDE_APPLY)
-          .withFieldManager(FIELD_MANAGER)
-          // Takes over fields another manager set by mistake (kubectl edit, an older PUT writer).
-          .withForce(true)
-          .build();
+  private static final PatchContext APPLY = applyAs(FIELD_MANAGER);
+
+  /**
+   * A forced server-side apply as {@code fieldManager}: force takes over fields another manager set
+   * by mistake (kubectl edit, an older PUT writer).
+   */
+  static PatchContext applyAs(String fieldManager) {
+    return new PatchContext.Builder()
+        .withPatchType(PatchType.SERVER_SIDE_APPLY)
+        .withFieldManager(fieldManager)
+        .withForce(true)
+        .build();
+  }
 
   /**
    * The operator's wanted status fields for one clone. The counters ({@code rerunsWithoutCutover},
