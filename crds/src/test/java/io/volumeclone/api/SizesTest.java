@@ -175,4 +175,52 @@ class SizesTest {
         .hasMessageContaining("\"" + value + "\"")
         .hasMessageContaining(reason);
   }
+
+  /**
+   * Whole numbers with a whole suffix take a long-arithmetic path (start time, issue 19); it must
+   * agree with exact arithmetic for both rules, up to and across the long range's edge.
+   */
+  @Test
+  void wholeNumbersWithEverySuffixAgreeWithExactArithmetic() {
+    java.util.Map<String, java.math.BigInteger> cli = new java.util.LinkedHashMap<>();
+    java.util.Map<String, java.math.BigInteger> kubernetes = new java.util.LinkedHashMap<>();
+    java.math.BigInteger two = java.math.BigInteger.TWO;
+    java.math.BigInteger ten = java.math.BigInteger.TEN;
+    String[] binary = {"Ki", "Mi", "Gi", "Ti", "Pi", "Ei"};
+    String[] upper = {"K", "M", "G", "T", "P", "E"};
+    for (int i = 0; i < 6; i++) {
+      cli.put(binary[i], two.pow(10 * (i + 1)));
+      kubernetes.put(binary[i], two.pow(10 * (i + 1)));
+      cli.put(upper[i], two.pow(10 * (i + 1)));
+      if (i > 0) {
+        kubernetes.put(upper[i], ten.pow(3 * (i + 1)));
+      }
+    }
+    cli.put("", java.math.BigInteger.ONE);
+    kubernetes.put("", java.math.BigInteger.ONE);
+    cli.put("k", ten.pow(3));
+    kubernetes.put("k", ten.pow(3));
+    java.math.BigInteger max = java.math.BigInteger.valueOf(Long.MAX_VALUE);
+    String[] numbers = {"0", "1", "7", "8", "9", "1023", "1024", "9223", "999999999999999999"};
+    for (boolean k8s : new boolean[] {false, true}) {
+      for (var suffix : (k8s ? kubernetes : cli).entrySet()) {
+        for (String number : numbers) {
+          String value = number + suffix.getKey();
+          java.math.BigInteger expected =
+              new java.math.BigInteger(number).multiply(suffix.getValue());
+          if (expected.compareTo(max) > 0) {
+            assertThatThrownBy(() -> parse(value, k8s))
+                .as(value)
+                .hasMessageContaining("larger than the largest supported size");
+          } else {
+            assertThat(parse(value, k8s)).as(value).isEqualTo(expected.longValueExact());
+          }
+        }
+      }
+    }
+  }
+
+  private static long parse(String value, boolean kubernetes) {
+    return kubernetes ? Sizes.parseQuantity(value) : Sizes.parse(value);
+  }
 }
