@@ -58,6 +58,30 @@ class ImagesIT {
     assertThat(versionFromEntryPoint("volume-clone.oci.tar")).isEqualTo("volume-clone " + version);
   }
 
+  /**
+   * The agent image maps the class-data sharing archive its build trained (issue 19: a restarted
+   * agent is a consumer's outage): {@code -Xshare:on} makes the JVM refuse to start when it cannot
+   * map the archive, and the class-load log says where the entry point's class came from.
+   */
+  @Test
+  void agentImageStartsFromTheClassDataArchiveItsBuildTrained() throws Exception {
+    Result run =
+        entryPoint(
+            "volume-clone.oci.tar",
+            List.of("VOLUME_CLONE_JAVA_OPTIONS=-Xshare:on -Xlog:class+load=info"),
+            "--version");
+    assertThat(run.exitCode())
+        .as("volume-clone --version with -Xshare:on in the agent image:%n%s", run.tail())
+        .isZero();
+    // The class-load log goes on after the version line: the JVM loads classes to shut down.
+    assertThat(run.output())
+        .as("the class-load log of volume-clone --version in the agent image")
+        .contains("volume-clone " + version)
+        .anyMatch(
+            line ->
+                line.contains("io.volumeclone.app.VolumeCloneMain source: shared objects file"));
+  }
+
   @Test
   void operatorImageEntryPointRunsThisBuildsOperator() throws Exception {
     assertThat(versionFromEntryPoint("volume-clone-operator.oci.tar"))
@@ -84,6 +108,19 @@ class ImagesIT {
    * returns the last line it printed.
    */
   private static String versionFromEntryPoint(String archive) throws Exception {
+    Result version = entryPoint(archive, List.of(), "--version");
+    assertThat(version.exitCode())
+        .as("the entry point with --version in %s:%n%s", archive, version.tail())
+        .isZero();
+    return version.lastLine();
+  }
+
+  /**
+   * Starts the image's ENTRYPOINT with {@code args} (in place of its CMD), as its USER, with the
+   * environment's {@code NAME=value} additions, and returns what it printed.
+   */
+  private static Result entryPoint(String archive, List<String> environment, String... args)
+      throws Exception {
     Path image = archives.resolve(archive);
     assertThat(image).as("OCI archive written by images/build.sh").isRegularFile();
     String name = archive.substring(0, archive.indexOf('.'));
@@ -118,15 +155,14 @@ class ImagesIT {
       if (!user.isEmpty()) {
         command.addAll(List.of("--user", user));
       }
+      for (String variable : environment) {
+        command.addAll(List.of("--env", variable));
+      }
       command.add(container);
       command.add("--");
       command.addAll(entryPoint);
-      command.add("--version");
-      Result version = run(log, 2, command);
-      assertThat(version.exitCode())
-          .as("%s --version in %s:%n%s", entryPoint, archive, version.tail())
-          .isZero();
-      return version.lastLine();
+      command.addAll(List.of(args));
+      return run(log, 2, command);
     } finally {
       run(log, 2, concat(buildah, "rm", container));
       discard(store, log);
