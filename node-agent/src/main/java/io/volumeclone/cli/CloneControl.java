@@ -79,7 +79,13 @@ final class CloneControl implements ControlServer.Handler {
   /** The clone's in-memory status (copied, and committed to the metadata) and its knobs. */
   ObjectNode status() {
     CloneStatus s = clone.status();
-    ObjectNode node = ProgressReporter.json("status", s);
+    ObjectNode node;
+    try {
+      // the progress line's fields, so that status and progress never disagree
+      node = (ObjectNode) ControlProtocol.JSON.readTree(ProgressReporter.json("status", s));
+    } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+      throw new IllegalStateException("a progress line is not JSON: " + e.getMessage(), e);
+    }
     node.remove("event");
     node.put("phase", phase(s));
     node.put("pid", pid);

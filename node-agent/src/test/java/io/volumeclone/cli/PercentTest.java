@@ -43,6 +43,15 @@ class PercentTest {
         0);
   }
 
+  static com.fasterxml.jackson.databind.JsonNode progressLine(CloneStatus status) {
+    try {
+      return new com.fasterxml.jackson.databind.ObjectMapper()
+          .readTree(ProgressReporter.json("progress", status));
+    } catch (java.io.IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
   static MetadataReport report(long committed) {
     CloneGeometry g =
         new CloneGeometry(0, 0, REGIONS * REGION, REGION, REGIONS * REGION, REGIONS * REGION);
@@ -68,8 +77,7 @@ class PercentTest {
         .contains(" 99.9%")
         .doesNotContain("100.0")
         .startsWith("[" + "#".repeat(29) + ".]");
-    assertThat(ProgressReporter.json("progress", status(REGIONS - 1)).get("percent").toString())
-        .isEqualTo("99.9");
+    assertThat(progressLine(status(REGIONS - 1)).get("percent").toString()).isEqualTo("99.9");
     assertThat(StatusCommand.toJson(report(REGIONS - 1)).get("percent").toString())
         .isEqualTo("99.9");
   }
@@ -79,8 +87,7 @@ class PercentTest {
     assertThat(ProgressReporter.bar(status(REGIONS)))
         .contains("100.0%")
         .startsWith("[" + "#".repeat(30) + "]");
-    assertThat(ProgressReporter.json("progress", status(REGIONS)).get("percent").toString())
-        .isEqualTo("100.0");
+    assertThat(progressLine(status(REGIONS)).get("percent").toString()).isEqualTo("100.0");
     assertThat(StatusCommand.toJson(report(REGIONS)).get("percent").toString()).isEqualTo("100.0");
   }
 
@@ -88,8 +95,7 @@ class PercentTest {
   void roundsDownLikeTheStatus() {
     assertThat(CloneStatus.percentOf(2, 3)).isEqualTo("66.6");
     assertThat(CloneStatus.percentOf(0, 0)).isEqualTo("100.0");
-    assertThat(ProgressReporter.json("progress", status(REGIONS * 2 / 3)).get("percent").asDouble())
-        .isEqualTo(66.6);
+    assertThat(progressLine(status(REGIONS * 2 / 3)).get("percent").asDouble()).isEqualTo(66.6);
   }
 
   @Test
@@ -160,5 +166,34 @@ class PercentTest {
     assertThatThrownBy(() -> CloneStatus.bytesText(-1))
         .isInstanceOf(IllegalArgumentException.class)
         .hasMessageContaining("-1");
+  }
+
+  /**
+   * The percentage is computed in long arithmetic below 8 PiB (start time, issue 19) and exactly
+   * above; both must print what exact decimal arithmetic rounded down prints.
+   */
+  @Test
+  void percentAgreesWithExactArithmeticAcrossTheLongRange() {
+    java.util.Random random = new java.util.Random(19);
+    long[] totals = {1, 3, 7, 1000, 1 << 20, 10_000_019L, 1L << 40, 9_000_000_000_000_000L};
+    for (long total : totals) {
+      for (int i = 0; i < 200; i++) {
+        long copied =
+            switch (i) {
+              case 0 -> 0;
+              case 1 -> total;
+              case 2 -> total - 1;
+              default -> Math.floorMod(random.nextLong(), total + 1);
+            };
+        String exact =
+            java.math.BigDecimal.valueOf(copied)
+                .multiply(java.math.BigDecimal.valueOf(100))
+                .divide(java.math.BigDecimal.valueOf(total), 1, java.math.RoundingMode.DOWN)
+                .toPlainString();
+        assertThat(CloneStatus.percentOf(copied, total))
+            .as("%d of %d", copied, total)
+            .isEqualTo(exact);
+      }
+    }
   }
 }
