@@ -543,11 +543,47 @@ public final class FileBlockDevice implements BlockDevice {
     try {
       return LinuxIo.seek(fd, offset, LinuxIo.SEEK_DATA);
     } catch (LinuxIo.NativeException e) {
-      if (e.errno() == 6) { // ENXIO: no data after offset
+      if (e.errno() == LinuxIo.ENXIO) { // no data after offset
         return size;
       }
       throw new BlockIoException(kindOf(e), name, "seek data", offset, e.getMessage(), e);
     }
+  }
+
+  /**
+   * For a regular file, holes from {@code SEEK_DATA}/{@code SEEK_HOLE} (a hole, and an unwritten
+   * extent that the file system reports as one, reads back as zeroes); a block device has no such
+   * query and reports data. A file system without the seek modes answers EINVAL or reports the
+   * whole file as data, both of which mean "data" here.
+   */
+  @Override
+  public Run allocation(long offset, long length) throws IOException {
+    checkRange("allocation", offset, length);
+    if (blockDevice || length == 0) {
+      return new Run(length, false);
+    }
+    long data;
+    try {
+      data = LinuxIo.seek(fd, offset, LinuxIo.SEEK_DATA);
+    } catch (LinuxIo.NativeException e) {
+      if (e.errno() == LinuxIo.ENXIO) {
+        return new Run(length, true);
+      }
+      if (e.errno() == LinuxIo.EINVAL) {
+        return new Run(length, false);
+      }
+      throw new BlockIoException(kindOf(e), name, "seek data", offset, e.getMessage(), e);
+    }
+    if (data > offset) {
+      return new Run(Math.min(data - offset, length), true);
+    }
+    long hole;
+    try {
+      hole = LinuxIo.seek(fd, offset, LinuxIo.SEEK_HOLE);
+    } catch (LinuxIo.NativeException e) {
+      throw new BlockIoException(kindOf(e), name, "seek hole", offset, e.getMessage(), e);
+    }
+    return new Run(Math.max(1, Math.min(hole - offset, length)), false);
   }
 
   @Override

@@ -60,6 +60,8 @@ final class LinuxIo {
   static final int EWOULDBLOCK = 11;
 
   static final int SEEK_DATA = 3;
+  static final int SEEK_HOLE = 4;
+  static final int ENXIO = 6;
 
   /** A failed system call with its errno. */
   static final class NativeException extends IOException {
