@@ -51,6 +51,9 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Clone.class);
 
+  /** Allocation queries one {@code base:allocation} request may make of the devices. */
+  static final int ALLOCATION_QUERIES = 64;
+
   /** Largest single device transfer of a copy; bigger ranges are copied in steps. */
   static final int COPY_CHUNK = 4 << 20;
 
@@ -395,12 +398,16 @@ public final class Clone implements BlockTarget, AutoCloseable {
     Lock lock = enter();
     try {
       if (passThrough) {
-        reportAllocation(destination, destinationBase, offset, offset + length, sink);
+        reportAllocation(
+            destination, destinationBase, offset, offset + length, sink, new int[] {1 << 20});
         return;
       }
       // Copied regions read from the destination, uncopied ones from the source: each device's
       // own zero runs are holes of the clone. Both queries are metadata only (lseek, block
-      // status); a device without them reports data, which is always a correct answer.
+      // status); a device without them reports data, which is always a correct answer. An NBD
+      // source answers each query with a round trip, so one request asks at most
+      // ALLOCATION_QUERIES times and reports the rest of the run it is in as data.
+      int[] queries = {ALLOCATION_QUERIES};
       long end = offset + length;
       long pos = offset;
       while (pos < end) {
@@ -410,8 +417,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
         boolean more =
             copiedRegion
-                ? reportAllocation(destination, destinationBase, pos, runEnd, sink)
-                : reportAllocation(source, sourceBase, pos, runEnd, sink);
+                ? reportAllocation(destination, destinationBase, pos, runEnd, sink, queries)
+                : reportAllocation(source, sourceBase, pos, runEnd, sink, queries);
         if (!more) {
           return;
         }
@@ -424,16 +431,21 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   /**
    * Reports clone range {@code [from, to)} as {@code device} (at {@code base}) allocates it: zero
-   * runs as hole and zero, the rest as data. False when the sink wants no more.
+   * runs as hole and zero, the rest as data, spending one of {@code queries[0]} per query and
+   * reporting data once none is left. False when the sink wants no more.
    */
   private static boolean reportAllocation(
-      BlockDevice device, long base, long from, long to, ExtentSink sink) {
+      BlockDevice device, long base, long from, long to, ExtentSink sink, int[] queries) {
     for (long pos = from; pos < to; ) {
       BlockDevice.Run run;
-      try {
-        run = device.allocation(base + pos, to - pos);
-      } catch (IOException e) {
+      if (queries[0]-- <= 0) {
         run = new BlockDevice.Run(to - pos, false);
+      } else {
+        try {
+          run = device.allocation(base + pos, to - pos);
+        } catch (IOException e) {
+          run = new BlockDevice.Run(to - pos, false);
+        }
       }
       long runEnd = Math.min(to, pos + Math.max(1, run.length()));
       if (!sink.extent(pos, runEnd - pos, run.zero(), run.zero())) {
