@@ -49,6 +49,26 @@ class FileBlockDeviceAllocationTest {
   }
 
   @Test
+  void aWritableFileAnswersFromItsExtentMapAlike() throws Exception {
+    try (FileBlockDevice device = FileBlockDevice.openExclusive(sparseFile(), true)) {
+      assertThat(device.allocation(0, 8 * MIB)).isEqualTo(new BlockDevice.Run(MIB, true));
+      assertThat(device.allocation(MIB, 7 * MIB)).isEqualTo(new BlockDevice.Run(64 * 1024, false));
+      assertThat(device.allocation(MIB + 64 * 1024, 7 * MIB - 64 * 1024))
+          .isEqualTo(new BlockDevice.Run(4 * MIB - 64 * 1024, true));
+      assertThat(device.allocation(5 * MIB, 3 * MIB)).isEqualTo(new BlockDevice.Run(MIB, false));
+      assertThat(device.allocation(6 * MIB, 2 * MIB)).isEqualTo(new BlockDevice.Run(2 * MIB, true));
+      // A buffered write not yet written back is data at once (a delayed extent).
+      ByteBuffer ones = ByteBuffer.allocate(4096);
+      while (ones.hasRemaining()) {
+        ones.put((byte) 1);
+      }
+      device.write(7 * MIB, ones.flip());
+      assertThat(device.allocation(7 * MIB, MIB)).isEqualTo(new BlockDevice.Run(4096, false));
+      assertThat(device.allocation(6 * MIB, 2 * MIB)).isEqualTo(new BlockDevice.Run(MIB, true));
+    }
+  }
+
+  @Test
   void holesReadAsZeroesAndPunchedRangesBecomeHoles() throws Exception {
     Path file = sparseFile();
     try (FileBlockDevice device = FileBlockDevice.openExclusive(file)) {
