@@ -72,6 +72,22 @@ public interface BlockDevice extends Closeable {
     writeZeroes(offset, length);
   }
 
+  /**
+   * The first run of the device's allocation at {@code offset}, at most {@code length} bytes long:
+   * data, or known to read back as zeroes (a hole of a sparse file, an NBD extent flagged zero).
+   * "Data" is always a correct answer, so the default reports the whole range as data; devices
+   * answer from cheap metadata only, never by reading.
+   */
+  default Run allocation(long offset, long length) throws IOException {
+    return new Run(length, false);
+  }
+
+  /**
+   * A run of {@link #allocation}: {@code length} bytes from the queried offset, all reading as
+   * zeroes when {@code zero}, else data (which may still happen to be zeroes).
+   */
+  record Run(long length, boolean zero) {}
+
   @Override
   void close() throws IOException;
 }

@@ -51,6 +51,9 @@ public final class Clone implements BlockTarget, AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Clone.class);
 
+  /** Allocation queries one {@code base:allocation} request may make of the devices. */
+  static final int ALLOCATION_QUERIES = 64;
+
   /** Largest single device transfer of a copy; bigger ranges are copied in steps. */
   static final int COPY_CHUNK = 4 << 20;
 
@@ -66,6 +69,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final long sourceBase;
   private final long destinationBase;
 
+  private final SparseCopy sparse;
   private final InFlightRegions inFlight = new InFlightRegions();
   private final SourceLanes sourceLanes = new SourceLanes();
 
@@ -122,6 +126,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
     this.regionCount = geometry.regionCount();
     this.sourceBase = geometry.sourceOffset();
     this.destinationBase = geometry.destinationOffset();
+    this.sparse = new SparseCopy(source, sourceBase, destination, destinationBase);
     this.copyOnRead = options.copyOnRead();
     this.copyChunk = (int) Math.min(COPY_CHUNK, roundUp(size, BufferPool.ALIGNMENT));
     this.buffers = new BufferPool("clone " + name, copyChunk, 64L * copyChunk);
@@ -387,10 +392,68 @@ public final class Clone implements BlockTarget, AutoCloseable {
   @Override
   public void allocationExtents(long offset, long length, ExtentSink sink) throws IOException {
     checkRange("block-status", offset, length);
-    if (length > 0) {
-      // The clone cannot see the source's or destination's allocation: everything is data.
-      sink.extent(offset, length, false, false);
+    if (length == 0) {
+      return;
     }
+    Lock lock = enter();
+    try {
+      if (passThrough) {
+        reportAllocation(
+            destination, destinationBase, offset, offset + length, sink, new int[] {1 << 20});
+        return;
+      }
+      // Copied regions read from the destination, uncopied ones from the source: each device's
+      // own zero runs are holes of the clone. Both queries are metadata only (lseek, block
+      // status); a device without them reports data, which is always a correct answer. An NBD
+      // source answers each query with a round trip, so one request asks at most
+      // ALLOCATION_QUERIES times and reports the rest of the run it is in as data.
+      int[] queries = {ALLOCATION_QUERIES};
+      long end = offset + length;
+      long pos = offset;
+      while (pos < end) {
+        long region = geometry.regionOf(pos);
+        boolean copiedRegion = metadata.isHydrated(region);
+        long next = copiedRegion ? metadata.nextUnhydrated(region) : metadata.nextHydrated(region);
+        long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
+        boolean more =
+            copiedRegion
+                ? reportAllocation(destination, destinationBase, pos, runEnd, sink, queries)
+                : reportAllocation(source, sourceBase, pos, runEnd, sink, queries);
+        if (!more) {
+          return;
+        }
+        pos = runEnd;
+      }
+    } finally {
+      exit(lock);
+    }
+  }
+
+  /**
+   * Reports clone range {@code [from, to)} as {@code device} (at {@code base}) allocates it: zero
+   * runs as hole and zero, the rest as data, spending one of {@code queries[0]} per query and
+   * reporting data once none is left. False when the sink wants no more.
+   */
+  private static boolean reportAllocation(
+      BlockDevice device, long base, long from, long to, ExtentSink sink, int[] queries) {
+    for (long pos = from; pos < to; ) {
+      BlockDevice.Run run;
+      if (queries[0]-- <= 0) {
+        run = new BlockDevice.Run(to - pos, false);
+      } else {
+        try {
+          run = device.allocation(base + pos, to - pos);
+        } catch (IOException e) {
+          run = new BlockDevice.Run(to - pos, false);
+        }
+      }
+      long runEnd = Math.min(to, pos + Math.max(1, run.length()));
+      if (!sink.extent(pos, runEnd - pos, run.zero(), run.zero())) {
+        return false;
+      }
+      pos = runEnd;
+    }
+    return true;
   }
 
   @Override
@@ -797,16 +860,24 @@ public final class Clone implements BlockTarget, AutoCloseable {
       for (long pos = from; pos < to; ) {
         int n = (int) Math.min(copyChunk, to - pos);
         buffer.clear();
-        for (int piece = 0; piece < n; ) {
-          int m = Math.min(SourceLanes.BACKGROUND_PIECE, n - piece);
-          sourceLanes.awaitBackgroundTurn();
-          try {
-            readSource(pos + piece, buffer.slice(piece, m));
-          } finally {
-            sourceLanes.backgroundDone();
-          }
-          piece += m;
-        }
+        long chunkStart = pos;
+        long[] zeroes = sparse.sourceZeroes(pos, pos + n);
+        sparse.forEachData(
+            pos,
+            pos + n,
+            zeroes,
+            (start, end) -> {
+              for (long at = start; at < end; ) {
+                int m = (int) Math.min(SourceLanes.BACKGROUND_PIECE, end - at);
+                sourceLanes.awaitBackgroundTurn();
+                try {
+                  readSource(at, buffer.slice((int) (at - chunkStart), m));
+                } finally {
+                  sourceLanes.backgroundDone();
+                }
+                at += m;
+              }
+            });
         if (skipped == null) {
           skipped = new java.util.BitSet((int) count);
           for (long[] run : inFlight.startWriting(first)) {
@@ -828,8 +899,14 @@ public final class Clone implements BlockTarget, AutoCloseable {
           int nextSkipped = skipped.nextSetBit(index);
           long runEndRegion = first + (nextSkipped < 0 ? count : Math.min(count, nextSkipped));
           long runTo = Math.min(chunkEnd, regionEnd(runEndRegion - 1));
-          writeInPieces(
-              destinationBase + start, buffer.slice((int) (start - pos), (int) (runTo - start)));
+          sparse.write(
+              start,
+              runTo,
+              buffer,
+              pos,
+              zeroes,
+              (at, data) -> writeInPieces(destinationBase + at, data),
+              this::zeroInBackground);
           written += runTo - start;
           r = geometry.regionOf(runTo - 1) + 1;
         }
@@ -848,6 +925,21 @@ public final class Clone implements BlockTarget, AutoCloseable {
       index = skip < 0 ? (int) count : skipped.nextClearBit(skip);
     }
     return written;
+  }
+
+  /** The copier's zeroing of a clone range of the destination, as one of its write pieces. */
+  private void zeroInBackground(long cloneOffset, long length) throws IOException {
+    destinationPieces.acquireUninterruptibly();
+    try {
+      destination.writeZeroes(destinationBase + cloneOffset, length);
+    } finally {
+      destinationPieces.release();
+    }
+  }
+
+  /** How the copier's batches skip the source's zeroes (issue 17, item 4). */
+  SparseCopy sparseCopy() {
+    return sparse;
   }
 
   /**

@@ -99,6 +99,7 @@ public final class FileBlockDevice implements BlockDevice {
   private volatile boolean zeroOffloadUnsupported;
   private volatile boolean punchHoleUnsupported;
   private volatile boolean zeroRangeUnsupported;
+  private volatile boolean fiemapUnsupported;
 
   /** How {@link #writeZeroes} zeroes: through the kernel's zeroing calls, or by writing zeroes. */
   enum Zeroing {
@@ -543,11 +544,80 @@ public final class FileBlockDevice implements BlockDevice {
     try {
       return LinuxIo.seek(fd, offset, LinuxIo.SEEK_DATA);
     } catch (LinuxIo.NativeException e) {
-      if (e.errno() == 6) { // ENXIO: no data after offset
+      if (e.errno() == LinuxIo.ENXIO) { // no data after offset
         return size;
       }
       throw new BlockIoException(kindOf(e), name, "seek data", offset, e.getMessage(), e);
     }
+  }
+
+  /**
+   * A writable file (a destination, written by the copier with direct I/O while it asks) answers
+   * from its extent map: SEEK_DATA waits for the inode lock that every allocating direct write
+   * holds (ext4), FIEMAP does not. Only a range without any extent is zero; unwritten and delayed
+   * extents count as data, since their pages may hold written data not yet on disk. Null when the
+   * file system has no FIEMAP.
+   */
+  private Run extentMapRun(long offset, long length) throws IOException {
+    long[] extent;
+    try {
+      extent = LinuxIo.firstExtent(fd, offset, length);
+    } catch (LinuxIo.NativeException e) {
+      if (e.errno() == LinuxIo.EOPNOTSUPP || e.errno() == LinuxIo.ENOTTY) {
+        fiemapUnsupported = true;
+        return null;
+      }
+      throw new BlockIoException(kindOf(e), name, "fiemap", offset, e.getMessage(), e);
+    }
+    if (extent == null) {
+      return new Run(length, true);
+    }
+    if (extent[0] > offset) {
+      return new Run(Math.min(extent[0] - offset, length), true);
+    }
+    return new Run(Math.max(1, Math.min(extent[0] + extent[1] - offset, length)), false);
+  }
+
+  /**
+   * For a regular file, holes from {@code SEEK_DATA}/{@code SEEK_HOLE} (a hole, and an unwritten
+   * extent that the file system reports as one, reads back as zeroes); a block device has no such
+   * query and reports data. A file system without the seek modes answers EINVAL or reports the
+   * whole file as data, both of which mean "data" here.
+   */
+  @Override
+  public Run allocation(long offset, long length) throws IOException {
+    checkRange("allocation", offset, length);
+    if (blockDevice || length == 0) {
+      return new Run(length, false);
+    }
+    if (!readOnly && !fiemapUnsupported) {
+      Run run = extentMapRun(offset, length);
+      if (run != null) {
+        return run;
+      }
+    }
+    long data;
+    try {
+      data = LinuxIo.seek(fd, offset, LinuxIo.SEEK_DATA);
+    } catch (LinuxIo.NativeException e) {
+      if (e.errno() == LinuxIo.ENXIO) {
+        return new Run(length, true);
+      }
+      if (e.errno() == LinuxIo.EINVAL) {
+        return new Run(length, false);
+      }
+      throw new BlockIoException(kindOf(e), name, "seek data", offset, e.getMessage(), e);
+    }
+    if (data > offset) {
+      return new Run(Math.min(data - offset, length), true);
+    }
+    long hole;
+    try {
+      hole = LinuxIo.seek(fd, offset, LinuxIo.SEEK_HOLE);
+    } catch (LinuxIo.NativeException e) {
+      throw new BlockIoException(kindOf(e), name, "seek hole", offset, e.getMessage(), e);
+    }
+    return new Run(Math.max(1, Math.min(hole - offset, length)), false);
   }
 
   @Override

@@ -59,7 +59,15 @@ final class LinuxIo {
   static final int LOCK_NB = 4;
   static final int EWOULDBLOCK = 11;
 
+  /** {@code _IOWR('f', 11, struct fiemap)}: the extent map of a file. */
+  static final long FS_IOC_FIEMAP = 0xC020660BL;
+
+  static final int FIEMAP_HEADER = 32;
+  static final int FIEMAP_EXTENT = 56;
+
   static final int SEEK_DATA = 3;
+  static final int SEEK_HOLE = 4;
+  static final int ENXIO = 6;
 
   /** A failed system call with its errno. */
   static final class NativeException extends IOException {
@@ -96,6 +104,9 @@ final class LinuxIo {
 
     @SaveError
     int ioctl(int fd, long request, @In long[] range);
+
+    @SaveError
+    int ioctl(int fd, long request, java.nio.ByteBuffer inOut);
 
     @SaveError
     int fallocate(int fd, int mode, long offset, long length);
@@ -297,6 +308,26 @@ final class LinuxIo {
       return false;
     }
     throw new NativeException("flock", errno);
+  }
+
+  /**
+   * {@code FS_IOC_FIEMAP} for the first extent overlapping {@code [offset, offset + length)}: its
+   * {@code {logical, length, flags}}, or null when the range has no extent (a hole).
+   */
+  static long[] firstExtent(int fd, long offset, long length) throws NativeException {
+    java.nio.ByteBuffer map =
+        java.nio.ByteBuffer.allocate(FIEMAP_HEADER + FIEMAP_EXTENT)
+            .order(java.nio.ByteOrder.nativeOrder());
+    map.putLong(0, offset).putLong(8, length).putInt(16, 0).putInt(24, 1);
+    if (libc().ioctl(fd, FS_IOC_FIEMAP, map) != 0) {
+      throw new NativeException("ioctl(FS_IOC_FIEMAP)", errno());
+    }
+    if (map.getInt(20) == 0) {
+      return null;
+    }
+    return new long[] {
+      map.getLong(FIEMAP_HEADER), map.getLong(FIEMAP_HEADER + 16), map.getInt(FIEMAP_HEADER + 40)
+    };
   }
 
   /** {@code lseek(2)}, for SEEK_DATA/SEEK_HOLE; -1 with ENXIO means "none after offset". */

@@ -21,8 +21,12 @@ import org.slf4j.LoggerFactory;
  * unaligned read is done as an aligned head block, an aligned body and an aligned tail block, so
  * the server's minimum block size is always honoured. A broken connection is reopened and the piece
  * retried with exponential backoff, {@link Options#attempts()} times at most; an error the server
- * replies with (EIO and the like) is not retried. Nothing here ever sends a write, trim or
- * write-zeroes: mutating calls fail with {@link Kind#READ_ONLY} before touching the network.
+ * replies with (EIO and the like) is not retried. {@link #allocation} asks the server's {@code
+ * base:allocation} (one BLOCK_STATUS with REQ_ONE) when it was negotiated; only extents flagged
+ * {@code NBD_STATE_ZERO} count as zeroes (a hole without it may read as anything), and any failure
+ * or an unaligned query answers "data", which is always correct, without retrying: the reads that
+ * follow reconnect and report a real fault. Nothing here ever sends a write, trim or write-zeroes:
+ * mutating calls fail with {@link Kind#READ_ONLY} before touching the network.
  */
 public final class NbdBlockDevice implements BlockDevice {
 
@@ -300,6 +304,46 @@ public final class NbdBlockDevice implements BlockDevice {
       Thread.sleep(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
+    }
+  }
+
+  /** The server's largest BLOCK_STATUS length asked for, a multiple of any block size. */
+  private static final long MAX_STATUS_LENGTH = 1L << 30;
+
+  @Override
+  public Run allocation(long offset, long length) throws IOException {
+    if (offset < 0 || length < 0 || offset > size || length > size - offset) {
+      throw new BlockIoException(
+          Kind.OUT_OF_RANGE,
+          name(),
+          "allocation",
+          offset,
+          "range of " + length + " bytes is outside the export of " + size + " bytes");
+    }
+    if (length == 0 || closed) {
+      return new Run(length, false);
+    }
+    if (offset % alignment != 0) {
+      return new Run(Math.min(length, alignment - offset % alignment), false);
+    }
+    long asked = Math.min(length, MAX_STATUS_LENGTH);
+    if (offset + asked < size) {
+      asked -= asked % alignment;
+    }
+    if (asked == 0) {
+      return new Run(length, false);
+    }
+    int slot = Math.floorMod(nextSlot.getAndIncrement(), slots.length);
+    try {
+      NbdClient client = client(slot);
+      if (!client.canBlockStatus()) {
+        return new Run(length, false);
+      }
+      long[] extent = client.blockStatus(offset, (int) asked);
+      return new Run(extent[0], (extent[1] & NbdProtocol.STATE_ZERO) != 0);
+    } catch (IOException e) {
+      log.debug("NBD source {}: block status at offset {} failed: {}", uri, offset, e.getMessage());
+      return new Run(length, false);
     }
   }
 

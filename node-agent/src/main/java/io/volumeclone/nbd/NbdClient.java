@@ -20,8 +20,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One read-only NBD client connection: fixed newstyle negotiation with {@code NBD_OPT_GO} (falling
- * back to {@code NBD_OPT_EXPORT_NAME}), structured replies when the server offers them, and
- * pipelined reads: many threads may {@link #read} at once; a reader thread matches replies to
+ * back to {@code NBD_OPT_EXPORT_NAME}), structured replies when the server offers them, the {@code
+ * base:allocation} meta context when it offers that too ({@link #blockStatus}, for sparse sources),
+ * and pipelined reads: many threads may {@link #read} at once; a reader thread matches replies to
  * requests by cookie. When the connection breaks, every waiting and later request fails with an
  * {@link IOException}; {@link NbdBlockDevice} reconnects.
  */
@@ -53,6 +54,7 @@ public final class NbdClient implements Closeable {
   private long size;
   private int transmissionFlags;
   private boolean structured;
+  private int allocationContext = -1;
   private int minimumBlockSize = 1;
   private int preferredBlockSize = 4096;
   private int maximumBlockSize = 32 << 20;
@@ -115,6 +117,11 @@ public final class NbdClient implements Closeable {
     return structured;
   }
 
+  /** True when the server agreed to report {@code base:allocation} ({@link #blockStatus}). */
+  public boolean canBlockStatus() {
+    return allocationContext >= 0;
+  }
+
   public int minimumBlockSize() {
     return minimumBlockSize;
   }
@@ -152,6 +159,9 @@ public final class NbdClient implements Closeable {
       writeFully(channel, optionRequest(OPT_STRUCTURED_REPLY, null));
       OptionReply r = readOptionReply(OPT_STRUCTURED_REPLY);
       structured = r.type == REP_ACK;
+      if (structured) {
+        negotiateAllocationContext();
+      }
       byte[] name = uri.exportName().getBytes(StandardCharsets.UTF_8);
       ByteBuffer go = ByteBuffer.allocate(4 + name.length + 2 + 2);
       go.putInt(name.length).put(name).putShort((short) 1).putShort((short) INFO_BLOCK_SIZE);
@@ -209,6 +219,33 @@ public final class NbdClient implements Closeable {
     transmissionFlags = Short.toUnsignedInt(info.getShort());
   }
 
+  /**
+   * Asks for {@code base:allocation}; a server that does not offer it (an error reply, or no
+   * context in the reply) leaves block status off and reads work as before.
+   */
+  private void negotiateAllocationContext() throws IOException {
+    byte[] name = uri.exportName().getBytes(StandardCharsets.UTF_8);
+    byte[] query = CONTEXT_BASE_ALLOCATION.getBytes(StandardCharsets.UTF_8);
+    ByteBuffer data = ByteBuffer.allocate(4 + name.length + 4 + 4 + query.length);
+    data.putInt(name.length).put(name).putInt(1).putInt(query.length).put(query);
+    writeFully(channel, optionRequest(OPT_SET_META_CONTEXT, data.flip()));
+    while (true) {
+      OptionReply reply = readOptionReply(OPT_SET_META_CONTEXT);
+      if (reply.type == REP_META_CONTEXT && reply.data.remaining() >= 4) {
+        int id = reply.data.getInt();
+        String context = StandardCharsets.UTF_8.decode(reply.data).toString();
+        if (context.equals(CONTEXT_BASE_ALLOCATION)) {
+          allocationContext = id;
+        }
+        continue;
+      }
+      if (reply.type != REP_ACK) {
+        allocationContext = -1;
+      }
+      return;
+    }
+  }
+
   private static String replyErrorName(int type) {
     return switch (type) {
       case REP_ERR_UNSUP -> "NBD_REP_ERR_UNSUP";
@@ -250,13 +287,44 @@ public final class NbdClient implements Closeable {
   private static final class Pending {
     final long offset;
     final ByteBuffer dst;
+    final String operation;
     final CountDownLatch done = new CountDownLatch(1);
     volatile IOException error;
 
-    Pending(long offset, ByteBuffer dst) {
+    /** For block status: the first extent's length and flags, or -1 before it arrived. */
+    volatile long extentLength = -1;
+
+    volatile int extentFlags;
+
+    Pending(long offset, ByteBuffer dst, String operation) {
       this.offset = offset;
       this.dst = dst;
+      this.operation = operation;
     }
+  }
+
+  /** Largest BLOCK_STATUS chunk accepted; with REQ_ONE a server sends one extent (12 bytes). */
+  private static final int MAX_STATUS_CHUNK = 1 << 20;
+
+  /**
+   * {@code NBD_CMD_BLOCK_STATUS} with {@code REQ_ONE} for {@code base:allocation}: the first extent
+   * at {@code offset} as {@code {length, flags}}, its length at most {@code length}. Only when
+   * {@link #canBlockStatus()}.
+   *
+   * @throws NbdServerError when the server replied with an error
+   * @throws IOException when the connection broke or the reply carried no extent
+   */
+  public long[] blockStatus(long offset, int length) throws IOException {
+    if (!canBlockStatus()) {
+      throw new IllegalStateException("base:allocation was not negotiated with " + uri);
+    }
+    Pending p = new Pending(offset, ByteBuffer.allocate(0), "block status");
+    send(p, CMD_FLAG_REQ_ONE, CMD_BLOCK_STATUS, offset, length);
+    if (p.extentLength <= 0) {
+      throw new NbdProtocolException(
+          "BLOCK_STATUS at offset " + offset + " was answered without a base:allocation extent");
+    }
+    return new long[] {Math.min(p.extentLength, length), p.extentFlags};
   }
 
   /**
@@ -268,7 +336,12 @@ public final class NbdClient implements Closeable {
    */
   public void read(long offset, ByteBuffer dst) throws IOException {
     int length = dst.remaining();
-    Pending p = new Pending(offset, dst.slice());
+    send(new Pending(offset, dst.slice(), "read"), 0, CMD_READ, offset, length);
+    dst.position(dst.position() + length);
+  }
+
+  /** Sends a request and waits for its reply, failing with its error. */
+  private void send(Pending p, int flags, int type, long offset, int length) throws IOException {
     long cookie = cookies.getAndIncrement();
     pending.put(cookie, p);
     IOException b = broken;
@@ -277,7 +350,7 @@ public final class NbdClient implements Closeable {
       throw b;
     }
     ByteBuffer header = ByteBuffer.allocate(REQUEST_HEADER_SIZE);
-    new Request(0, CMD_READ, cookie, offset, length).encode(header);
+    new Request(flags, type, cookie, offset, length).encode(header);
     header.flip();
     sendLock.lock();
     try {
@@ -293,12 +366,12 @@ public final class NbdClient implements Closeable {
       p.done.await();
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
-      throw new IOException("interrupted while reading " + uri + " at offset " + offset, e);
+      throw new IOException(
+          "interrupted during " + p.operation + " of " + uri + " at offset " + offset, e);
     }
     if (p.error != null) {
       throw p.error;
     }
-    dst.position(dst.position() + length);
   }
 
   private void readLoop() {
@@ -317,7 +390,7 @@ public final class NbdClient implements Closeable {
             throw new NbdProtocolException("reply for unknown cookie " + cookie);
           }
           if (error != 0) {
-            p.error = serverError(error, p.offset, null);
+            p.error = serverError(error, p, null);
           } else {
             readFully(channel, p.dst.duplicate());
           }
@@ -378,6 +451,17 @@ public final class NbdClient implements Closeable {
           d.put(i, (byte) 0);
         }
       }
+      case REPLY_TYPE_BLOCK_STATUS -> {
+        if (length < 12 || length > MAX_STATUS_CHUNK || (length - 4) % 8 != 0) {
+          throw new NbdProtocolException("BLOCK_STATUS chunk of " + length + " bytes");
+        }
+        ByteBuffer b = readBytes(channel, (int) length);
+        if (b.getInt() == allocationContext && p.extentLength < 0) {
+          long extent = Integer.toUnsignedLong(b.getInt());
+          p.extentFlags = b.getInt();
+          p.extentLength = extent;
+        }
+      }
       case REPLY_TYPE_NONE -> skip(channel, length);
       default -> {
         if ((type & 0x8000) != 0 && length >= 6 && length <= MAX_OPTION_REPLY) {
@@ -388,11 +472,11 @@ public final class NbdClient implements Closeable {
               messageLength <= b.remaining()
                   ? StandardCharsets.UTF_8.decode(b.slice().limit(messageLength)).toString()
                   : "";
-          p.error = serverError(errno, p.offset, message);
+          p.error = serverError(errno, p, message);
         } else {
           skip(channel, length);
           if ((type & 0x8000) != 0) {
-            p.error = serverError(EIO, p.offset, "malformed error chunk");
+            p.error = serverError(EIO, p, "malformed error chunk");
           }
         }
       }
@@ -403,15 +487,17 @@ public final class NbdClient implements Closeable {
     }
   }
 
-  private NbdServerError serverError(int errno, long offset, String message) {
+  private NbdServerError serverError(int errno, Pending p, String message) {
     return new NbdServerError(
         errno,
         "NBD server "
             + uri
             + " replied "
             + errnoName(errno)
-            + " to a read at offset "
-            + offset
+            + " to a "
+            + p.operation
+            + " at offset "
+            + p.offset
             + (message == null || message.isEmpty() ? "" : ": " + message));
   }
 
