@@ -356,9 +356,22 @@ public final class FileBlockDevice implements BlockDevice {
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
+    readFrom(channelFor(offset, dst), offset, dst);
+  }
+
+  /**
+   * Always the buffered descriptor, coherent with the direct one (see the class note): O_DIRECT
+   * reads of a user's sequential stream wait for the device on every request, where the page cache
+   * reads ahead.
+   */
+  @Override
+  public void readCached(long offset, ByteBuffer dst) throws IOException {
+    readFrom(channel, offset, dst);
+  }
+
+  private void readFrom(FileChannel source, long offset, ByteBuffer dst) throws IOException {
     int length = dst.remaining();
     checkRange("read", offset, length);
-    FileChannel source = channelFor(offset, dst);
     long position = offset;
     try {
       while (dst.hasRemaining()) {
