@@ -223,6 +223,7 @@ class NbdClientsIT {
             dir, SIZE, REGION, CloneOptions.builder("vol").bandwidth(8L << 20), false, true)) {
       String script =
           """
+          h.set_strict_mode(0)
           R = %d
           src = open('%s', 'rb')
           def source(n, at):
