@@ -48,15 +48,6 @@ public interface BlockDevice extends Closeable {
 
   void read(long offset, ByteBuffer dst) throws IOException;
 
-  /**
-   * {@link #read}, for a user's read rather than a bulk copy: a device that bypasses its page cache
-   * for aligned bulk I/O reads through the cache here, so sequential user reads get the kernel's
-   * read-ahead and repeated ones are served from memory, as a plain file export serves them.
-   */
-  default void readCached(long offset, ByteBuffer dst) throws IOException {
-    read(offset, dst);
-  }
-
   void write(long offset, ByteBuffer src) throws IOException;
 
   void flush() throws IOException;

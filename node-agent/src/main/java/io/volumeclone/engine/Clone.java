@@ -264,7 +264,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
         "read",
         offset,
         false,
-        () -> destination.readCached(destinationBase + offset, dst),
+        () -> destination.read(destinationBase + offset, dst),
         () -> readMapped(offset, dst));
   }
 
@@ -502,10 +502,10 @@ public final class Clone implements BlockTarget, AutoCloseable {
       int n = (int) (runEnd - pos);
       ByteBuffer slice = dst.slice(dst.position(), n);
       if (copiedRun) {
-        destination.readCached(destinationBase + pos, slice);
+        destination.read(destinationBase + pos, slice);
       } else if (mayCopy && copyOnRead && metadata.mode() == Mode.WRITE) {
         if (copyOnRead(first, runEndRegion)) {
-          destination.readCached(destinationBase + pos, slice);
+          destination.read(destinationBase + pos, slice);
         } else {
           readMapped(pos, slice, false);
         }

@@ -51,13 +51,11 @@ import org.slf4j.LoggerFactory;
  * system's block size, which is what the JDK checks). The copier's 4 KiB-aligned pool buffers and
  * region-aligned offsets meet that, so bulk copies bypass the page cache like {@code dd
  * oflag=direct}; everything else (small, unaligned or heap-buffered user I/O) uses the buffered
- * descriptor, and so does every {@link #readCached} (a user's read: sequential streams then get the
- * kernel's read-ahead, as a file export serves them, instead of one device round trip each). Linux
- * keeps the two coherent: an O_DIRECT write writes back and invalidates cached pages of its range,
- * and an O_DIRECT read writes back dirty pages first; the clone never issues concurrent overlapping
- * I/O to one region, which is the one case the kernel leaves undefined. When the file system
- * refuses O_DIRECT (tmpfs) the device silently stays buffered; {@link #directIo()} says which it
- * got.
+ * descriptor. Linux keeps the two coherent: an O_DIRECT write writes back and invalidates cached
+ * pages of its range, and an O_DIRECT read writes back dirty pages first; the clone never issues
+ * concurrent overlapping I/O to one region, which is the one case the kernel leaves undefined. When
+ * the file system refuses O_DIRECT (tmpfs) the device silently stays buffered; {@link #directIo()}
+ * says which it got.
  *
  * <p>Errors. Every failure is a {@link BlockIoException} naming the device, the operation and the
  * offset; a missing path is a {@link NoSuchDeviceException} ("no such device or file: PATH").
@@ -359,22 +357,9 @@ public final class FileBlockDevice implements BlockDevice {
 
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
-    readFrom(channelFor(offset, dst), offset, dst);
-  }
-
-  /**
-   * Always the buffered descriptor, coherent with the direct one (see the class note): O_DIRECT
-   * reads of a user's sequential stream wait for the device on every request, where the page cache
-   * reads ahead.
-   */
-  @Override
-  public void readCached(long offset, ByteBuffer dst) throws IOException {
-    readFrom(channel, offset, dst);
-  }
-
-  private void readFrom(FileChannel source, long offset, ByteBuffer dst) throws IOException {
     int length = dst.remaining();
     checkRange("read", offset, length);
+    FileChannel source = channelFor(offset, dst);
     long position = offset;
     try {
       while (dst.hasRemaining()) {

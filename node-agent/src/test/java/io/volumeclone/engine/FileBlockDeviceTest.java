@@ -274,47 +274,6 @@ class FileBlockDeviceTest {
   }
 
   @Test
-  void cachedReadsSeeDirectWritesAfterTheRangeWasCached() throws IOException {
-    Path file = sparseFile("dest", 8 * MIB);
-    try (FileBlockDevice device = FileBlockDevice.openExclusive(file, true)) {
-      int alignment = device.directAlignment();
-      ByteBuffer aligned = ByteBuffer.allocateDirect(MIB + alignment).alignedSlice(alignment);
-      aligned.limit(MIB);
-      aligned.put(random(MIB, 11)).flip();
-      device.write(MIB, aligned);
-      // Fills the page cache with the first version of the range.
-      assertThat(cachedRead(device, MIB, MIB, alignment)).isEqualTo(random(MIB, 11));
-
-      // The second version goes through O_DIRECT (when the file system allows it); a cached read
-      // must not return the pages cached above.
-      aligned.clear().limit(MIB);
-      aligned.put(random(MIB, 12)).flip();
-      device.write(MIB, aligned);
-      // And an unaligned buffered write across its head, read back with the rest.
-      device.write(MIB - 5, ByteBuffer.wrap(new byte[] {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}));
-
-      byte[] expected = random(MIB, 12);
-      System.arraycopy(new byte[] {4, 3, 2, 1, 0}, 0, expected, 0, 5);
-      assertThat(cachedRead(device, MIB, MIB, alignment)).isEqualTo(expected);
-      byte[] unaligned = cachedRead(device, MIB - 5, 4099, 1);
-      assertThat(Arrays.copyOfRange(unaligned, 0, 5)).containsExactly(9, 8, 7, 6, 5);
-      assertThat(Arrays.copyOfRange(unaligned, 5, 4099))
-          .isEqualTo(Arrays.copyOfRange(expected, 0, 4094));
-    }
-  }
-
-  private static byte[] cachedRead(FileBlockDevice device, long offset, int length, int alignment)
-      throws IOException {
-    ByteBuffer dst = ByteBuffer.allocateDirect(length + alignment).alignedSlice(alignment);
-    dst.limit(length);
-    device.readCached(offset, dst);
-    assertThat(dst.hasRemaining()).isFalse();
-    byte[] got = new byte[length];
-    dst.flip().get(got);
-    return got;
-  }
-
-  @Test
   void closedDeviceNamesItselfAndTheOperation() throws IOException {
     Path file = sparseFile("dev", MIB);
     FileBlockDevice device = FileBlockDevice.openExclusive(file);

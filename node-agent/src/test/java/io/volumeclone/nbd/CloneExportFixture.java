@@ -42,21 +42,6 @@ final class CloneExportFixture implements AutoCloseable {
       CloneOptions.Builder options,
       boolean allocatedDestination)
       throws IOException {
-    this(dir, size, regionSize, options, allocatedDestination, false);
-  }
-
-  /**
-   * @param directDestination open the destination with O_DIRECT for aligned bulk I/O, as the node
-   *     agent does, so user reads go through the page cache while the copier's writes bypass it
-   */
-  CloneExportFixture(
-      Path dir,
-      long size,
-      int regionSize,
-      CloneOptions.Builder options,
-      boolean allocatedDestination,
-      boolean directDestination)
-      throws IOException {
     this.size = size;
     this.regionSize = regionSize;
     source = dir.resolve("source.img");
@@ -83,7 +68,7 @@ final class CloneExportFixture implements AutoCloseable {
     clone =
         Clone.open(
             FileBlockDevice.openReadOnly(source),
-            FileBlockDevice.openExclusive(destination, directDestination),
+            FileBlockDevice.openExclusive(destination),
             new TestingMemoryCloneMetadata(geometry),
             options.build());
     server =

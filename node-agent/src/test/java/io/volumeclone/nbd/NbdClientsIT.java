@@ -215,56 +215,6 @@ class NbdClientsIT {
   }
 
   @Test
-  void cachedReadsOfADirectDestinationSeeEveryWriteDuringTheCopy() throws Exception {
-    require("nbdsh", "python3-libnbd");
-    require("nbdcopy", "libnbd-bin");
-    try (CloneExportFixture f =
-        new CloneExportFixture(
-            dir, SIZE, REGION, CloneOptions.builder("vol").bandwidth(8L << 20), false, true)) {
-      String script =
-          """
-          h.set_strict_mode(0)
-          R = %d
-          src = open('%s', 'rb')
-          def source(n, at):
-              src.seek(at); return src.read(n)
-          # Copied on read, so served from the destination, whose pages are now cached.
-          assert h.pread(4 * R, 40 * R) == source(4 * R, 40 * R)
-          # An aligned write over the cached range goes through O_DIRECT; reads must not return
-          # the cached pages from before it.
-          h.pwrite(b'a' * (2 * R), 41 * R)
-          assert h.pread(4 * R, 40 * R) == source(R, 40 * R) + b'a' * (2 * R) + source(R, 43 * R)
-          # Unaligned head, whole regions in the body, unaligned tail, into uncopied regions.
-          at, n = 50 * R - 777, 3 * R + 1777
-          body = bytes((i * 7 + 3) %% 251 for i in range(n))
-          h.pwrite(body, at)
-          assert h.pread(n, at) == body
-          assert h.pread(n + 2000, at - 1000) == source(1000, at - 1000) + body + source(1000, at + n)
-          # And again over the same range, now copied and cached.
-          body2 = bytes((i * 13 + 5) %% 251 for i in range(n))
-          h.pwrite(body2, at)
-          assert h.pread(n, at) == body2
-          assert h.pread(R, 50 * R) == body2[777:777 + R]
-          h.flush()
-          h.shutdown()
-          print("cached reads passed")
-          """
-              .formatted(REGION, f.source);
-      Path py = dir.resolve("cached.py");
-      Files.writeString(py, script);
-      assertThat(
-              run(T, "nbdsh", "-u", f.uri(), "-c", "exec(open('" + py + "').read())").ok().output())
-          .contains("cached reads passed");
-      f.clone.tune(CloneTuning.NONE.withBandwidth(0));
-      f.clone.copiedFuture().get(120, TimeUnit.SECONDS);
-      Path out = dir.resolve("after.img");
-      run(T, "nbdcopy", f.uri(), out.toString()).ok();
-      f.clone.flush();
-      assertThat(Files.mismatch(out, f.destination)).isEqualTo(-1);
-    }
-  }
-
-  @Test
   void fioVerifiesWhileTheBackgroundCopyRuns() throws Exception {
     require("fio", "fio");
     assertThat(run(T, "fio", "--enghelp=nbd").output()).contains("uri");
