@@ -14,6 +14,13 @@ package io.volumeclone.engine;
  * (nbdkit's rate filter, a network link with fair queueing) gives a user read a third of it instead
  * of a fifth, and two pieces in flight still hide a 2 ms source latency at 100 MB/s. Users never
  * wait here.
+ *
+ * <p>The copier's wait is bounded, so a consumer that keeps the source busy (a database reading at
+ * queue depth 8 from uncopied regions never leaves it idle) cannot stop the copy: once a piece has
+ * waited {@link #MOST_BACKGROUND_WAIT_NANOS} and a user read completed meanwhile, it goes. A user
+ * read then queues behind at most the pieces at the source, as after an idle moment; a user read
+ * that never returns (a hung source) still holds the copier, which could not read that source
+ * either.
  */
 final class SourceLanes {
 
@@ -26,7 +33,11 @@ final class SourceLanes {
   private final java.util.concurrent.Semaphore pieces =
       new java.util.concurrent.Semaphore(BACKGROUND_PIECES, true);
 
+  /** How long a background piece yields to user reads that keep coming (see the design note). */
+  static final long MOST_BACKGROUND_WAIT_NANOS = 10_000_000L;
+
   private int userReads;
+  private long userReadsDone;
   private int backgroundWaiting;
 
   /** A user request starts reading the source. */
@@ -36,15 +47,16 @@ final class SourceLanes {
 
   /** A user request's source read returned (or failed). */
   synchronized void userEnd() {
-    if (--userReads == 0) {
+    userReadsDone++;
+    if (--userReads == 0 || backgroundWaiting > 0) {
       notifyAll();
     }
   }
 
   /**
    * Takes one of the {@link #BACKGROUND_PIECES} slots for a background source read, once no user
-   * request reads the source; give it back with {@link #backgroundDone()}. Ignores interrupts, as
-   * block I/O must.
+   * request reads the source or once it waited {@link #MOST_BACKGROUND_WAIT_NANOS} and one of them
+   * completed; give it back with {@link #backgroundDone()}. Ignores interrupts, as block I/O must.
    */
   void awaitBackgroundTurn() {
     pieces.acquireUninterruptibly();
@@ -60,10 +72,17 @@ final class SourceLanes {
     boolean interrupted = false;
     synchronized (this) {
       backgroundWaiting++;
+      long waitingSince = System.nanoTime();
+      long doneBefore = userReadsDone;
       try {
         while (userReads > 0) {
+          long left = MOST_BACKGROUND_WAIT_NANOS - (System.nanoTime() - waitingSince);
+          if (left <= 0 && userReadsDone != doneBefore) {
+            break;
+          }
           try {
-            wait();
+            // Past the bound, the next completion notifies.
+            wait(left <= 0 ? 0 : Math.max(1, left / 1_000_000));
           } catch (InterruptedException e) {
             interrupted = true;
           }

@@ -1,0 +1,55 @@
+package io.volumeclone.engine;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** How long the copier yields to user reads of the source. */
+class SourceLanesTest {
+
+  final SourceLanes lanes = new SourceLanes();
+
+  @Test
+  void aCopierPieceGoesAfterTheBoundWhileUserReadsKeepTheSourceBusy() throws Exception {
+    lanes.userBegin();
+    long started = System.nanoTime();
+    CompletableFuture<Long> turn =
+        CompletableFuture.supplyAsync(
+            () -> {
+              lanes.awaitBackgroundTurn();
+              return System.nanoTime();
+            });
+    // Overlapping user reads: one is always at the source, and they keep completing.
+    while (!turn.isDone() && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30)) {
+      lanes.userBegin();
+      lanes.userEnd();
+      Thread.sleep(1);
+    }
+    long waited = turn.get(1, TimeUnit.SECONDS) - started;
+    assertThat(lanes.userReads()).as("a user read was at the source all along").isEqualTo(1);
+    assertThat(waited).isGreaterThanOrEqualTo(SourceLanes.MOST_BACKGROUND_WAIT_NANOS);
+    lanes.backgroundDone();
+    lanes.userEnd();
+  }
+
+  @Test
+  void aUserReadThatDoesNotReturnHoldsTheCopier() throws Exception {
+    lanes.userBegin();
+    CompletableFuture<Void> turn = CompletableFuture.runAsync(lanes::awaitBackgroundTurn);
+    Thread.sleep(TimeUnit.NANOSECONDS.toMillis(5 * SourceLanes.MOST_BACKGROUND_WAIT_NANOS));
+
+    assertThat(turn).as("no user read completed, so the copier still waits").isNotDone();
+    assertThat(lanes.backgroundWaiting()).isEqualTo(1);
+    lanes.userEnd();
+    turn.get(30, TimeUnit.SECONDS);
+    lanes.backgroundDone();
+  }
+
+  @Test
+  void anIdleSourceGivesTheCopierItsTurnAtOnce() throws Exception {
+    CompletableFuture.runAsync(lanes::awaitBackgroundTurn).get(30, TimeUnit.SECONDS);
+    assertThat(lanes.backgroundWaiting()).isZero();
+  }
+}
