@@ -213,6 +213,7 @@ final class CloneOpener {
       copy.bandwidthBytesPerSecond(); // refused here when invalid, whatever we start at
       return CloneOptions.builder(resource.getMetadata().getName())
           .copyOnRead(copy.copyOnReadOrDefault())
+          .hotRegionsFirst(copy.hotRegionsFirstOrDefault())
           .discardPassdown(spec.discardPassdownOrDefault())
           .bandwidth(bandwidth)
           .regionsInFlight(copy.regionsInFlightOrDefault())

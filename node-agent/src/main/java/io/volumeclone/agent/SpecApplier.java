@@ -141,6 +141,9 @@ final class SpecApplier {
     if (copy.copyOnReadOrDefault() != now.copyOnRead()) {
       change = change.withCopyOnRead(copy.copyOnReadOrDefault());
     }
+    if (copy.hotRegionsFirstOrDefault() != now.hotRegionsFirst()) {
+      change = change.withHotRegionsFirst(copy.hotRegionsFirstOrDefault());
+    }
     try {
       c.tune(change);
     } catch (IOException e) {
@@ -196,6 +199,14 @@ final class SpecApplier {
           change.copyOnRead()
               ? "copy-on-read on: reads of uncopied regions copy them"
               : "copy-on-read off: reads of uncopied regions are served from the source only");
+    }
+    if (change.hotRegionsFirst() != null
+        && !change.hotRegionsFirst().equals(before.hotRegionsFirst())) {
+      log.info(
+          "hot-regions-first",
+          change.hotRegionsFirst()
+              ? "hot regions first on: regions near reads of uncopied data are copied next"
+              : "hot regions first off: the copier follows its scan only");
     }
   }
 

@@ -116,6 +116,12 @@ public class CloneCommand implements Callable<Integer>, PlainOptions {
   boolean copyOnRead;
 
   @Option(
+      names = "--no-hot-regions-first",
+      description =
+          "Copy in scan order only; by default regions near reads of uncopied data come first.")
+  boolean noHotRegionsFirst;
+
+  @Option(
       names = "--no-copy",
       description = "No background copy; only writes copy regions (needs an export).")
   boolean noCopy;
@@ -207,6 +213,7 @@ public class CloneCommand implements Callable<Integer>, PlainOptions {
       case "regionsInFlight" -> regionsInFlight = (Integer) value;
       case "batchRegions" -> batchRegions = (Integer) value;
       case "copyOnRead" -> copyOnRead = (Boolean) value;
+      case "noHotRegionsFirst" -> noHotRegionsFirst = (Boolean) value;
       case "noCopy" -> noCopy = (Boolean) value;
       case "cutover" -> cutover = (String) value;
       case "sourceOffset" -> sourceOffset = (Long) value;
@@ -289,6 +296,7 @@ public class CloneCommand implements Callable<Integer>, PlainOptions {
               .regionsInFlight(regionsInFlight)
               .batchRegions(batchRegions)
               .copyOnRead(copyOnRead)
+              .hotRegionsFirst(!noHotRegionsFirst)
               .noCopy(noCopy)
               .cutover(cutoverMode)
               .build();

@@ -103,6 +103,7 @@ final class CloneControl implements ControlServer.Handler {
     tuning.put("regionsInFlight", t.regionsInFlight());
     tuning.put("batchRegions", t.batchRegions());
     tuning.put("copyOnRead", t.copyOnRead());
+    tuning.put("hotRegionsFirst", t.hotRegionsFirst());
     return node;
   }
 
@@ -160,6 +161,9 @@ final class CloneControl implements ControlServer.Handler {
     }
     if (request.has("copyOnRead")) {
       change = change.withCopyOnRead(bool(request, "copyOnRead"));
+    }
+    if (request.has("hotRegionsFirst")) {
+      change = change.withHotRegionsFirst(bool(request, "hotRegionsFirst"));
     }
     return change;
   }

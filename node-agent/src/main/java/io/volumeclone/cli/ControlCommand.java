@@ -47,6 +47,8 @@ abstract class ControlCommand {
         + " regions in flight, batch "
         + t.path("batchRegions").asInt()
         + ", copy-on-read "
-        + (t.path("copyOnRead").asBoolean() ? "on" : "off");
+        + (t.path("copyOnRead").asBoolean() ? "on" : "off")
+        + ", hot regions first "
+        + (t.path("hotRegionsFirst").asBoolean() ? "on" : "off");
   }
 }

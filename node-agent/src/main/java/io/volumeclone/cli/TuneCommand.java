@@ -17,7 +17,9 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "tune",
     mixinStandardHelpOptions = true,
-    description = "Change bandwidth, regions in flight, batch size, copy-on-read or pause a clone.")
+    description =
+        "Change bandwidth, regions in flight, batch size, copy-on-read, hot regions first or pause"
+            + " a clone.")
 public class TuneCommand extends ControlCommand implements Callable<Integer> {
 
   @Parameters(index = "0", paramLabel = "NAME", description = "The clone, as 'list' shows it.")
@@ -40,6 +42,12 @@ public class TuneCommand extends ControlCommand implements Callable<Integer> {
       paramLabel = "on|off",
       description = "Whether reads of uncopied regions also copy them.")
   String copyOnRead;
+
+  @Option(
+      names = "--hot-regions-first",
+      paramLabel = "on|off",
+      description = "Whether the copier copies regions near reads of uncopied data first.")
+  String hotRegionsFirst;
 
   @ArgGroup(exclusive = true)
   PauseOrResume pauseOrResume;
@@ -68,15 +76,10 @@ public class TuneCommand extends ControlCommand implements Callable<Integer> {
       request.put("batchRegions", batchRegions);
     }
     if (copyOnRead != null) {
-      request.put(
-          "copyOnRead",
-          switch (copyOnRead) {
-            case "on" -> true;
-            case "off" -> false;
-            default ->
-                throw new Main.UsageException(
-                    "invalid --copy-on-read '" + copyOnRead + "': expected on or off");
-          });
+      request.put("copyOnRead", onOff("--copy-on-read", copyOnRead));
+    }
+    if (hotRegionsFirst != null) {
+      request.put("hotRegionsFirst", onOff("--hot-regions-first", hotRegionsFirst));
     }
     if (pauseOrResume != null) {
       request.put("paused", pauseOrResume.pause);
@@ -84,7 +87,7 @@ public class TuneCommand extends ControlCommand implements Callable<Integer> {
     if (request.size() == 1) {
       throw new Main.UsageException(
           "nothing to tune: give --bandwidth, --regions-in-flight, --batch-regions,"
-              + " --copy-on-read, --pause or --resume");
+              + " --copy-on-read, --hot-regions-first, --pause or --resume");
     }
     JsonNode clone = RunningClones.call(runDir(), name, request);
     if (json) {
@@ -94,5 +97,15 @@ public class TuneCommand extends ControlCommand implements Callable<Integer> {
     }
     out.flush();
     return 0;
+  }
+
+  private static boolean onOff(String option, String value) {
+    return switch (value) {
+      case "on" -> true;
+      case "off" -> false;
+      default ->
+          throw new Main.UsageException(
+              "invalid " + option + " '" + value + "': expected on or off");
+    };
   }
 }

@@ -72,6 +72,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
   private final SparseCopy sparse;
   private final InFlightRegions inFlight = new InFlightRegions();
   private final SourceLanes sourceLanes = new SourceLanes();
+  private final ReadHints readHints = new ReadHints();
 
   /**
    * The copier's destination writes at once, each at most {@link SourceLanes#BACKGROUND_PIECE}: a
@@ -510,6 +511,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
           readMapped(pos, slice, false);
         }
       } else {
+        readHints.record(first);
         readSourceForUser(pos, slice);
       }
       dst.position(dst.position() + n);
@@ -841,6 +843,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
   /** Where the copier waits for user reads of the source. */
   SourceLanes sourceLanes() {
     return sourceLanes;
+  }
+
+  /** Where user reads of uncopied regions leave hints for the copier. */
+  ReadHints readHints() {
+    return readHints;
   }
 
   /**
@@ -1253,6 +1260,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
       if (change.copyOnRead() != null) {
         setCopyOnRead(change.copyOnRead());
       }
+      if (change.hotRegionsFirst() != null
+          && change.hotRegionsFirst() != copier.hotRegionsFirst()) {
+        copier.setHotRegionsFirst(change.hotRegionsFirst());
+        log.info("clone {}: hot regions first {}", name, change.hotRegionsFirst() ? "on" : "off");
+      }
       if (Boolean.TRUE.equals(change.paused())) {
         pause();
       } else if (Boolean.FALSE.equals(change.paused())) {
@@ -1269,7 +1281,8 @@ public final class Clone implements BlockTarget, AutoCloseable {
         copier.bandwidth(),
         copier.regionsInFlight(),
         copier.batchRegions(),
-        copyOnRead);
+        copyOnRead,
+        copier.hotRegionsFirst());
   }
 
   /** Bytes the background copier copied since the clone was opened (not counting earlier runs). */

@@ -20,6 +20,8 @@ import java.time.Duration;
  *     until {@link Clone#tune} resumes it, not even a first batch)
  * @param maxCopyRetries copy errors tolerated before the clone reports itself degraded
  * @param retryBackoff wait after the first copy error; doubles with each further error in a row
+ * @param hotRegionsFirst the copier copies regions near user reads of uncopied data before its scan
+ *     reaches them ({@link ReadHints}); the initial setting, switched with {@link Clone#tune}
  */
 public record CloneOptions(
     String name,
@@ -33,7 +35,8 @@ public record CloneOptions(
     boolean noCopy,
     boolean startPaused,
     int maxCopyRetries,
-    Duration retryBackoff) {
+    Duration retryBackoff,
+    boolean hotRegionsFirst) {
 
   /** When the clone switches to a pass-through of the destination. */
   public enum Cutover {
@@ -68,8 +71,8 @@ public record CloneOptions(
   }
 
   /**
-   * Defaults: no copy-on-read, discards passed down, 1 s commits, unlimited bandwidth, and the
-   * regions in flight and batch size of {@link CopyDefaults}.
+   * Defaults: no copy-on-read, hot regions first, discards passed down, 1 s commits, unlimited
+   * bandwidth, and the regions in flight and batch size of {@link CopyDefaults}.
    */
   public static final class Builder {
     private String name;
@@ -84,6 +87,7 @@ public record CloneOptions(
     private boolean startPaused;
     private int maxCopyRetries = 16;
     private Duration retryBackoff = Duration.ofMillis(50);
+    private boolean hotRegionsFirst = true;
 
     private Builder(String name) {
       this.name = name;
@@ -149,6 +153,11 @@ public record CloneOptions(
       return this;
     }
 
+    public Builder hotRegionsFirst(boolean value) {
+      hotRegionsFirst = value;
+      return this;
+    }
+
     public CloneOptions build() {
       return new CloneOptions(
           name,
@@ -162,7 +171,8 @@ public record CloneOptions(
           noCopy,
           startPaused,
           maxCopyRetries,
-          retryBackoff);
+          retryBackoff,
+          hotRegionsFirst);
     }
   }
 }

@@ -10,16 +10,18 @@ package io.volumeclone.engine;
  * @param regionsInFlight most regions the background copier copies at once (>= 1)
  * @param batchRegions most contiguous regions one background copy covers (>= 1)
  * @param copyOnRead reads of uncopied regions also copy them
+ * @param hotRegionsFirst the copier copies regions near user reads of uncopied data first
  */
 public record CloneTuning(
     Boolean paused,
     Long bandwidth,
     Integer regionsInFlight,
     Integer batchRegions,
-    Boolean copyOnRead) {
+    Boolean copyOnRead,
+    Boolean hotRegionsFirst) {
 
   /** Changes nothing. */
-  public static final CloneTuning NONE = new CloneTuning(null, null, null, null, null);
+  public static final CloneTuning NONE = new CloneTuning(null, null, null, null, null, null);
 
   /** Refuses values the copier cannot take, before anything is changed. */
   public CloneTuning {
@@ -30,23 +32,30 @@ public record CloneTuning(
   }
 
   public CloneTuning withPaused(boolean value) {
-    return new CloneTuning(value, bandwidth, regionsInFlight, batchRegions, copyOnRead);
+    return new CloneTuning(
+        value, bandwidth, regionsInFlight, batchRegions, copyOnRead, hotRegionsFirst);
   }
 
   public CloneTuning withBandwidth(long bytesPerSecond) {
-    return new CloneTuning(paused, bytesPerSecond, regionsInFlight, batchRegions, copyOnRead);
+    return new CloneTuning(
+        paused, bytesPerSecond, regionsInFlight, batchRegions, copyOnRead, hotRegionsFirst);
   }
 
   public CloneTuning withRegionsInFlight(int value) {
-    return new CloneTuning(paused, bandwidth, value, batchRegions, copyOnRead);
+    return new CloneTuning(paused, bandwidth, value, batchRegions, copyOnRead, hotRegionsFirst);
   }
 
   public CloneTuning withBatchRegions(int value) {
-    return new CloneTuning(paused, bandwidth, regionsInFlight, value, copyOnRead);
+    return new CloneTuning(paused, bandwidth, regionsInFlight, value, copyOnRead, hotRegionsFirst);
   }
 
   public CloneTuning withCopyOnRead(boolean value) {
-    return new CloneTuning(paused, bandwidth, regionsInFlight, batchRegions, value);
+    return new CloneTuning(
+        paused, bandwidth, regionsInFlight, batchRegions, value, hotRegionsFirst);
+  }
+
+  public CloneTuning withHotRegionsFirst(boolean value) {
+    return new CloneTuning(paused, bandwidth, regionsInFlight, batchRegions, copyOnRead, value);
   }
 
   /** Whether this change sets nothing. */

@@ -26,13 +26,29 @@ import org.slf4j.LoggerFactory;
  * regions are in flight; while user requests are being served only one batch is, so the copier
  * yields to the consumer. A failed batch is released, counted and retried after an exponential
  * backoff when the cursor comes round again; past the error budget the clone reports itself
- * degraded and keeps trying. Bandwidth, batch size, regions in flight and pause can all be changed
- * while it runs.
+ * degraded and keeps trying. Before each scan step the copier looks at the newest user read of an
+ * uncopied region ({@link ReadHints}) and copies up to {@link #HINTED_BATCH_BYTES} from there
+ * instead, at most {@link #HINTED_BATCHES_PER_SCAN} scan batches' worth of regions in a row, so hot
+ * regions come first and the scan still ends. Bandwidth, batch size, regions in flight, hot regions
+ * first and pause can all be changed while it runs.
  */
 final class Copier implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Copier.class);
   private static final long MAX_BACKOFF_NANOS = TimeUnit.SECONDS.toNanos(10);
+
+  /**
+   * Regions copied from read hints, in batches of the scan's size, before the scan gets its next
+   * batch: at least a quarter of the copy follows the scan, so a consumer reading new places all
+   * the time slows the end of the copy by at most four times, never stops it.
+   */
+  static final int HINTED_BATCHES_PER_SCAN = 3;
+
+  /**
+   * The most a batch started at a hint covers, from the hinted region on: the neighbourhood a read
+   * suggests (a readahead's worth), not a whole scan batch of regions nobody asked for.
+   */
+  static final long HINTED_BATCH_BYTES = 1 << 20;
 
   private final Clone clone;
   private final CloneMetadata metadata;
@@ -50,6 +66,7 @@ final class Copier implements AutoCloseable {
   private volatile int regionsInFlight;
   private volatile int batchRegions;
   private volatile boolean paused;
+  private volatile boolean hotRegionsFirst;
   private volatile boolean stopping;
   private volatile boolean started;
   private volatile long retryAtNanos;
@@ -62,6 +79,7 @@ final class Copier implements AutoCloseable {
   private final AtomicLong copyErrors = new AtomicLong();
   private final AtomicLong bytesCopied = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
+  private final AtomicLong hintedBatches = new AtomicLong();
   private final AtomicLong largestBatch = new AtomicLong();
   private final AtomicLong droppedOnPause = new AtomicLong();
   private long rateSampleNanos = System.nanoTime();
@@ -82,6 +100,7 @@ final class Copier implements AutoCloseable {
     this.regionsInFlight = options.regionsInFlight();
     this.batchRegions = options.batchRegions();
     this.paused = options.startPaused();
+    this.hotRegionsFirst = options.hotRegionsFirst();
     this.limiter = seams.limiter();
     this.inFlightGauge = seams.inFlightGauge();
     AtomicInteger threadNumber = new AtomicInteger();
@@ -187,6 +206,15 @@ final class Copier implements AutoCloseable {
     return batchRegions;
   }
 
+  /** Whether the copier copies the regions that user reads hint at before its scan. */
+  public void setHotRegionsFirst(boolean enabled) {
+    hotRegionsFirst = enabled;
+  }
+
+  public boolean hotRegionsFirst() {
+    return hotRegionsFirst;
+  }
+
   /**
    * Stops dispatching new batches and waits for the ones in flight. Once it returns no copy starts
    * until {@link #resume()}, not even one that was waiting for bandwidth.
@@ -224,6 +252,11 @@ final class Copier implements AutoCloseable {
     return batches.get();
   }
 
+  /** Batches the copier started at a region a user read hinted at. */
+  public long hintedBatches() {
+    return hintedBatches.get();
+  }
+
   public long largestBatchRegions() {
     return largestBatch.get();
   }
@@ -252,6 +285,8 @@ final class Copier implements AutoCloseable {
     long regionCount = geometry.regionCount();
     long cursor = 0;
     boolean dispatchedSinceWrap = false;
+    long hintedSinceScan = 0;
+    long hintedBatchRegions = Math.max(1, HINTED_BATCH_BYTES / geometry.regionSize());
     try {
       while (!stopping) {
         waitForCapacity();
@@ -276,7 +311,9 @@ final class Copier implements AutoCloseable {
           sleepInterruptibly(Math.min(waitNanos, 50_000_000L));
           continue;
         }
-        long first = metadata.nextUnhydrated(cursor);
+        long hinted =
+            hintedSinceScan < (long) HINTED_BATCHES_PER_SCAN * batchRegions ? nextHint() : -1;
+        long first = hinted >= 0 ? hinted : metadata.nextUnhydrated(cursor);
         if (first < 0) {
           if (cursor == 0) {
             waitForNoneInFlight();
@@ -294,11 +331,12 @@ final class Copier implements AutoCloseable {
           dispatchedSinceWrap = false;
           continue;
         }
-        if (clone.inFlight().isInFlight(first)) {
+        if (hinted < 0 && clone.inFlight().isInFlight(first)) {
           cursor = first + 1;
           continue;
         }
-        long stop = Math.min(first + batchLimit(), regionCount);
+        long limit = hinted >= 0 ? Math.min(batchLimit(), hintedBatchRegions) : batchLimit();
+        long stop = Math.min(first + limit, regionCount);
         long nextCopied = first + 1 < stop ? metadata.nextHydrated(first + 1) : -1;
         if (nextCopied >= 0 && nextCopied < stop) {
           stop = nextCopied;
@@ -317,16 +355,24 @@ final class Copier implements AutoCloseable {
         }
         long count = claim(first, end);
         if (count == 0) {
-          cursor = first + 1;
+          if (hinted < 0) {
+            cursor = first + 1;
+          }
           continue;
         }
         if (!submit(first, count)) {
           // Paused while this batch waited at the limiter: it is dropped, and copied from the
-          // same cursor after resume. Its tokens are not given back; the limits run at most one
-          // batch slow, never fast.
+          // same cursor after resume (a hinted one when it is read again). Its tokens are not
+          // given back; the limits run at most one batch slow, never fast.
           continue;
         }
-        cursor = first + count;
+        if (hinted >= 0) {
+          hintedBatches.incrementAndGet();
+          hintedSinceScan += count;
+        } else {
+          cursor = first + count;
+          hintedSinceScan = 0;
+        }
         dispatchedSinceWrap = true;
       }
     } catch (InterruptedException e) {
@@ -335,6 +381,23 @@ final class Copier implements AutoCloseable {
       clone.reportError("background copy stopped by an unexpected error: " + e);
       log.error("clone {}: background copy stopped by an unexpected error", name, e);
     }
+  }
+
+  /**
+   * The newest hinted region that is still uncopied and not in flight, or -1 (always -1 while hot
+   * regions first is off; hints that are copied by now are dropped).
+   */
+  private long nextHint() {
+    if (!hotRegionsFirst) {
+      return -1;
+    }
+    ReadHints hints = clone.readHints();
+    for (long region = hints.takeNewest(); region >= 0; region = hints.takeNewest()) {
+      if (!metadata.isHydrated(region) && !clone.inFlight().isInFlight(region)) {
+        return region;
+      }
+    }
+    return -1;
   }
 
   private int batchLimit() {

@@ -163,8 +163,9 @@ class ControlSocketTest {
     request.put("bandwidth", "4Mi");
     request.put("regionsInFlight", 3);
     request.put("paused", true);
+    request.put("hotRegionsFirst", false);
     assertThat(CloneControl.tuningOf(request))
-        .isEqualTo(new CloneTuning(true, 4L << 20, 3, null, null));
+        .isEqualTo(new CloneTuning(true, 4L << 20, 3, null, null, false));
     assertThat(CloneControl.tuningOf(ControlProtocol.request("tune"))).isEqualTo(CloneTuning.NONE);
 
     ObjectNode bad = ControlProtocol.request("tune");

@@ -244,8 +244,9 @@ class CopierTest {
                 .withBandwidth(32L * R)
                 .withRegionsInFlight(3)
                 .withBatchRegions(2)
-                .withCopyOnRead(true));
-    assertThat(paused).isEqualTo(new CloneTuning(true, 32L * R, 3, 2, true));
+                .withCopyOnRead(true)
+                .withHotRegionsFirst(false));
+    assertThat(paused).isEqualTo(new CloneTuning(true, 32L * R, 3, 2, true, false));
     assertThat(clone.tuning()).isEqualTo(paused);
     long copiedAtPause = metadata.hydratedCount();
     assertThat(metadata.committedCount())
@@ -277,7 +278,7 @@ class CopierTest {
     assertThatThrownBy(() -> CloneTuning.NONE.withBatchRegions(0))
         .hasMessageContaining("batch regions");
     assertThat(clone.tuning()).isEqualTo(before);
-    assertThat(before).isEqualTo(new CloneTuning(false, 0L, 4, 2, false));
+    assertThat(before).isEqualTo(new CloneTuning(false, 0L, 4, 2, false, true));
   }
 
   /** Holds every batch at the bandwidth limiter until the test lets it through. */

@@ -64,6 +64,13 @@ public class CopySpec {
       "Also copy a region when a consumer reads it from the source, so it is read only once.")
   private Boolean copyOnRead;
 
+  @Default("true")
+  @JsonPropertyDescription(
+      "Copy the regions near a consumer's reads of uncopied data before the sequential scan reaches"
+          + " them, so a hot working set comes from the destination soon; at least a quarter of"
+          + " the copy still follows the scan.")
+  private Boolean hotRegionsFirst;
+
   public CopySpec() {}
 
   public Boolean getPaused() {
@@ -106,6 +113,14 @@ public class CopySpec {
     this.copyOnRead = copyOnRead;
   }
 
+  public Boolean getHotRegionsFirst() {
+    return hotRegionsFirst;
+  }
+
+  public void setHotRegionsFirst(Boolean hotRegionsFirst) {
+    this.hotRegionsFirst = hotRegionsFirst;
+  }
+
   /** Whether the copy is paused, false when unset. */
   public boolean pausedOrDefault() {
     return paused != null && paused;
@@ -128,6 +143,11 @@ public class CopySpec {
     return copyOnRead != null && copyOnRead;
   }
 
+  /** Whether hot regions come first, true when unset. */
+  public boolean hotRegionsFirstOrDefault() {
+    return hotRegionsFirst == null || hotRegionsFirst;
+  }
+
   @Override
   public boolean equals(Object o) {
     return o instanceof CopySpec other
@@ -135,12 +155,14 @@ public class CopySpec {
         && Objects.equals(bandwidth, other.bandwidth)
         && Objects.equals(regionsInFlight, other.regionsInFlight)
         && Objects.equals(batchRegions, other.batchRegions)
-        && Objects.equals(copyOnRead, other.copyOnRead);
+        && Objects.equals(copyOnRead, other.copyOnRead)
+        && Objects.equals(hotRegionsFirst, other.hotRegionsFirst);
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(paused, bandwidth, regionsInFlight, batchRegions, copyOnRead);
+    return Objects.hash(
+        paused, bandwidth, regionsInFlight, batchRegions, copyOnRead, hotRegionsFirst);
   }
 
   @Override
@@ -155,6 +177,8 @@ public class CopySpec {
         + batchRegions
         + ", copyOnRead="
         + copyOnRead
+        + ", hotRegionsFirst="
+        + hotRegionsFirst
         + "}";
   }
 }
