@@ -33,11 +33,14 @@ import java.util.concurrent.TimeUnit;
  *       against the floor at 100 MiB/s (goal at most 1.05), fio 4k random read p99 on the clone
  *       during the copy against the idle source's own p99 (goal at most 2);
  *   <li>latency at queue depth 1 (fio nbd, one request in flight): p50 and p99 of 512 B and 4 KiB
- *       random reads and writes, goal at most 1.5.
+ *       random reads and writes, goal at most 1.5;
+ *   <li>hot regions first: a 2 GiB ({@code --hot-size-mib}) clone of the slow source read at random
+ *       in a 10% hot set, seconds until 99% of those reads come from the destination, against the
+ *       plain scan order (goal at most 0.25; {@link HotRegionsBenchmark}).
  * </ol>
  *
- * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--pairs N] [--only
- * 12345]}; {@code --only 13} runs benchmarks 1 and 3.
+ * <p>Usage: {@code ./bench nbd [--dir DIR] [--size-mib N] [--slow-size-mib N] [--hot-size-mib N]
+ * [--pairs N] [--only 123456]}; {@code --only 13} runs benchmarks 1 and 3.
  */
 public final class NbdBenchmark {
 
@@ -49,13 +52,15 @@ public final class NbdBenchmark {
     // 1 GiB copies in 10.5 s at the source's 100 MiB/s: room for the 5 s fio run on the clone,
     // and five pairs in under two minutes.
     long slowSize = 1L << 30;
-    String only = "12345";
+    long hotSize = 2L << 30;
+    String only = "123456";
     int pairs = Pairs.MINIMUM;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--dir" -> dir = Path.of(args[++i]);
         case "--size-mib" -> size = Long.parseLong(args[++i]) << 20;
         case "--slow-size-mib" -> slowSize = Long.parseLong(args[++i]) << 20;
+        case "--hot-size-mib" -> hotSize = Long.parseLong(args[++i]) << 20;
         case "--only" -> only = args[++i];
         case "--pairs" -> pairs = Integer.parseInt(args[++i]);
         default -> {
@@ -132,10 +137,13 @@ public final class NbdBenchmark {
     if (only.contains("4")) {
       slowSourceClone(dir, slowSize, pairs);
     }
+    if (only.contains("6")) {
+      HotRegionsBenchmark.run(dir, hotSize, pairs);
+    }
   }
 
   /** Before every run: no dirty pages left, so neither side pays for the other's write-back. */
-  private static void sync() {
+  static void sync() {
     try {
       exec("sync");
     } catch (Exception e) {
@@ -161,7 +169,7 @@ public final class NbdBenchmark {
     return clone;
   }
 
-  private static Process startNbdkit(
+  static Process startNbdkit(
       Path socket, List<String> filters, Path image, List<String> params, boolean readOnly)
       throws Exception {
     Files.deleteIfExists(socket);
