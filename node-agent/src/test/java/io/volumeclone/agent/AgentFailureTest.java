@@ -211,6 +211,32 @@ class AgentFailureTest {
     assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
   }
 
+  @Test
+  void hotRegionsFirstFollowsTheSpecWhileTheCloneRuns() throws Exception {
+    AgentFixture f = new AgentFixture(dir, "hot", 4 * MiB);
+    CopySpec copy = paused();
+    copy.setHotRegionsFirst(false);
+    api.create(f.resource("64Ki", copy));
+    Agent agent = f.agent(api, INTERVAL, logStream);
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    await("the clone runs", LIMIT, () -> agent.runningClone() != null);
+    var clone = agent.runningClone();
+    assertThat(clone.tuning().hotRegionsFirst()).as("opened as the spec says").isFalse();
+
+    api.edit(
+        NAMESPACE,
+        f.name,
+        vc -> {
+          vc.getSpec().getCopy().setHotRegionsFirst(null); // unset: the default, on
+          return vc;
+        });
+    await("hot regions first on", LIMIT, () -> clone.tuning().hotRegionsFirst());
+    assertThat(logText()).contains("\"event\":\"hot-regions-first\"");
+
+    agent.stop();
+    assertThat(exit.get(1, TimeUnit.MINUTES)).isEqualTo(Agent.EXIT_STOPPED);
+  }
+
   /** Real metadata whose commits fail, once armed, as a failing metadata device's would. */
   static io.volumeclone.engine.CloneMetadata failingCommits(
       io.volumeclone.engine.CloneMetadata delegate,
