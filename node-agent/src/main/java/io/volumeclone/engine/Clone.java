@@ -409,22 +409,13 @@ public final class Clone implements BlockTarget, AutoCloseable {
       // source answers each query with a round trip, so one request asks at most
       // ALLOCATION_QUERIES times and reports the rest of the run it is in as data.
       int[] queries = {ALLOCATION_QUERIES};
-      long end = offset + length;
-      long pos = offset;
-      while (pos < end) {
-        long region = geometry.regionOf(pos);
-        boolean copiedRegion = metadata.isHydrated(region);
-        long next = copiedRegion ? metadata.nextUnhydrated(region) : metadata.nextHydrated(region);
-        long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
-        boolean more =
-            copiedRegion
-                ? reportAllocation(destination, destinationBase, pos, runEnd, sink, queries)
-                : reportAllocation(source, sourceBase, pos, runEnd, sink, queries);
-        if (!more) {
-          return;
-        }
-        pos = runEnd;
-      }
+      forEachRun(
+          offset,
+          offset + length,
+          (from, to, copied) ->
+              copied
+                  ? reportAllocation(destination, destinationBase, from, to, sink, queries)
+                  : reportAllocation(source, sourceBase, from, to, sink, queries));
     } finally {
       exit(lock);
     }
@@ -469,20 +460,32 @@ public final class Clone implements BlockTarget, AutoCloseable {
         sink.extent(offset, length, false, false);
         return;
       }
-      long end = offset + length;
-      long pos = offset;
-      while (pos < end) {
-        long region = geometry.regionOf(pos);
-        boolean copiedRegion = metadata.isHydrated(region);
-        long next = copiedRegion ? metadata.nextUnhydrated(region) : metadata.nextHydrated(region);
-        long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
-        if (!sink.extent(pos, runEnd - pos, !copiedRegion, false)) {
-          return;
-        }
-        pos = runEnd;
-      }
+      forEachRun(
+          offset,
+          offset + length,
+          (from, to, copied) -> sink.extent(from, to - from, !copied, false));
     } finally {
       exit(lock);
+    }
+  }
+
+  /** A run of copied or of uncopied regions, clipped to the range walked; false stops the walk. */
+  @FunctionalInterface
+  private interface RunVisitor {
+    boolean visit(long from, long to, boolean copied) throws IOException;
+  }
+
+  /** Walks clone range {@code [offset, end)} in runs of copied and uncopied regions, in order. */
+  private void forEachRun(long offset, long end, RunVisitor visitor) throws IOException {
+    for (long pos = offset; pos < end; ) {
+      long region = geometry.regionOf(pos);
+      boolean copied = metadata.isHydrated(region);
+      long next = copied ? metadata.nextUnhydrated(region) : metadata.nextHydrated(region);
+      long runEnd = next < 0 ? end : Math.min(end, geometry.regionStart(next));
+      if (!visitor.visit(pos, runEnd, copied)) {
+        return;
+      }
+      pos = runEnd;
     }
   }
 

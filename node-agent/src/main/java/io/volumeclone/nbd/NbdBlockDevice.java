@@ -115,14 +115,7 @@ public final class NbdBlockDevice implements BlockDevice {
   @Override
   public void read(long offset, ByteBuffer dst) throws IOException {
     int length = dst.remaining();
-    if (offset < 0 || offset > size || length > size - offset) {
-      throw new BlockIoException(
-          Kind.OUT_OF_RANGE,
-          name(),
-          "read",
-          offset,
-          "range of " + length + " bytes is outside the export of " + size + " bytes");
-    }
+    checkRange("read", offset, length);
     if (closed) {
       throw new BlockIoException(Kind.IO, name(), "read", offset, "device is closed");
     }
@@ -310,16 +303,20 @@ public final class NbdBlockDevice implements BlockDevice {
   /** The server's largest BLOCK_STATUS length asked for, a multiple of any block size. */
   private static final long MAX_STATUS_LENGTH = 1L << 30;
 
-  @Override
-  public Run allocation(long offset, long length) throws IOException {
+  private void checkRange(String operation, long offset, long length) throws BlockIoException {
     if (offset < 0 || length < 0 || offset > size || length > size - offset) {
       throw new BlockIoException(
           Kind.OUT_OF_RANGE,
           name(),
-          "allocation",
+          operation,
           offset,
           "range of " + length + " bytes is outside the export of " + size + " bytes");
     }
+  }
+
+  @Override
+  public Run allocation(long offset, long length) throws IOException {
+    checkRange("allocation", offset, length);
     if (length == 0 || closed) {
       return new Run(length, false);
     }
