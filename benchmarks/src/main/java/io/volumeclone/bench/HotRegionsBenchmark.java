@@ -7,13 +7,13 @@ import io.volumeclone.engine.CloneLauncher;
 import io.volumeclone.engine.CloneOptions;
 import io.volumeclone.engine.Devices;
 import io.volumeclone.engine.FileBlockDevice;
+import io.volumeclone.engine.ForwardingBlockDevice;
 import io.volumeclone.nbd.ExportAddress;
 import io.volumeclone.nbd.NbdBlockDevice;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.List;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLongArray;
@@ -48,13 +48,7 @@ final class HotRegionsBenchmark {
     Path image = dir.resolve("hot-source.img");
     BenchFiles.writeRandom(image, size);
     Path sock = dir.resolve("hot.sock");
-    Process kit =
-        NbdBenchmark.startNbdkit(
-            sock,
-            List.of("--filter=delay", "--filter=rate"),
-            image,
-            List.of("rate=800M", "rdelay=2ms"),
-            true);
+    Process kit = NbdBenchmark.startSlowSource(sock, image);
     String sourceUri = ExportAddress.unix(sock).nbdUri("");
     long[][] hot = hotSet(size);
     try {
@@ -208,79 +202,17 @@ final class HotRegionsBenchmark {
   }
 
   /** The source, telling the thread that reads it that it did. */
-  private static final class SourceTap implements BlockDevice {
+  private static final class SourceTap extends ForwardingBlockDevice {
     static final ThreadLocal<Boolean> READ_SOURCE = ThreadLocal.withInitial(() -> false);
-    private final BlockDevice inner;
 
     SourceTap(BlockDevice inner) {
-      this.inner = inner;
-    }
-
-    @Override
-    public String name() {
-      return inner.name();
-    }
-
-    @Override
-    public long size() {
-      return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-      return inner.logicalBlockSize();
-    }
-
-    @Override
-    public boolean readOnly() {
-      return inner.readOnly();
-    }
-
-    @Override
-    public boolean supportsParallelReads() {
-      return inner.supportsParallelReads();
+      super(inner);
     }
 
     @Override
     public void read(long offset, ByteBuffer dst) throws IOException {
       READ_SOURCE.set(true);
       inner.read(offset, dst);
-    }
-
-    @Override
-    public void write(long offset, ByteBuffer src) throws IOException {
-      inner.write(offset, src);
-    }
-
-    @Override
-    public void flush() throws IOException {
-      inner.flush();
-    }
-
-    @Override
-    public void discard(long offset, long length) throws IOException {
-      inner.discard(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length) throws IOException {
-      inner.writeZeroes(offset, length);
-    }
-
-    @Override
-    public void writeZeroes(long offset, long length, boolean keepAllocated, boolean fastOnly)
-        throws IOException {
-      inner.writeZeroes(offset, length, keepAllocated, fastOnly);
-    }
-
-    @Override
-    public Run allocation(long offset, long length) throws IOException {
-      return inner.allocation(offset, length);
-    }
-
-    @Override
-    public void close() throws IOException {
-      inner.close();
     }
   }
 }

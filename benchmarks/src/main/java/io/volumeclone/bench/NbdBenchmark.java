@@ -169,6 +169,16 @@ public final class NbdBenchmark {
     return clone;
   }
 
+  /** nbdkit serving {@code image} read-only at 100 MiB/s with 2 ms per read: the slow source. */
+  static Process startSlowSource(Path socket, Path image) throws Exception {
+    return startNbdkit(
+        socket,
+        List.of("--filter=delay", "--filter=rate"),
+        image,
+        List.of("rate=800M", "rdelay=2ms"),
+        true);
+  }
+
   static Process startNbdkit(
       Path socket, List<String> filters, Path image, List<String> params, boolean readOnly)
       throws Exception {
@@ -328,13 +338,7 @@ public final class NbdBenchmark {
     Path image = dir.resolve("slow-source.img");
     BenchFiles.writeRandom(image, size);
     Path sock = dir.resolve("slow.sock");
-    Process kit =
-        startNbdkit(
-            sock,
-            List.of("--filter=delay", "--filter=rate"),
-            image,
-            List.of("rate=800M", "rdelay=2ms"),
-            true);
+    Process kit = startSlowSource(sock, image);
     String sourceUri = ExportAddress.unix(sock).nbdUri("");
     try {
       Pairs runs =
