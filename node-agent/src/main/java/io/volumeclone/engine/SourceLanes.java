@@ -17,10 +17,13 @@ package io.volumeclone.engine;
  *
  * <p>The copier's wait is bounded, so a consumer that keeps the source busy (a database reading at
  * queue depth 8 from uncopied regions never leaves it idle) cannot stop the copy: once a piece has
- * waited {@link #MOST_BACKGROUND_WAIT_NANOS} and a user read completed meanwhile, it goes. A user
- * read then queues behind at most the pieces at the source, as after an idle moment; a user read
- * that never returns (a hung source) still holds the copier, which could not read that source
- * either.
+ * waited {@link #BACKGROUND_WAIT_PER_USER_READ_NANOS} for each user read at the source and a user
+ * read completed meanwhile, it goes. A user read then queues behind at most the pieces at the
+ * source, as after an idle moment. The wait grows with the user reads because a piece delays every
+ * one of them: two readers of a database's uncopied pages leave most of the source's bandwidth
+ * unused and the copier goes every few milliseconds, while 32 reads in flight, which use most of
+ * it, hold the copier for about 80 ms each time. A user read that never returns (a hung source)
+ * still holds the copier, which could not read that source either.
  */
 final class SourceLanes {
 
@@ -33,8 +36,11 @@ final class SourceLanes {
   private final java.util.concurrent.Semaphore pieces =
       new java.util.concurrent.Semaphore(BACKGROUND_PIECES, true);
 
-  /** How long a background piece yields to user reads that keep coming (see the design note). */
-  static final long MOST_BACKGROUND_WAIT_NANOS = 10_000_000L;
+  /**
+   * How long a background piece yields to user reads that keep coming, per user read at the source
+   * (see the design note).
+   */
+  static final long BACKGROUND_WAIT_PER_USER_READ_NANOS = 2_500_000L;
 
   private int userReads;
   private long userReadsDone;
@@ -55,8 +61,9 @@ final class SourceLanes {
 
   /**
    * Takes one of the {@link #BACKGROUND_PIECES} slots for a background source read, once no user
-   * request reads the source or once it waited {@link #MOST_BACKGROUND_WAIT_NANOS} and one of them
-   * completed; give it back with {@link #backgroundDone()}. Ignores interrupts, as block I/O must.
+   * request reads the source or once it waited {@link #BACKGROUND_WAIT_PER_USER_READ_NANOS} for
+   * each of them and one of them completed; give it back with {@link #backgroundDone()}. Ignores
+   * interrupts, as block I/O must.
    */
   void awaitBackgroundTurn() {
     pieces.acquireUninterruptibly();
@@ -76,7 +83,8 @@ final class SourceLanes {
       long doneBefore = userReadsDone;
       try {
         while (userReads > 0) {
-          long left = MOST_BACKGROUND_WAIT_NANOS - (System.nanoTime() - waitingSince);
+          long left =
+              BACKGROUND_WAIT_PER_USER_READ_NANOS * userReads - (System.nanoTime() - waitingSince);
           if (left <= 0 && userReadsDone != doneBefore) {
             break;
           }

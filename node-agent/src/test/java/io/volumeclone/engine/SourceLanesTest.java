@@ -29,16 +29,44 @@ class SourceLanesTest {
     }
     long waited = turn.get(1, TimeUnit.SECONDS) - started;
     assertThat(lanes.userReads()).as("a user read was at the source all along").isEqualTo(1);
-    assertThat(waited).isGreaterThanOrEqualTo(SourceLanes.MOST_BACKGROUND_WAIT_NANOS);
+    assertThat(waited).isGreaterThanOrEqualTo(SourceLanes.BACKGROUND_WAIT_PER_USER_READ_NANOS);
     lanes.backgroundDone();
     lanes.userEnd();
+  }
+
+  @Test
+  void theMoreUserReadsAreAtTheSourceTheLongerTheCopierYields() throws Exception {
+    int held = 8;
+    for (int i = 0; i < held; i++) {
+      lanes.userBegin();
+    }
+    long started = System.nanoTime();
+    CompletableFuture<Long> turn =
+        CompletableFuture.supplyAsync(
+            () -> {
+              lanes.awaitBackgroundTurn();
+              return System.nanoTime();
+            });
+    while (!turn.isDone() && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30)) {
+      lanes.userBegin();
+      lanes.userEnd();
+      Thread.sleep(1);
+    }
+    long waited = turn.get(1, TimeUnit.SECONDS) - started;
+    assertThat(waited)
+        .isGreaterThanOrEqualTo(held * SourceLanes.BACKGROUND_WAIT_PER_USER_READ_NANOS);
+    lanes.backgroundDone();
+    for (int i = 0; i < held; i++) {
+      lanes.userEnd();
+    }
   }
 
   @Test
   void aUserReadThatDoesNotReturnHoldsTheCopier() throws Exception {
     lanes.userBegin();
     CompletableFuture<Void> turn = CompletableFuture.runAsync(lanes::awaitBackgroundTurn);
-    Thread.sleep(TimeUnit.NANOSECONDS.toMillis(5 * SourceLanes.MOST_BACKGROUND_WAIT_NANOS));
+    Thread.sleep(
+        TimeUnit.NANOSECONDS.toMillis(20 * SourceLanes.BACKGROUND_WAIT_PER_USER_READ_NANOS));
 
     assertThat(turn).as("no user read completed, so the copier still waits").isNotDone();
     assertThat(lanes.backgroundWaiting()).isEqualTo(1);
