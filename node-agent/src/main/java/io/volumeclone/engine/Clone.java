@@ -858,13 +858,16 @@ public final class Clone implements BlockTarget, AutoCloseable {
    * InFlightRegions#claimBackgroundRun}: reads the source in pieces, each after the user reads of
    * the source ({@link SourceLanes}), then writes and marks copied every region that no user
    * request took over meanwhile, calling {@code beforeMarking} once everything is written. Returns
-   * the bytes it wrote.
+   * the bytes it wrote and the bytes it read from the source (less than the batch where the source
+   * has holes).
    */
-  long copyInBackground(long first, long count, Runnable beforeMarking) throws IOException {
+  BackgroundCopy copyInBackground(long first, long count, Runnable beforeMarking)
+      throws IOException {
     long from = geometry.regionStart(first);
     long to = regionEnd(first + count - 1);
     java.util.BitSet skipped = null;
     long written = 0;
+    long[] read = {0};
     ByteBuffer buffer = buffers.take(copyChunk);
     try {
       for (long pos = from; pos < to; ) {
@@ -885,6 +888,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
                 } finally {
                   sourceLanes.backgroundDone();
                 }
+                read[0] += m;
                 at += m;
               }
             });
@@ -934,8 +938,11 @@ public final class Clone implements BlockTarget, AutoCloseable {
       }
       index = skip < 0 ? (int) count : skipped.nextClearBit(skip);
     }
-    return written;
+    return new BackgroundCopy(written, read[0]);
   }
+
+  /** What one background copy did: bytes written to the destination, bytes read from the source. */
+  record BackgroundCopy(long written, long read) {}
 
   /** The copier's zeroing of a clone range of the destination, as one of its write pieces. */
   private void zeroInBackground(long cloneOffset, long length) throws IOException {

@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * CloneMetadata#nextUnhydrated}), wrapping around until nothing is left. Each step forms a batch of
  * up to {@code batchRegions} contiguous uncopied regions, pays for its bytes at this clone's token
  * bucket (the agents of one node share their budget through {@code NodeBandwidthShare}, which sets
- * that bucket's rate), claims the regions in the clone's in-flight map (stopping at the first
+ * that bucket's rate; the bytes of the source's holes, which are never read, are given back once
+ * the batch is copied), claims the regions in the clone's in-flight map (stopping at the first
  * region someone else owns) and hands the batch to a worker, which reads it from the source and
  * writes it to the destination in large aligned direct buffers. At most {@code regionsInFlight}
  * regions are in flight; while user requests are being served only one batch is, so the copier
@@ -80,6 +81,7 @@ final class Copier implements AutoCloseable {
   private final AtomicLong bytesCopied = new AtomicLong();
   private final AtomicLong batches = new AtomicLong();
   private final AtomicLong hintedBatches = new AtomicLong();
+  private final AtomicLong bandwidthCharged = new AtomicLong();
   private final AtomicLong largestBatch = new AtomicLong();
   private final AtomicLong droppedOnPause = new AtomicLong();
   private long rateSampleNanos = System.nanoTime();
@@ -252,6 +254,14 @@ final class Copier implements AutoCloseable {
     return batches.get();
   }
 
+  /**
+   * Bytes this clone's bandwidth limit has been charged for, less what copied batches gave back for
+   * their holes: the source bytes read by the copier, plus the batches that failed or were dropped.
+   */
+  public long bandwidthCharged() {
+    return bandwidthCharged.get();
+  }
+
   /** Batches the copier started at a region a user read hinted at. */
   public long hintedBatches() {
     return hintedBatches.get();
@@ -350,6 +360,7 @@ final class Copier implements AutoCloseable {
                 + geometry.regionLength(end - 1)
                 - geometry.regionStart(first);
         limiter.acquire(bandwidth, bytes);
+        bandwidthCharged.addAndGet(bytes);
         if (stopping) {
           break;
         }
@@ -360,7 +371,7 @@ final class Copier implements AutoCloseable {
           }
           continue;
         }
-        if (!submit(first, count)) {
+        if (!submit(first, count, bytes)) {
           // Paused while this batch waited at the limiter: it is dropped, and copied from the
           // same cursor after resume (a hinted one when it is read again). Its tokens are not
           // given back; the limits run at most one batch slow, never fast.
@@ -420,7 +431,7 @@ final class Copier implements AutoCloseable {
    * change under one lock: {@link #pause()} sets the flag, then waits for that count, so a batch
    * either sees the pause or is waited for by it.
    */
-  private boolean submit(long first, long count) {
+  private boolean submit(long first, long count, long charged) {
     boolean accepted;
     lock.lock();
     try {
@@ -441,7 +452,7 @@ final class Copier implements AutoCloseable {
     }
     largestBatch.accumulateAndGet(count, Math::max);
     try {
-      workers.execute(() -> copyBatch(first, count));
+      workers.execute(() -> copyBatch(first, count, charged));
     } catch (RuntimeException e) {
       finishBatch(first, count);
       throw e;
@@ -449,9 +460,9 @@ final class Copier implements AutoCloseable {
     return true;
   }
 
-  private void copyBatch(long first, long count) {
+  private void copyBatch(long first, long count, long charged) {
     try {
-      long bytes =
+      Clone.BackgroundCopy copy =
           clone.copyInBackground(
               first,
               count,
@@ -465,7 +476,12 @@ final class Copier implements AutoCloseable {
                   clone.clearError(cleared);
                 }
               });
-      bytesCopied.addAndGet(bytes);
+      // The bucket was charged for the whole batch before anyone knew where its holes are; what
+      // was not read from the source goes back, so a sparse source copies at the limit's pace
+      // of data, not of address space.
+      bandwidth.giveBack(charged - copy.read());
+      bandwidthCharged.addAndGet(-(charged - copy.read()));
+      bytesCopied.addAndGet(copy.written());
       batches.incrementAndGet();
       consecutiveFailures.set(0);
     } catch (IOException | RuntimeException e) {

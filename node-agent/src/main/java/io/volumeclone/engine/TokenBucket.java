@@ -37,11 +37,25 @@ public final class TokenBucket {
       return 0;
     }
     long now = System.nanoTime();
-    double burst = Math.max(bytesPerSecond / 10.0, 1);
-    tokens = Math.min(burst, tokens + (now - lastRefillNanos) * (bytesPerSecond / 1e9));
+    tokens = Math.min(burst(), tokens + (now - lastRefillNanos) * (bytesPerSecond / 1e9));
     lastRefillNanos = now;
     tokens -= bytes;
     return tokens >= 0 ? 0 : (long) (-tokens * 1e9 / bytesPerSecond);
+  }
+
+  /**
+   * Gives back {@code bytes} taken but not used (a batch's holes, which were never read), up to the
+   * burst: the debt they ran into is forgiven, no credit beyond the burst is built up.
+   */
+  public synchronized void giveBack(long bytes) {
+    if (bytesPerSecond == 0 || bytes <= 0) {
+      return;
+    }
+    tokens = Math.min(burst(), tokens + bytes);
+  }
+
+  private double burst() {
+    return Math.max(bytesPerSecond / 10.0, 1);
   }
 
   /** Takes {@code bytes} and sleeps until they may be used. */

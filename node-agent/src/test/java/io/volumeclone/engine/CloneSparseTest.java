@@ -102,6 +102,10 @@ class CloneSparseTest {
       assertThat(sparse.bytesNotRead()).isEqualTo(SIZE - allocatedBytes());
       assertThat(sparse.bytesAlreadyZero()).isEqualTo(SIZE - dataBytes());
       assertThat(clone.copier().bytesCopied()).as("zeroes count as copied").isEqualTo(SIZE);
+      assertThat(clone.copier().bandwidthCharged())
+          .as("the bandwidth limit pays for the bytes read from the source, not for the holes")
+          .isEqualTo(source.reads().stream().mapToLong(Range::length).sum())
+          .isEqualTo(allocatedBytes());
     }
   }
 

@@ -336,6 +336,18 @@ class CopierTest {
   }
 
   @Test
+  void bytesGivenBackForgiveTheDebtButBuildNoCreditBeyondTheBurst() {
+    TokenBucket bucket = new TokenBucket(1 << 20);
+    assertThat(bucket.take(1 << 20)).as("in debt").isPositive();
+    bucket.giveBack(1 << 20);
+    assertThat(bucket.take(0)).as("the debt is forgiven").isZero();
+
+    bucket.giveBack(64L << 20);
+    // The burst is a tenth of a second's worth: 64 MiB given back still leave 0.5 MiB to wait for.
+    assertThat(bucket.take(600 << 10)).isPositive();
+  }
+
+  @Test
   void bandwidthLimitIsAppliedToEveryBatch() throws Exception {
     setUp(16);
     open(options().batchRegions(2).bandwidth(1L << 30));
