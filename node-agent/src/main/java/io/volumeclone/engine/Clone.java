@@ -881,8 +881,7 @@ public final class Clone implements BlockTarget, AutoCloseable {
             zeroes,
             (start, end) -> {
               for (long at = start; at < end; ) {
-                int m = (int) Math.min(SourceLanes.BACKGROUND_PIECE, end - at);
-                sourceLanes.awaitBackgroundTurn();
+                int m = (int) Math.min(sourceLanes.awaitBackgroundTurn(), end - at);
                 try {
                   readSource(at, buffer.slice((int) (at - chunkStart), m));
                 } finally {

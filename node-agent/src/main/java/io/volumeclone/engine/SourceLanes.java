@@ -22,13 +22,20 @@ package io.volumeclone.engine;
  * source, as after an idle moment. The wait grows with the user reads because a piece delays every
  * one of them: two readers of a database's uncopied pages leave most of the source's bandwidth
  * unused and the copier goes every few milliseconds, while 32 reads in flight, which use most of
- * it, hold the copier for about 80 ms each time. A user read that never returns (a hung source)
- * still holds the copier, which could not read that source either.
+ * it, hold the copier for about 80 ms each time. For the same reason a piece that goes beside more
+ * than two user reads is smaller ({@link #pieceBeside}): a user read that queues behind it at a
+ * source which shares its bandwidth in order of arrival waits for its bytes, so beside 32 reads a
+ * piece is 16 KiB, a sixth of a millisecond at 100 MB/s, and the users' p99 stays theirs. A user
+ * read that never returns (a hung source) still holds the copier, which could not read that source
+ * either.
  */
 final class SourceLanes {
 
   /** The largest source read the copier issues at once. */
   static final int BACKGROUND_PIECE = 256 << 10;
+
+  /** The smallest piece the copier reads beside many user reads. */
+  static final int SMALLEST_PIECE_BESIDE_USERS = 16 << 10;
 
   /** Background pieces at the source at once: all a user read can queue behind. */
   static final int BACKGROUND_PIECES = 2;
@@ -64,10 +71,26 @@ final class SourceLanes {
    * request reads the source or once it waited {@link #BACKGROUND_WAIT_PER_USER_READ_NANOS} for
    * each of them and one of them completed; give it back with {@link #backgroundDone()}. Ignores
    * interrupts, as block I/O must.
+   *
+   * @return the most bytes this piece may read: {@link #BACKGROUND_PIECE} when the source is free
+   *     of user reads, less the more of them it goes beside (see the design note)
    */
-  void awaitBackgroundTurn() {
+  int awaitBackgroundTurn() {
     pieces.acquireUninterruptibly();
-    awaitNoUserReads();
+    return pieceBeside(awaitNoUserReads());
+  }
+
+  /**
+   * A piece beside {@code userReads} user reads: each of them may queue behind it, so it shrinks
+   * with their number, to {@link #SMALLEST_PIECE_BESIDE_USERS} at the least (a multiple of any
+   * direct I/O alignment).
+   */
+  static int pieceBeside(int userReads) {
+    if (userReads <= 2) {
+      return BACKGROUND_PIECE;
+    }
+    int piece = BACKGROUND_PIECE / (userReads / 2);
+    return Math.max(SMALLEST_PIECE_BESIDE_USERS, piece - piece % SMALLEST_PIECE_BESIDE_USERS);
   }
 
   /** A background piece's source read returned (or failed). */
@@ -75,8 +98,10 @@ final class SourceLanes {
     pieces.release();
   }
 
-  private void awaitNoUserReads() {
+  /** Waits as the design note says; returns the user reads at the source when it went. */
+  private int awaitNoUserReads() {
     boolean interrupted = false;
+    int beside;
     synchronized (this) {
       backgroundWaiting++;
       long waitingSince = System.nanoTime();
@@ -98,10 +123,12 @@ final class SourceLanes {
       } finally {
         backgroundWaiting--;
       }
+      beside = userReads;
     }
     if (interrupted) {
       Thread.currentThread().interrupt();
     }
+    return beside;
   }
 
   /** Copier reads waiting for user reads right now (for tests and metrics). */

@@ -76,8 +76,23 @@ class SourceLanesTest {
   }
 
   @Test
-  void anIdleSourceGivesTheCopierItsTurnAtOnce() throws Exception {
-    CompletableFuture.runAsync(lanes::awaitBackgroundTurn).get(30, TimeUnit.SECONDS);
+  void anIdleSourceGivesTheCopierItsTurnAtOnceForAWholePiece() throws Exception {
+    assertThat(CompletableFuture.supplyAsync(lanes::awaitBackgroundTurn).get(30, TimeUnit.SECONDS))
+        .isEqualTo(SourceLanes.BACKGROUND_PIECE);
     assertThat(lanes.backgroundWaiting()).isZero();
+  }
+
+  @Test
+  void aPieceBesideManyUserReadsIsSmallerAndStaysAligned() {
+    assertThat(SourceLanes.pieceBeside(0)).isEqualTo(SourceLanes.BACKGROUND_PIECE);
+    assertThat(SourceLanes.pieceBeside(2)).isEqualTo(SourceLanes.BACKGROUND_PIECE);
+    assertThat(SourceLanes.pieceBeside(8)).isEqualTo(SourceLanes.BACKGROUND_PIECE / 4);
+    assertThat(SourceLanes.pieceBeside(7))
+        .isEqualTo(SourceLanes.BACKGROUND_PIECE / 3 / (16 << 10) * (16 << 10));
+    assertThat(SourceLanes.pieceBeside(32)).isEqualTo(SourceLanes.SMALLEST_PIECE_BESIDE_USERS);
+    assertThat(SourceLanes.pieceBeside(1000)).isEqualTo(SourceLanes.SMALLEST_PIECE_BESIDE_USERS);
+    for (int users = 0; users < 100; users++) {
+      assertThat(SourceLanes.pieceBeside(users) % 4096).isZero();
+    }
   }
 }
