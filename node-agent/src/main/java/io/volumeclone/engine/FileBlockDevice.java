@@ -361,6 +361,7 @@ public final class FileBlockDevice implements BlockDevice {
     checkRange("read", offset, length);
     FileChannel source = channelFor(offset, dst);
     long position = offset;
+    boolean interrupted = Thread.interrupted();
     try {
       while (dst.hasRemaining()) {
         int n = source.read(dst, position);
@@ -378,6 +379,8 @@ public final class FileBlockDevice implements BlockDevice {
       throw e;
     } catch (IOException e) {
       throw failure("read", position, e);
+    } finally {
+      restoreInterrupt(interrupted);
     }
   }
 
@@ -391,12 +394,28 @@ public final class FileBlockDevice implements BlockDevice {
   private void writeFully(FileChannel target, long offset, ByteBuffer src, String operation)
       throws BlockIoException {
     long position = offset;
+    boolean interrupted = Thread.interrupted();
     try {
       while (src.hasRemaining()) {
         position += target.write(src, position);
       }
     } catch (IOException e) {
       throw failure(operation, position, e);
+    } finally {
+      restoreInterrupt(interrupted);
+    }
+  }
+
+  /**
+   * Sets the interrupt status that a data call cleared on entry. A FileChannel closes itself, for
+   * every thread, when a thread with a pending interrupt enters it, so each data call clears the
+   * status first and sets it again when it returns: an interrupt meant for something else (a
+   * cancelled task on a pooled thread) must not take the device with it. One that arrives during a
+   * call still closes the channel; nothing in the clone interrupts a thread doing device I/O.
+   */
+  private static void restoreInterrupt(boolean interrupted) {
+    if (interrupted) {
+      Thread.currentThread().interrupt();
     }
   }
 
@@ -406,11 +425,14 @@ public final class FileBlockDevice implements BlockDevice {
     if (readOnly) {
       return;
     }
+    boolean interrupted = Thread.interrupted();
     try {
       // fdatasync; on a block device this also flushes the device's volatile write cache.
       channel.force(false);
     } catch (IOException e) {
       throw failure("flush", 0, e);
+    } finally {
+      restoreInterrupt(interrupted);
     }
   }
 

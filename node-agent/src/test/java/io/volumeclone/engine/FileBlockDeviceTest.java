@@ -60,6 +60,48 @@ class FileBlockDeviceTest {
   }
 
   @Test
+  void aThreadWithAPendingInterruptDoesItsIoAndKeepsTheDeviceOpenForEveryone() throws Exception {
+    Path file = sparseFile("interrupted", 4 * MIB);
+    try (FileBlockDevice device = FileBlockDevice.openExclusive(file, true)) {
+      int alignment = device.directAlignment();
+      ByteBuffer direct = ByteBuffer.allocateDirect(MIB + alignment).alignedSlice(alignment);
+      direct.limit(MIB);
+      direct.put(random(MIB, 21)).flip();
+      byte[] small = {1, 2, 3, 4, 5};
+
+      Thread.currentThread().interrupt();
+      try {
+        device.write(0, direct); // the direct descriptor
+        device.write(MIB + 3, ByteBuffer.wrap(small)); // the buffered one
+        device.flush();
+        ByteBuffer back = ByteBuffer.allocate(5);
+        device.read(MIB + 3, back);
+        assertThat(back.array()).containsExactly(small);
+        assertThat(Thread.currentThread().isInterrupted())
+            .as("the interrupt is still pending for its owner")
+            .isTrue();
+      } finally {
+        Thread.interrupted();
+      }
+
+      // Another thread still finds the device open.
+      byte[] first =
+          java.util.concurrent.CompletableFuture.supplyAsync(
+                  () -> {
+                    ByteBuffer b = ByteBuffer.allocate(MIB);
+                    try {
+                      device.read(0, b);
+                    } catch (IOException e) {
+                      throw new java.io.UncheckedIOException(e);
+                    }
+                    return b.array();
+                  })
+              .get();
+      assertThat(first).isEqualTo(random(MIB, 21));
+    }
+  }
+
+  @Test
   void readsAndWritesAtOffsetsAndReportsSize() throws IOException {
     Path file = sparseFile("dev", 4 * MIB);
     try (FileBlockDevice device = FileBlockDevice.openExclusive(file)) {
