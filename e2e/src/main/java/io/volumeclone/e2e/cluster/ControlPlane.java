@@ -3,8 +3,6 @@ package io.volumeclone.e2e.cluster;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -43,6 +41,9 @@ public final class ControlPlane implements AutoCloseable {
   public static final String KUBERNETES_VERSION = "v1.37.2";
 
   private static final Duration START_TIMEOUT = Duration.ofSeconds(120);
+  private static final int START_ATTEMPTS = 3;
+  private static final List<String> COMPONENTS =
+      List.of("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler");
 
   private final Path directory;
   private final Path binDirectory;
@@ -124,6 +125,15 @@ public final class ControlPlane implements AutoCloseable {
 
   /** Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler below {@code dir}. */
   public static ControlPlane start(Path dir) throws IOException {
+    return start(dir, LoopbackPorts::free);
+  }
+
+  /** Where the components' ports come from; a test hands out a taken one. */
+  interface PortPicker {
+    int next() throws IOException;
+  }
+
+  static ControlPlane start(Path dir, PortPicker ports) throws IOException {
     Path bin = binDirectory();
     Path work = dir.toAbsolutePath();
     Path logs = work.resolve("logs");
@@ -136,75 +146,129 @@ public final class ControlPlane implements AutoCloseable {
     Path serviceAccountKey = pki.resolve("service-account.key");
     writePrivate(serviceAccountKey, rsaKeyPem());
 
-    int etcdPort = freePort();
-    int etcdPeerPort = freePort();
-    int apiPort = freePort();
-    ControlPlane plane = new ControlPlane(work, bin, token, apiPort);
-    try {
-      String etcdUrl = "http://127.0.0.1:" + etcdPort;
-      String peerUrl = "http://127.0.0.1:" + etcdPeerPort;
-      plane.spawn(
-          "etcd",
-          List.of(
-              "--name=volume-clone",
-              "--data-dir=" + work.resolve("etcd"),
-              "--listen-client-urls=" + etcdUrl,
-              "--advertise-client-urls=" + etcdUrl,
-              "--listen-peer-urls=" + peerUrl,
-              "--initial-advertise-peer-urls=" + peerUrl,
-              "--initial-cluster=volume-clone=" + peerUrl,
-              // A test cluster lives for minutes on a shared disk: no fsync per write.
-              "--unsafe-no-fsync=true",
-              "--log-level=warn"));
-      Path certDir = pki.resolve("apiserver");
-      plane.spawn(
-          "kube-apiserver",
-          List.of(
-              "--etcd-servers=" + etcdUrl,
-              "--bind-address=127.0.0.1",
-              "--advertise-address=127.0.0.1",
-              "--secure-port=" + apiPort,
-              "--cert-dir=" + certDir,
-              "--token-auth-file=" + tokens,
-              "--authorization-mode=RBAC",
-              "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-              "--service-account-key-file=" + serviceAccountKey,
-              "--service-account-signing-key-file=" + serviceAccountKey,
-              "--service-cluster-ip-range=10.96.0.0/16",
-              // No other interface than loopback, and no kube-proxy: no endpoints to reconcile.
-              "--endpoint-reconciler-type=none",
-              // The agent Pods are privileged (hostPath devices), as the chart runs them.
-              "--allow-privileged=true",
-              "--enable-priority-and-fairness=false",
-              "--v=1"));
-      plane.awaitReady();
-      Path kubeconfig = plane.writeKubeconfig(work.resolve("admin.kubeconfig"));
-      plane.spawn(
-          "kube-controller-manager",
-          List.of(
-              "--kubeconfig=" + kubeconfig,
-              "--authentication-kubeconfig=" + kubeconfig,
-              "--authorization-kubeconfig=" + kubeconfig,
-              "--secure-port=0",
-              "--leader-elect=false",
-              "--controllers=*",
-              "--service-account-private-key-file=" + serviceAccountKey,
-              "--root-ca-file=" + certDir.resolve("apiserver.crt"),
-              "--use-service-account-credentials=false",
-              "--v=1"));
-      plane.spawn(
-          "kube-scheduler",
-          List.of(
-              "--kubeconfig=" + kubeconfig,
-              "--authentication-kubeconfig=" + kubeconfig,
-              "--authorization-kubeconfig=" + kubeconfig,
-              "--secure-port=0",
-              "--leader-elect=false",
-              "--v=1"));
-      return plane;
-    } catch (IOException | RuntimeException e) {
-      plane.close();
-      throw e;
+    for (int attempt = 1; ; attempt++) {
+      ControlPlane plane = new ControlPlane(work, bin, token, ports.next());
+      try {
+        return plane.startComponents(tokens, serviceAccountKey, ports);
+      } catch (IOException e) {
+        plane.close();
+        String taken = plane.portTakenBy();
+        if (taken == null || attempt == START_ATTEMPTS) {
+          throw e;
+        }
+        // Another process bound the port between the pick and the child's bind: start again on
+        // new ports, keeping this attempt's logs beside the next one's.
+        plane.setAsideLogs(attempt);
+        LocalCluster.deleteTree(work.resolve("etcd"));
+        System.err.println(
+            "control plane: "
+                + taken
+                + " could not bind its port (address already in use); starting again on other"
+                + " ports (attempt "
+                + (attempt + 1)
+                + " of "
+                + START_ATTEMPTS
+                + ")");
+      } catch (RuntimeException e) {
+        plane.close();
+        throw e;
+      }
+    }
+  }
+
+  private ControlPlane startComponents(Path tokens, Path serviceAccountKey, PortPicker ports)
+      throws IOException {
+    Path work = directory;
+    Path pki = work.resolve("pki");
+    int etcdPort = ports.next();
+    int etcdPeerPort = ports.next();
+    String etcdUrl = "http://127.0.0.1:" + etcdPort;
+    String peerUrl = "http://127.0.0.1:" + etcdPeerPort;
+    spawn(
+        "etcd",
+        List.of(
+            "--name=volume-clone",
+            "--data-dir=" + work.resolve("etcd"),
+            "--listen-client-urls=" + etcdUrl,
+            "--advertise-client-urls=" + etcdUrl,
+            "--listen-peer-urls=" + peerUrl,
+            "--initial-advertise-peer-urls=" + peerUrl,
+            "--initial-cluster=volume-clone=" + peerUrl,
+            // A test cluster lives for minutes on a shared disk: no fsync per write.
+            "--unsafe-no-fsync=true",
+            "--log-level=warn"));
+    Path certDir = pki.resolve("apiserver");
+    spawn(
+        "kube-apiserver",
+        List.of(
+            "--etcd-servers=" + etcdUrl,
+            "--bind-address=127.0.0.1",
+            "--advertise-address=127.0.0.1",
+            "--secure-port=" + apiPort,
+            "--cert-dir=" + certDir,
+            "--token-auth-file=" + tokens,
+            "--authorization-mode=RBAC",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file=" + serviceAccountKey,
+            "--service-account-signing-key-file=" + serviceAccountKey,
+            "--service-cluster-ip-range=10.96.0.0/16",
+            // No other interface than loopback, and no kube-proxy: no endpoints to reconcile.
+            "--endpoint-reconciler-type=none",
+            // The agent Pods are privileged (hostPath devices), as the chart runs them.
+            "--allow-privileged=true",
+            "--enable-priority-and-fairness=false",
+            "--v=1"));
+    awaitReady();
+    Path kubeconfig = writeKubeconfig(work.resolve("admin.kubeconfig"));
+    spawn(
+        "kube-controller-manager",
+        List.of(
+            "--kubeconfig=" + kubeconfig,
+            "--authentication-kubeconfig=" + kubeconfig,
+            "--authorization-kubeconfig=" + kubeconfig,
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--controllers=*",
+            "--service-account-private-key-file=" + serviceAccountKey,
+            "--root-ca-file=" + certDir.resolve("apiserver.crt"),
+            "--use-service-account-credentials=false",
+            "--v=1"));
+    spawn(
+        "kube-scheduler",
+        List.of(
+            "--kubeconfig=" + kubeconfig,
+            "--authentication-kubeconfig=" + kubeconfig,
+            "--authorization-kubeconfig=" + kubeconfig,
+            "--secure-port=0",
+            "--leader-elect=false",
+            "--v=1"));
+    return this;
+  }
+
+  /** The component whose log says its port was taken, or null. */
+  private String portTakenBy() {
+    for (String component : COMPONENTS) {
+      Path log = directory.resolve("logs").resolve(component + ".log");
+      try {
+        if (Files.exists(log) && Files.readString(log).contains("address already in use")) {
+          return component;
+        }
+      } catch (IOException e) {
+        // an unreadable log tells nothing; the start's own error stands
+      }
+    }
+    return null;
+  }
+
+  private void setAsideLogs(int attempt) throws IOException {
+    for (String component : COMPONENTS) {
+      Path log = directory.resolve("logs").resolve(component + ".log");
+      if (Files.exists(log)) {
+        Files.move(
+            log,
+            log.resolveSibling(component + ".attempt-" + attempt + ".log"),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
     }
   }
 
@@ -269,7 +333,7 @@ public final class ControlPlane implements AutoCloseable {
             + directory.resolve("logs/kube-apiserver.log"));
   }
 
-  private static SSLContext sslContext(Path ca) throws IOException {
+  static SSLContext sslContext(Path ca) throws IOException {
     try (InputStream in = Files.newInputStream(ca)) {
       KeyStore trust = KeyStore.getInstance(KeyStore.getDefaultType());
       trust.load(null, null);
@@ -366,12 +430,6 @@ public final class ControlPlane implements AutoCloseable {
           + "\n-----END PRIVATE KEY-----\n";
     } catch (java.security.NoSuchAlgorithmException e) {
       throw new IOException("no RSA key generator in this JDK", e);
-    }
-  }
-
-  private static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
     }
   }
 

@@ -3,8 +3,6 @@ package io.volumeclone.e2e.cluster;
 import io.fabric8.kubernetes.client.utils.Serialization;
 import java.io.File;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -70,8 +68,8 @@ public final class HelmRelease {
             "10s",
             "nodeBandwidth",
             NODE_BANDWIDTH));
-    v.put("operator", Map.of("health", Map.of("port", freePort())));
-    v.put("metrics", Map.of("port", freePort()));
+    v.put("operator", Map.of("health", Map.of("port", LoopbackPorts.free())));
+    v.put("metrics", Map.of("port", LoopbackPorts.free()));
     return v;
   }
 
@@ -214,13 +212,6 @@ public final class HelmRelease {
               kubeconfig.toString()));
     } catch (IOException e) {
       // the control plane stops next anyway
-    }
-  }
-
-  /** A port free on the loopback interface now (taken again at once by the caller's child). */
-  static int freePort() throws IOException {
-    try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-      return socket.getLocalPort();
     }
   }
 }

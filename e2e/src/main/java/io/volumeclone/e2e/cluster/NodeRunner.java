@@ -695,7 +695,7 @@ public final class NodeRunner implements AutoCloseable {
         boolean passed = args.contains(number) || env.containsValue(number);
         Integer local = localPorts.get(declared.getContainerPort());
         if (local == null) {
-          local = passed ? HelmRelease.freePort() : declared.getContainerPort();
+          local = passed ? LoopbackPorts.free() : declared.getContainerPort();
           localPorts.put(declared.getContainerPort(), local);
         }
         String replacement = Integer.toString(local);
