@@ -16,9 +16,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The README's run command, as a user runs it: the demo jar in its own JVM must finish with exit 0,
- * having read a file through the export mid-copy and verified the destination. The scenario ITs use
- * the same parts, but only this test runs the demo's own settings (its bandwidth, its node budget,
- * its device layout).
+ * having read a file through the export mid-copy, run a workload Pod on the clone's claim (bound at
+ * cutover on this kernel without nbd, placed on the clone's node by kube-scheduler, reading the
+ * source's bytes), verified the destination and had the deletion wait for the workload. The
+ * scenario ITs use the same parts, but only this test runs the demo's own settings (its bandwidth,
+ * its node budget, its device layout).
  */
 class DemoIT {
 
@@ -59,6 +61,14 @@ class DemoIT {
         .contains("kube-apiserver " + ControlPlane.KUBERNETES_VERSION)
         .contains("read from the clone while it was still copying")
         .contains("comparison of source and destination: equal")
-        .contains("e2fsck -n -f destination: clean");
+        .contains("e2fsck -n -f destination: clean")
+        .contains("Available=False NoKernelAttach")
+        .contains("Pod default/reader: Pending, not scheduled")
+        .contains("claim demo-data Bound (kube-controller-manager)")
+        .contains("Pod default/reader: Running on node-1 (placed by kube-scheduler)")
+        .contains("= the source's SHA-256: the workload sees the source's data")
+        .contains(
+            "Stalled=True VolumeInUse: clone volume demo-data is in use by Pod default/reader")
+        .contains("its claim are gone; the destination keeps the data");
   }
 }

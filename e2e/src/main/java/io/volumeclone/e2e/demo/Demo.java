@@ -25,14 +25,21 @@ import java.util.concurrent.TimeUnit;
 /**
  * The demo: {@code java -jar volume-clone-demo.jar} starts a Kubernetes control plane ({@link
  * ControlPlane}), the operator and two simulated nodes as processes, clones an ext4 image with a
- * few files, reads a file from the clone through its NBD export while the copy still runs, verifies
- * the destination and exits 0. {@code --serve --dir DIR} keeps it all running for kubectl.
+ * few files into a clone volume ({@code spec.volume}: the claim {@value #CLAIM}), starts a workload
+ * Pod on that claim, reads a file from the clone through its NBD export while the copy still runs,
+ * shows the workload placed on the clone's node and reading the clone's data, verifies the
+ * destination, deletes the clone (held back while the workload uses the claim) and exits 0. This
+ * machine's kernel has no nbd module, so the clone has no kernel device while it copies and the
+ * claim is bound at cutover; the demo says so. {@code --serve --dir DIR} keeps it all running for
+ * kubectl.
  */
 public final class Demo {
 
   private static final long SIZE = 64L << 20;
   private static final String BANDWIDTH = "8Mi";
-  private static final Duration DEADLINE = Duration.ofSeconds(90);
+  private static final Duration DEADLINE = Duration.ofSeconds(150);
+  private static final String CLAIM = "demo-data";
+  private static final String READER = "reader";
   private static final String MOTD =
       "Hello from volume-clone: this file was read from the clone while it was still copying.\n";
 
@@ -66,9 +73,11 @@ public final class Demo {
               Usage: volume-clone-demo [--dir DIR | --keep]
                      volume-clone-demo --serve --dir DIR
 
-                (no options)      clone a 64 MiB ext4 image on a local cluster, read a file
-                                  from the clone while it copies, verify, print what happened,
-                                  exit 0; the run's files go to a new /tmp/vcdemo-* directory,
+                (no options)      clone a 64 MiB ext4 image on a local cluster into a clone
+                                  volume, run a workload Pod on its claim, read a file from the
+                                  clone while it copies, verify, delete the clone once the
+                                  workload is gone, print what happened, exit 0;
+                                  the run's files go to a new /tmp/vcdemo-* directory,
                                   deleted at the end when the demo succeeds
                 --keep            keep that /tmp/vcdemo-* directory (images, logs, kubeconfig)
                 --dir DIR         put the run's files in DIR instead and keep them
@@ -220,8 +229,18 @@ public final class Demo {
     try (InputStream in = new java.io.ByteArrayInputStream(yaml.getBytes(StandardCharsets.UTF_8))) {
       client.resources(VolumeClone.class).load(in).create();
     }
+    String sourceDigest = sha256(source);
 
-    step("Watching the clone (the operator starts an agent Pod; node-1 runs it)");
+    step(
+        "Starting a workload on the clone's claim "
+            + CLAIM
+            + " (no nodeName: kube-scheduler places it)");
+    String readerYaml = ClaimReader.manifest(READER, CLAIM);
+    out.println(indent(readerYaml));
+    ClaimReader reader = new ClaimReader(client, "default", READER, "demo", sourceDigest, out);
+    reader.create(readerYaml);
+
+    step("Watching the clone (the operator starts an agent Pod; node-1 runs it) and the workload");
     Instant deadline = began.plus(DEADLINE);
     String readResult = null;
     String exportUri = null;
@@ -230,6 +249,14 @@ public final class Demo {
     double readAtPercent = -1;
     while (Instant.now().isBefore(deadline)) {
       clone = client.resources(VolumeClone.class).inNamespace("default").withName("demo").get();
+      List<String> news = reader.observe(clone);
+      if (!news.isEmpty()) {
+        if (terminal && !lastLine.isEmpty()) {
+          out.println();
+        }
+        news.forEach(n -> out.println("  " + n));
+        lastLine = "";
+      }
       String line = progressLine(clone);
       if (!line.equals(lastLine)) {
         if (terminal) {
@@ -253,7 +280,7 @@ public final class Demo {
         readResult = readThroughExport(uri, cluster.workDirectory(), deadline);
         out.println(indent(readResult));
       }
-      if (phase == Phase.Completed || phase == Phase.Failed) {
+      if (phase == Phase.Failed || (phase == Phase.Completed && reader.hasRead())) {
         break;
       }
       Thread.sleep(250);
@@ -278,6 +305,17 @@ public final class Demo {
       return 1;
     }
 
+    Result listed =
+        exec(
+            List.of(
+                cluster.controlPlane().tool("kubectl").toString(),
+                "--kubeconfig",
+                cluster.kubeconfig().toString(),
+                "get",
+                "vc",
+                "demo"));
+    out.println("  $ kubectl get vc demo\n" + indent(listed.output));
+
     step("Verifying the destination");
     boolean same = sameBytes(source, destination);
     out.println(
@@ -290,6 +328,9 @@ public final class Demo {
           "  e2fsck -n -f destination: "
               + (fsck ? "clean" : "exit " + r.code + "\n" + indent(r.output)));
     }
+
+    step("Deleting the VolumeClone while Pod default/" + READER + " still uses " + CLAIM);
+    boolean deletion = reader.deleteCloneThenReader();
 
     Duration took = Duration.between(began, Instant.now());
     step("What happened");
@@ -304,7 +345,10 @@ public final class Demo {
           3. %s
           4. Every region was copied and committed; the agent cut over (the destination alone
              holds the data now) and exited 0. Phase: %s.
-          5. The destination equals the source byte for byte%s.
+          5. The workload Pod %s on claim %s:
+             %s
+          6. The destination equals the source byte for byte%s.
+          7. Deleting the VolumeClone waited for the workload: %s
         Done in %d s. To look around yourself, keep a cluster running:
           ./demo --serve --dir /tmp/vc   (or java -jar e2e/target/volume-clone-demo.jar --serve ...;
           then: export KUBECONFIG=/tmp/vc/kubeconfig; kubectl get vc)
@@ -324,9 +368,16 @@ public final class Demo {
                     + " source.",
                 readAtPercent),
         clone.getStatus().getPhase(),
+        READER,
+        CLAIM,
+        reader.summary(),
         ext4 ? " and e2fsck finds the file system clean" : "",
+        deletion
+            ? "refused while the Pod used the claim, done once it was gone; the data stays on the"
+                + " destination"
+            : "NOT as it should (see above)",
         took.toSeconds());
-    return same && fsck ? 0 : 1;
+    return same && fsck && reader.readTheSource() && deletion ? 0 : 1;
   }
 
   private static String manifest(String name, Path source, Path destination, String node) {
@@ -346,8 +397,12 @@ public final class Demo {
               path: %s
           copy:
             bandwidth: %s
+          volume:
+            claimName: %s
+            mode: Block
         """
-        .formatted(name, node, source.toAbsolutePath(), destination.toAbsolutePath(), BANDWIDTH);
+        .formatted(
+            name, node, source.toAbsolutePath(), destination.toAbsolutePath(), BANDWIDTH, CLAIM);
   }
 
   private static String progressLine(VolumeClone clone) {
@@ -497,6 +552,19 @@ public final class Demo {
           return true;
         }
       }
+    }
+  }
+
+  static String sha256(Path file) throws IOException {
+    try (InputStream in = Files.newInputStream(file)) {
+      java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+      byte[] buffer = new byte[1 << 20];
+      for (int n; (n = in.read(buffer)) > 0; ) {
+        sha.update(buffer, 0, n);
+      }
+      return java.util.HexFormat.of().formatHex(sha.digest());
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
     }
   }
 
