@@ -409,7 +409,46 @@ public final class Agent {
       return endFailed(new AgentFailure("CutOverUnreported", unreported), EXIT_FAILED);
     }
     lifecycle.moveTo(AgentState.CUT_OVER);
+    if (export.attached()) {
+      holdTheDevice();
+    }
     return EXIT_CUT_OVER;
+  }
+
+  /**
+   * After a node cutover the mapper device maps the destination, and the workloads on the clone
+   * volume use it; the source, destination and metadata are this Pod's volumes, which the kubelet
+   * (and a CSI driver, detaching a cloud disk) keeps only while the Pod runs. So the agent stays,
+   * doing no I/O, until it is stopped (the operator stops it when the VolumeClone goes, once no Pod
+   * uses the claim), and then removes the device, so that nothing maps the destination once the
+   * Pod's attachments are gone.
+   */
+  private void holdTheDevice() {
+    String device = export.device();
+    log.info(
+        "holding",
+        device
+            + " maps "
+            + opened.destinationPath()
+            + " directly; this Pod holds the source, destination and metadata attachments"
+            + " beneath it and does no I/O until it is stopped",
+        "device",
+        device);
+    awaitStop();
+    try {
+      export.removeDeviceAfterCutover();
+    } catch (IOException e) {
+      log.warn(
+          "device-remove-failed",
+          "stopping, but "
+              + device
+              + " stays, mapping "
+              + opened.destinationPath()
+              + ": "
+              + e.getMessage(),
+          "device",
+          device);
+    }
   }
 
   /**

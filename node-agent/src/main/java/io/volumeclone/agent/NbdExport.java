@@ -111,6 +111,23 @@ final class NbdExport {
         offset);
   }
 
+  /**
+   * Removes the kernel device that maps the destination since the cutover; it stays, and the error
+   * says why, while something still has it open.
+   */
+  void removeDeviceAfterCutover() throws IOException {
+    if (attach != null) {
+      attach.removeAfterCutover();
+      log.info(
+          "device-removed",
+          device + " is removed; the destination is no longer mapped",
+          "device",
+          device);
+      device = null;
+      uri = null;
+    }
+  }
+
   /** Detaches the kernel device, then closes the server. */
   void detachAndClose() {
     if (attach != null) {

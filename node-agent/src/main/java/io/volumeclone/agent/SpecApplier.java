@@ -102,7 +102,11 @@ final class SpecApplier {
   synchronized void apply(VolumeClone resource) {
     Clone c = clone;
     VolumeCloneSpec spec = resource.getSpec();
-    if (c == null || spec == null || lifecycle.failure() != null) {
+    // A cut-over clone (an agent holding the device) has nothing left to tune or to refuse.
+    if (c == null
+        || spec == null
+        || lifecycle.failure() != null
+        || lifecycle.state() == AgentState.CUT_OVER) {
       return;
     }
     String changedIdentity = identityChange(initialSpec, spec);

@@ -229,6 +229,24 @@ public final class NodeAttach {
     detachNbd();
   }
 
+  /**
+   * Removes the mapper device after the cutover, where it maps the destination directly: the end of
+   * the agent that held the device for a clone volume. Blocks for one {@code dmsetup remove}; fails
+   * naming the device while anything holds it open (device-mapper refuses with EBUSY), and the
+   * device then stays, still mapping the destination.
+   */
+  public void removeAfterCutover() throws IOException {
+    if (mapped && cutOver) {
+      run(
+          "remove " + mapperDevice() + " (it maps the destination directly)",
+          "dmsetup",
+          "remove",
+          mapperName);
+      mapped = false;
+      run("remove the node of " + mapperDevice(), "dmsetup", "mknodes");
+    }
+  }
+
   private void detachNbd() throws IOException {
     if (nbdDevice != null) {
       String nbd = nbdDevice;

@@ -556,9 +556,15 @@ class AgentTest {
                       }
                     }));
 
-    assertThat(AgentFixture.start(agent).get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
-
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
     String mapper = "volume-clone-" + created.getMetadata().getUid();
+    await(
+        "the agent holds the device after the node cutover",
+        LIMIT,
+        () -> runner.commands().contains("nbd-client -d " + dev.resolve("nbd0")));
+    agent.stop();
+    assertThat(exit.get(2, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
+
     List<String> commands = runner.commands();
     int suspend = commands.indexOf("dmsetup suspend " + mapper);
     assertThat(suspend).as(String.join("\n", commands)).isPositive();
@@ -578,6 +584,72 @@ class AgentTest {
     assertThat(cutover.subList(0, cutover.indexOf("close destination")))
         .as("between the suspend and the release only flushes")
         .containsOnly("dmsetup suspend " + mapper, "flush destination");
+    f.assertDestinationEqualsSource();
+  }
+
+  @Test
+  void afterANodeCutoverTheAgentHoldsTheDeviceWithoutIoUntilStoppedThenRemovesIt()
+      throws Exception {
+    AgentFixture f = new AgentFixture(dir, "holder", 4 * MiB);
+    Path dev = Files.createDirectories(dir.resolve("dev"));
+    Files.createFile(dev.resolve("nbd0"));
+    Files.createDirectories(dir.resolve("sys-block"));
+    VolumeClone resource = f.resource("64Ki", null);
+    resource.getSpec().setAccess(Access.Immediate);
+    VolumeClone created = api.create(resource);
+    TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
+    java.util.concurrent.atomic.AtomicLong destinationIo =
+        new java.util.concurrent.atomic.AtomicLong();
+    Agent agent =
+        new Agent(
+            f.settings(INTERVAL),
+            api.client,
+            new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
+            new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
+            java.time.Clock.systemUTC(),
+            Agent.DeviceWrappers.destination(
+                d ->
+                    new TestingForwardingBlockDevice(d) {
+                      @Override
+                      public void write(long offset, java.nio.ByteBuffer src)
+                          throws java.io.IOException {
+                        destinationIo.incrementAndGet();
+                        super.write(offset, src);
+                      }
+
+                      @Override
+                      public void flush() throws java.io.IOException {
+                        destinationIo.incrementAndGet();
+                        super.flush();
+                      }
+                    }));
+    CompletableFuture<Integer> exit = AgentFixture.start(agent);
+    String mapper = "volume-clone-" + created.getMetadata().getUid();
+    await(
+        "CutOver=True with the device moved onto the destination",
+        LIMIT,
+        () ->
+            get(f).getStatus() != null
+                && conditionIs(get(f), ConditionTypes.CUT_OVER, "True", "CutOver")
+                && agent.state() == AgentState.CUT_OVER);
+    long ioAtCutover = destinationIo.get();
+    int commandsAtCutover = runner.commands().size();
+    Thread.sleep(3 * INTERVAL.toMillis() + 500);
+
+    assertThat(exit).as("still running: it holds %s; log:%n%s", mapper, logText()).isNotDone();
+    assertThat(runner.commands())
+        .hasSize(commandsAtCutover)
+        .doesNotContain("dmsetup remove " + mapper);
+    assertThat(destinationIo.get()).as("no I/O while holding").isEqualTo(ioAtCutover);
+    assertThat(get(f).getStatus().getExport().getDevice())
+        .as("the status still names the device the clone volume's PersistentVolume maps")
+        .isEqualTo(dev.resolve("mapper").resolve(mapper).toString());
+    assertThat(logText()).contains("\"event\":\"holding\"");
+
+    agent.stop();
+    assertThat(exit.get(1, TimeUnit.MINUTES)).as(logText()).isEqualTo(0);
+    assertThat(runner.commands().subList(commandsAtCutover, runner.commands().size()))
+        .containsExactly("dmsetup remove " + mapper, "dmsetup mknodes");
     f.assertDestinationEqualsSource();
   }
 }
