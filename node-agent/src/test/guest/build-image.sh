@@ -65,7 +65,7 @@ ln -s usr/lib "$root/lib"
 ln -s usr/lib64 "$root/lib64"
 
 # Modules: the ones the tests need and what they depend on, with a depmod of just that set.
-mods=(virtio_pci virtio_blk 9pnet_virtio 9p ext4 crc32c_generic nbd dm-mod dm-log-writes dm-flakey dm-delay dm-persistent-data loop)
+mods=(virtio_pci virtio_blk virtio_net 9pnet_virtio 9p ext4 crc32c_generic nbd dm-mod dm-log-writes dm-flakey dm-delay dm-persistent-data loop)
 modroot="$kx/lib/modules/$kver"
 [ -f "$modroot/modules.dep" ] || depmod -b "$kx" "$kver"
 for m in "${mods[@]}"; do

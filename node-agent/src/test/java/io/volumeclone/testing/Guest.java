@@ -46,6 +46,8 @@ public final class Guest {
   private final List<Path> disks = new ArrayList<>();
   private Duration timeout = Duration.ofMinutes(3);
   private int memoryMiB = 1536;
+  private boolean network;
+  private int cpus = 2;
 
   private Guest(Path work) {
     this.work = work;
@@ -85,8 +87,23 @@ public final class Guest {
     return this;
   }
 
+  /**
+   * Gives the guest qemu's user network: {@code eth0} at 10.0.2.15, and the host's loopback
+   * interface reachable at 10.0.2.2 (a guest connection to 10.0.2.2:P reaches the host's
+   * 127.0.0.1:P).
+   */
+  public Guest network() {
+    this.network = true;
+    return this;
+  }
+
   public Guest timeout(Duration hardLimit) {
     this.timeout = hardLimit;
+    return this;
+  }
+
+  public Guest cpus(int count) {
+    this.cpus = count;
     return this;
   }
 
@@ -116,7 +133,7 @@ public final class Guest {
                 "-machine",
                 "q35",
                 "-smp",
-                "2",
+                String.valueOf(cpus),
                 "-m",
                 String.valueOf(memoryMiB),
                 "-bios",
@@ -142,6 +159,9 @@ public final class Guest {
                 "local,path="
                     + Files.createDirectories(cacheDirectory().resolve("cds"))
                     + ",mount_tag=cds,security_model=none"));
+    if (network) {
+      command.addAll(List.of("-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0"));
+    }
     for (Path disk : disks) {
       command.add("-drive");
       command.add("file=" + disk.toAbsolutePath() + ",format=raw,if=virtio,cache=none,aio=threads");
@@ -242,10 +262,20 @@ public final class Guest {
     return moduleDirectory().resolve("src").resolve("test").resolve("guest");
   }
 
-  /** node-agent: the working directory under Maven, or its child when run from the root. */
+  /**
+   * node-agent: the working directory under Maven, its child when run from the root, or its sibling
+   * when run from another module (e2e's guest node).
+   */
   private static Path moduleDirectory() {
     Path here = Path.of("").toAbsolutePath();
-    return Files.isDirectory(here.resolve("src/test/guest")) ? here : here.resolve("node-agent");
+    if (Files.isDirectory(here.resolve("src/test/guest"))
+        && here.getFileName().toString().equals("node-agent")) {
+      return here;
+    }
+    if (Files.isDirectory(here.resolve("node-agent/src/test/guest"))) {
+      return here.resolve("node-agent");
+    }
+    return here.resolveSibling("node-agent");
   }
 
   private static Path cacheDirectory() {

@@ -3,6 +3,7 @@ package io.volumeclone.e2e.cluster;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -17,7 +18,8 @@ import java.util.stream.Stream;
  * reads every block device the Pod was given (its {@code volumeDevices}, as the node runner links
  * them into {@code --pvc-device-directory}) from start to end, prints one line per device with its
  * size and SHA-256, and then keeps running, holding the devices open, as a database would, until
- * the Pod is deleted. A test compares the digest with the data it expects on the device.
+ * the Pod is deleted. A test compares the digest with the data it expects on the device. With a
+ * Filesystem claim it writes through the mounted file system instead ({@link #writeThrough}).
  */
 public final class DeviceConsumer {
 
@@ -28,6 +30,9 @@ public final class DeviceConsumer {
     for (int i = 0; i + 1 < args.length; i++) {
       if (args[i].equals("--pvc-device-directory")) {
         directory = Path.of(args[i + 1]);
+      } else if (args[i].equals("--write-through")) {
+        writeThrough(Path.of(args[i + 1]));
+        return;
       }
     }
     if (directory == null) {
@@ -52,6 +57,32 @@ public final class DeviceConsumer {
     }
     System.out.flush();
     Thread.sleep(Long.MAX_VALUE);
+  }
+
+  /**
+   * The workload of a Pod with a Filesystem claim (args {@code --write-through MOUNT}): prints the
+   * first line of {@code MOUNT/etc/motd}, then appends {@code write N} to {@code
+   * MOUNT/written.txt}, fsyncs it and prints {@code consumer: wrote N}, every 200 ms until it is
+   * stopped, so that a test can check the file holds every write reported, across a cutover.
+   */
+  private static void writeThrough(Path mount) throws IOException, InterruptedException {
+    String motd = Files.readAllLines(mount.resolve("etc/motd")).stream().findFirst().orElse("");
+    System.out.println("consumer: read " + mount.resolve("etc/motd") + ": " + motd);
+    System.out.flush();
+    try (FileChannel file =
+        FileChannel.open(
+            mount.resolve("written.txt"),
+            StandardOpenOption.CREATE,
+            StandardOpenOption.WRITE,
+            StandardOpenOption.APPEND)) {
+      for (long n = 1; ; n++) {
+        file.write(ByteBuffer.wrap(("write " + n + "\n").getBytes(StandardCharsets.US_ASCII)));
+        file.force(true);
+        System.out.println("consumer: wrote " + n);
+        System.out.flush();
+        Thread.sleep(200);
+      }
+    }
   }
 
   private static String digest(FileChannel channel, Path device) throws IOException {

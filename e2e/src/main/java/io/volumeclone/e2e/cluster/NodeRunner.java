@@ -632,6 +632,7 @@ public final class NodeRunner implements AutoCloseable {
         String reason = exit == 0 ? "Completed" : "Error";
         boolean restart = policy.equals("Always") || (policy.equals("OnFailure") && exit != 0);
         if (!restart) {
+          unmountClaims();
           reportFinished(
               container.getName(), exit == 0 ? "Succeeded" : "Failed", exit, reason, null);
           return;
@@ -670,21 +671,21 @@ public final class NodeRunner implements AutoCloseable {
         stopped = true;
         p = current;
       }
-      if (p == null || !p.isAlive()) {
-        return;
-      }
-      long grace =
-          Optional.ofNullable(pod.getSpec().getTerminationGracePeriodSeconds()).orElse(30L);
-      p.destroy(); // SIGTERM: the agent commits its metadata and exits
-      try {
-        if (!p.waitFor(grace, TimeUnit.SECONDS)) {
-          p.descendants().forEach(ProcessHandle::destroyForcibly);
-          p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      if (p != null && p.isAlive()) {
+        long grace =
+            Optional.ofNullable(pod.getSpec().getTerminationGracePeriodSeconds()).orElse(30L);
+        p.destroy(); // SIGTERM: the agent commits its metadata and exits
+        try {
+          if (!p.waitFor(grace, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroyForcibly);
+            p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+          }
+        } catch (InterruptedException e) {
+          p.destroyForcibly();
+          Thread.currentThread().interrupt();
         }
-      } catch (InterruptedException e) {
-        p.destroyForcibly();
-        Thread.currentThread().interrupt();
       }
+      unmountClaims();
     }
 
     /** Stands in for the Pod's own network namespace: see Ports in the class comment. */
@@ -770,6 +771,9 @@ public final class NodeRunner implements AutoCloseable {
             writeProjected(dir, v.getProjected());
           }
           mounts.put(m.getMountPath(), dir);
+        } else if (v.getPersistentVolumeClaim() != null) {
+          mounts.put(
+              m.getMountPath(), mountClaim(v, podDir.resolve("volumes").resolve(v.getName())));
         }
       }
 
@@ -957,11 +961,82 @@ public final class NodeRunner implements AutoCloseable {
       }
     }
 
-    private Path claimTarget(Volume volume) throws WaitingException {
-      if (volume == null || volume.getPersistentVolumeClaim() == null) {
-        throw new IllegalArgumentException(
-            "a volumeDevice must name a persistentVolumeClaim volume");
+    /** File systems this Pod's claims are mounted at, unmounted when its process has ended. */
+    private final List<Path> mounted = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /**
+     * A Filesystem claim, as the kubelet mounts it: the device its local PersistentVolume names,
+     * mounted with the volume's fsType at {@code dir} (once per Pod, whatever its restarts). Needs
+     * root and a real block device: the node in the Linux guest has both.
+     */
+    private Path mountClaim(Volume volume, Path dir) throws IOException, WaitingException {
+      if (mounted.contains(dir)) {
+        return dir;
       }
+      PersistentVolume pv = claimVolume(volume);
+      Path device = claimTarget(volume);
+      String fsType =
+          pv.getSpec().getLocal() == null || pv.getSpec().getLocal().getFsType() == null
+              ? "ext4"
+              : pv.getSpec().getLocal().getFsType();
+      Files.createDirectories(dir);
+      Process mount =
+          new ProcessBuilder("mount", "-t", fsType, device.toString(), dir.toString())
+              .redirectErrorStream(true)
+              .start();
+      String output = new String(mount.getInputStream().readAllBytes()).strip();
+      try {
+        if (mount.waitFor() != 0) {
+          throw new IOException(
+              "mounting "
+                  + device
+                  + " ("
+                  + fsType
+                  + ", PersistentVolume "
+                  + pv.getMetadata().getName()
+                  + ") at "
+                  + dir
+                  + " failed: "
+                  + output);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted mounting " + device, e);
+      }
+      mounted.add(dir);
+      return dir;
+    }
+
+    /** Unmounts this Pod's claims, as the kubelet does once its containers are gone. */
+    void unmountClaims() {
+      for (Path dir : mounted) {
+        try {
+          Process umount =
+              new ProcessBuilder("umount", dir.toString()).redirectErrorStream(true).start();
+          String output = new String(umount.getInputStream().readAllBytes()).strip();
+          if (umount.waitFor() != 0) {
+            System.err.println(
+                "volume-clone node runner: cannot unmount "
+                    + dir
+                    + " of Pod "
+                    + namespace
+                    + "/"
+                    + name
+                    + ": "
+                    + output);
+            continue;
+          }
+          mounted.remove(dir);
+        } catch (IOException e) {
+          System.err.println("volume-clone node runner: cannot unmount " + dir + ": " + e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          return;
+        }
+      }
+    }
+
+    private PersistentVolume claimVolume(Volume volume) throws WaitingException {
       String claim = volume.getPersistentVolumeClaim().getClaimName();
       PersistentVolumeClaim pvc =
           client.persistentVolumeClaims().inNamespace(namespace).withName(claim).get();
@@ -972,10 +1047,20 @@ public final class NodeRunner implements AutoCloseable {
       String pvName = pvc.getSpec().getVolumeName();
       PersistentVolume pv =
           pvName == null ? null : client.persistentVolumes().withName(pvName).get();
-      if (pv == null) {
+      if (pv == null || pvc.getStatus() == null || !"Bound".equals(pvc.getStatus().getPhase())) {
         throw new WaitingException(
             "ContainerCreating", "persistentvolumeclaim \"" + claim + "\" is not bound");
       }
+      return pv;
+    }
+
+    private Path claimTarget(Volume volume) throws WaitingException {
+      if (volume == null || volume.getPersistentVolumeClaim() == null) {
+        throw new IllegalArgumentException(
+            "a volumeDevice must name a persistentVolumeClaim volume");
+      }
+      PersistentVolume pv = claimVolume(volume);
+      String pvName = pv.getMetadata().getName();
       if (pv.getSpec().getLocal() != null) {
         return Path.of(pv.getSpec().getLocal().getPath());
       }
