@@ -3,13 +3,16 @@ package io.volumeclone.engine;
 /**
  * A bandwidth limit in bytes per second. Takes may run into debt (a batch larger than the burst is
  * allowed) and the taker then sleeps the debt off, so the long-run rate holds without splitting
- * batches. A rate of 0 means unlimited. The rate can be changed at any time.
+ * batches. A rate of 0 means unlimited. The rate can be changed at any time, and a change ends the
+ * sleep of a taker in debt: at a low rate a batch's debt is tens of seconds, and a user who raises
+ * the bandwidth (or lifts it) must not wait those out at the old rate.
  */
 public final class TokenBucket {
 
   private long bytesPerSecond;
   private double tokens;
   private long lastRefillNanos;
+  private long rateChanges;
 
   public TokenBucket(long bytesPerSecond) {
     setRate(bytesPerSecond);
@@ -22,6 +25,8 @@ public final class TokenBucket {
     this.bytesPerSecond = bytesPerSecond;
     this.tokens = 0;
     this.lastRefillNanos = System.nanoTime();
+    rateChanges++;
+    notifyAll();
   }
 
   public synchronized long rate() {
@@ -58,11 +63,17 @@ public final class TokenBucket {
     return Math.max(bytesPerSecond / 10.0, 1);
   }
 
-  /** Takes {@code bytes} and sleeps until they may be used. */
-  public void acquire(long bytes) throws InterruptedException {
+  /**
+   * Takes {@code bytes} and sleeps until they may be used, or until the rate is changed: the new
+   * rate starts from an empty bucket, so the debt run into at the old one is forgiven.
+   */
+  public synchronized void acquire(long bytes) throws InterruptedException {
     long waitNanos = take(bytes);
-    if (waitNanos > 0) {
-      Thread.sleep(waitNanos / 1_000_000, (int) (waitNanos % 1_000_000));
+    long deadline = System.nanoTime() + waitNanos;
+    long changes = rateChanges;
+    while (waitNanos > 0 && rateChanges == changes) {
+      java.util.concurrent.TimeUnit.NANOSECONDS.timedWait(this, waitNanos);
+      waitNanos = deadline - System.nanoTime();
     }
   }
 }
