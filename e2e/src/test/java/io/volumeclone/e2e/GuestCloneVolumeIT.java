@@ -8,7 +8,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
-import io.volumeclone.e2e.cluster.HelmRelease;
+import io.volumeclone.e2e.cluster.GuestNode;
 import io.volumeclone.e2e.cluster.LocalCluster;
 import io.volumeclone.testing.Guest;
 import io.volumeclone.testing.HostRequirements;
@@ -20,7 +20,6 @@ import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -70,15 +69,7 @@ class GuestCloneVolumeIT {
     Files.writeString(files.resolve("motd"), MOTD + "\n");
     exec("mkfs.ext4", "-q", "-F", "-d", files.getParent().toString(), source.toString(), "16M");
 
-    Map<String, Object> values = new LinkedHashMap<>();
-    Map<String, Object> agent =
-        new LinkedHashMap<>(
-            castMap(HelmRelease.values(dir.resolve("cluster/devices")).get("agent")));
-    agent.put("kernelAttach", true);
-    values.put("agent", agent);
-    values.put(
-        "allowedDevicePrefixes",
-        List.of(dir.resolve("cluster/devices").toAbsolutePath() + "/", "/dev/"));
+    Map<String, Object> values = GuestNode.clusterValues(dir.resolve("cluster/devices"));
     try (LocalCluster cluster = LocalCluster.start(dir.resolve("cluster"), values)) {
       KubernetesClient client = cluster.client();
       int apiPort = URI.create(cluster.controlPlane().url()).getPort();
@@ -101,7 +92,7 @@ class GuestCloneVolumeIT {
           .start(
               () -> {
                 try {
-                  run.complete(guest.run(nodeScript(apiPort)));
+                  run.complete(guest.run(GuestNode.script(NODE, apiPort, "/work/node.jar")));
                 } catch (Throwable e) {
                   run.completeExceptionally(e);
                 }
@@ -155,11 +146,10 @@ class GuestCloneVolumeIT {
             .resources(VolumeClone.class)
             .inNamespace("default")
             .withName("db")
-            .edit(
-                v -> {
-                  v.getSpec().getCopy().setPaused(false);
-                  return v;
-                });
+            .patch(
+                io.fabric8.kubernetes.client.dsl.base.PatchContext.of(
+                    io.fabric8.kubernetes.client.dsl.base.PatchType.JSON_MERGE),
+                "{\"spec\":{\"copy\":{\"paused\":false}}}");
         await(
             "the clone Completed with the workload writing",
             () -> clone(client),
@@ -212,26 +202,6 @@ class GuestCloneVolumeIT {
         }
       }
     }
-  }
-
-  private static String nodeScript(int apiPort) {
-    return """
-        set -u
-        mkdir -p /tmp/node /work/node-logs
-        ln -s /work/node-logs /tmp/node/logs
-        /jdk/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss512k -Xmx256m \\
-          -Djava.io.tmpdir=/tmp --enable-native-access=ALL-UNNAMED \\
-          -cp /work/node.jar io.volumeclone.e2e.cluster.GuestNode \\
-          --kubeconfig /work/node.kubeconfig --node %s --root /tmp/node \\
-          --api-port %d --until /work/stop > /work/node.log 2>&1
-        code=$?
-        echo "guest node exited with $code"
-        tail -n 30 /work/node.log
-        dmsetup ls > /work/dm-after.txt 2>&1
-        grep -c ' /tmp/node/' /proc/mounts || true
-        exit $code
-        """
-        .formatted(NODE, apiPort);
   }
 
   private static String volumeClone() {
@@ -362,10 +332,5 @@ class GuestCloneVolumeIT {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     p.waitFor(1, TimeUnit.MINUTES);
     return out;
-  }
-
-  @SuppressWarnings("unchecked")
-  private static Map<String, Object> castMap(Object o) {
-    return (Map<String, Object>) o;
   }
 }

@@ -76,6 +76,50 @@ public final class GuestNode {
     System.exit(0);
   }
 
+  /**
+   * The guest's script: starts this class as node {@code node} on {@code /tmp/node} (a tmpfs: NBD's
+   * Unix sockets cannot live on the 9p share) with its Pods' logs in {@code /work/node-logs}, and
+   * once it has stopped records the device-mapper devices left ({@code /work/dm-after.txt}) and the
+   * file systems still mounted for Pods.
+   */
+  public static String script(String node, int apiPort, String jar) {
+    return """
+        set -u
+        mkdir -p /tmp/node /work/node-logs
+        ln -s /work/node-logs /tmp/node/logs
+        /jdk/bin/java -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xss512k -Xmx256m \\
+          -Djava.io.tmpdir=/tmp --enable-native-access=ALL-UNNAMED \\
+          -cp %s %s \\
+          --kubeconfig /work/node.kubeconfig --node %s --root /tmp/node \\
+          --api-port %d --until /work/stop > /work/node.log 2>&1
+        code=$?
+        echo "guest node exited with $code"
+        tail -n 30 /work/node.log
+        dmsetup ls > /work/dm-after.txt 2>&1
+        echo "file systems still mounted for Pods: $(grep -c ' /tmp/node/' /proc/mounts)"
+        exit $code
+        """
+        .formatted(jar, GuestNode.class.getName(), node, apiPort);
+  }
+
+  /**
+   * The chart values of a cluster with a guest node: kernel attach on (the agent Pods of clones
+   * with a volume run privileged) and the guest's {@code /dev/} allowed beside the local devices.
+   */
+  public static Map<String, Object> clusterValues(Path deviceDirectory) throws IOException {
+    Map<String, Object> values = new java.util.LinkedHashMap<>();
+    @SuppressWarnings("unchecked")
+    Map<String, Object> agent =
+        new java.util.LinkedHashMap<>(
+            (Map<String, Object>) HelmRelease.values(deviceDirectory).get("agent"));
+    agent.put("kernelAttach", true);
+    values.put("agent", agent);
+    values.put(
+        "allowedDevicePrefixes",
+        java.util.List.of(deviceDirectory.toAbsolutePath() + "/", "/dev/"));
+    return values;
+  }
+
   /** Forwards every connection to 127.0.0.1:{@code localPort} to {@code host}:{@code port}. */
   static void forward(int localPort, String host, int port) throws IOException {
     ServerSocket server = new ServerSocket(localPort, 50, InetAddress.getLoopbackAddress());

@@ -551,7 +551,11 @@ public final class NodeRunner implements AutoCloseable {
     if (informer != null) {
       informer.close();
     }
-    for (PodRun run : runs.values()) {
+    // Workloads first, agents last, as a kubelet's graceful shutdown orders Pods by priority: an
+    // agent serves the kernel device a workload may still have mounted.
+    List<PodRun> order = new ArrayList<>(runs.values());
+    order.sort(java.util.Comparator.comparing(run -> AGENT_MAIN.equals(run.mainClass)));
+    for (PodRun run : order) {
       run.stop("the node runner stops");
     }
     runs.clear();

@@ -56,11 +56,13 @@ public final class Demo {
         "error");
     boolean serve = false;
     boolean keep = false;
+    boolean guest = false;
     Path dir = null;
     for (int i = 0; i < args.length; i++) {
       switch (args[i]) {
         case "--serve" -> serve = true;
         case "--keep" -> keep = true;
+        case "--guest" -> guest = true;
         case "--dir" -> {
           if (i + 1 >= args.length) {
             fail("--dir needs a directory");
@@ -70,7 +72,7 @@ public final class Demo {
         case "-h", "--help" -> {
           System.out.println(
               """
-              Usage: volume-clone-demo [--dir DIR | --keep]
+              Usage: volume-clone-demo [--guest] [--dir DIR | --keep]
                      volume-clone-demo --serve --dir DIR
 
                 (no options)      clone a 64 MiB ext4 image on a local cluster into a clone
@@ -79,6 +81,10 @@ public final class Demo {
                                   workload is gone, print what happened, exit 0;
                                   the run's files go to a new /tmp/vcdemo-* directory,
                                   deleted at the end when the demo succeeds
+                --guest           the clone's node inside a Linux guest under qemu, whose kernel
+                                  has nbd and device-mapper: the workload mounts the clone's
+                                  mapper device (ext4) and writes through the copy and the
+                                  live cutover (emulated: about 5 minutes)
                 --keep            keep that /tmp/vcdemo-* directory (images, logs, kubeconfig)
                 --dir DIR         put the run's files in DIR instead and keep them
                 --serve --dir DIR keep the control plane, operator and nodes running until
@@ -93,7 +99,7 @@ public final class Demo {
       fail("--serve needs --dir DIR (where the kubeconfig and the devices go)");
     }
     Demo demo = new Demo();
-    int code = serve ? demo.serve(dir) : demo.run(dir, keep);
+    int code = serve ? demo.serve(dir) : guest ? demo.runInGuest(dir, keep) : demo.run(dir, keep);
     System.exit(code);
   }
 
@@ -200,6 +206,19 @@ public final class Demo {
     } else {
       LocalCluster.deleteTree(work);
       out.println("This run's files in " + work + " were deleted; --keep or --dir DIR keeps them.");
+    }
+    return code;
+  }
+
+  private int runInGuest(Path dir, boolean keep) throws Exception {
+    Path work = dir != null ? dir : Files.createTempDirectory(Path.of("/tmp"), "vcdemo-guest-");
+    Files.createDirectories(work);
+    int code = new GuestDemo().run(work);
+    if (dir == null && !keep && code == 0) {
+      LocalCluster.deleteTree(work);
+      out.println("This run's files in " + work + " were deleted; --keep or --dir DIR keeps them.");
+    } else {
+      out.println("This run's files: " + work);
     }
     return code;
   }
@@ -405,7 +424,7 @@ public final class Demo {
             name, node, source.toAbsolutePath(), destination.toAbsolutePath(), BANDWIDTH, CLAIM);
   }
 
-  private static String progressLine(VolumeClone clone) {
+  static String progressLine(VolumeClone clone) {
     if (clone == null || clone.getStatus() == null || clone.getStatus().getPhase() == null) {
       return "Pending (waiting for the operator)";
     }
@@ -527,7 +546,7 @@ public final class Demo {
     return false;
   }
 
-  private static void sparse(Path file, long size) throws IOException {
+  static void sparse(Path file, long size) throws IOException {
     Files.deleteIfExists(file);
     try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "rw")) {
       raf.setLength(size);
@@ -568,7 +587,7 @@ public final class Demo {
     }
   }
 
-  private record Result(int code, String output) {}
+  record Result(int code, String output) {}
 
   /** How long one tool (mkfs.ext4, nbdcopy, debugfs, e2fsck) may run before the demo gives up. */
   private static final Duration TOOL_TIMEOUT = Duration.ofSeconds(60);
@@ -578,7 +597,7 @@ public final class Demo {
    * the timeout: reading a pipe to its end would wait as long as a hung tool (an nbdcopy stuck on
    * an export) keeps it open. On timeout the tool and its children are killed.
    */
-  private static Result exec(List<String> command) throws IOException, InterruptedException {
+  static Result exec(List<String> command) throws IOException, InterruptedException {
     return exec(command, TOOL_TIMEOUT);
   }
 
@@ -610,7 +629,7 @@ public final class Demo {
     }
   }
 
-  private static String tool(String name) {
+  static String tool(String name) {
     for (String dir : List.of("/usr/bin", "/usr/sbin", "/bin", "/sbin")) {
       Path p = Path.of(dir, name);
       if (Files.isExecutable(p)) {
@@ -624,7 +643,7 @@ public final class Demo {
     out.println("\n== " + what);
   }
 
-  private static String indent(String text) {
+  static String indent(String text) {
     return text.stripTrailing()
         .lines()
         .map(l -> "  " + l)
