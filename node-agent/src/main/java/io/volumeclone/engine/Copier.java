@@ -479,8 +479,9 @@ final class Copier implements AutoCloseable {
       // The bucket was charged for the whole batch before anyone knew where its holes are; what
       // was not read from the source goes back, so a sparse source copies at the limit's pace
       // of data, not of address space.
-      bandwidth.giveBack(charged - copy.read());
-      bandwidthCharged.addAndGet(-(charged - copy.read()));
+      long unread = charged - copy.read();
+      bandwidth.giveBack(unread);
+      bandwidthCharged.addAndGet(-unread);
       bytesCopied.addAndGet(copy.written());
       batches.incrementAndGet();
       consecutiveFailures.set(0);

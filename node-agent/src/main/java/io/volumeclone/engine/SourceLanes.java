@@ -77,7 +77,7 @@ final class SourceLanes {
    */
   int awaitBackgroundTurn() {
     pieces.acquireUninterruptibly();
-    return pieceBeside(awaitNoUserReads());
+    return pieceBeside(awaitTurnBesideUserReads());
   }
 
   /**
@@ -99,7 +99,7 @@ final class SourceLanes {
   }
 
   /** Waits as the design note says; returns the user reads at the source when it went. */
-  private int awaitNoUserReads() {
+  private int awaitTurnBesideUserReads() {
     boolean interrupted = false;
     int beside;
     synchronized (this) {

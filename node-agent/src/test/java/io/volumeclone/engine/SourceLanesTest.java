@@ -11,9 +11,11 @@ class SourceLanesTest {
 
   final SourceLanes lanes = new SourceLanes();
 
-  @Test
-  void aCopierPieceGoesAfterTheBoundWhileUserReadsKeepTheSourceBusy() throws Exception {
-    lanes.userBegin();
+  /**
+   * Nanoseconds until the copier's turn while overlapping user reads keep coming: besides the ones
+   * the test holds, one more begins and completes every millisecond.
+   */
+  private long copierWaitWhileUserReadsKeepComing() throws Exception {
     long started = System.nanoTime();
     CompletableFuture<Long> turn =
         CompletableFuture.supplyAsync(
@@ -21,13 +23,18 @@ class SourceLanesTest {
               lanes.awaitBackgroundTurn();
               return System.nanoTime();
             });
-    // Overlapping user reads: one is always at the source, and they keep completing.
     while (!turn.isDone() && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30)) {
       lanes.userBegin();
       lanes.userEnd();
       Thread.sleep(1);
     }
-    long waited = turn.get(1, TimeUnit.SECONDS) - started;
+    return turn.get(1, TimeUnit.SECONDS) - started;
+  }
+
+  @Test
+  void aCopierPieceGoesAfterTheBoundWhileUserReadsKeepTheSourceBusy() throws Exception {
+    lanes.userBegin();
+    long waited = copierWaitWhileUserReadsKeepComing();
     assertThat(lanes.userReads()).as("a user read was at the source all along").isEqualTo(1);
     assertThat(waited).isGreaterThanOrEqualTo(SourceLanes.BACKGROUND_WAIT_PER_USER_READ_NANOS);
     lanes.backgroundDone();
@@ -40,19 +47,7 @@ class SourceLanesTest {
     for (int i = 0; i < held; i++) {
       lanes.userBegin();
     }
-    long started = System.nanoTime();
-    CompletableFuture<Long> turn =
-        CompletableFuture.supplyAsync(
-            () -> {
-              lanes.awaitBackgroundTurn();
-              return System.nanoTime();
-            });
-    while (!turn.isDone() && System.nanoTime() - started < TimeUnit.SECONDS.toNanos(30)) {
-      lanes.userBegin();
-      lanes.userEnd();
-      Thread.sleep(1);
-    }
-    long waited = turn.get(1, TimeUnit.SECONDS) - started;
+    long waited = copierWaitWhileUserReadsKeepComing();
     assertThat(waited)
         .isGreaterThanOrEqualTo(held * SourceLanes.BACKGROUND_WAIT_PER_USER_READ_NANOS);
     lanes.backgroundDone();
