@@ -8,15 +8,14 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
+import io.volumeclone.e2e.cluster.DeviceConsumer;
 import io.volumeclone.e2e.cluster.GuestNode;
 import io.volumeclone.e2e.cluster.LocalCluster;
 import io.volumeclone.testing.Guest;
 import io.volumeclone.testing.HostRequirements;
-import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -26,8 +25,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -43,9 +40,7 @@ import org.junit.jupiter.api.Test;
 class GuestCloneVolumeIT {
 
   static final String NODE = "guest-1";
-  private static final long MiB = 1 << 20;
   private static final String MOTD = "Hello from the source, read through the clone volume.";
-  private static final Pattern WROTE = Pattern.compile("consumer: wrote (\\d+)");
   private static final Duration LIMIT = Duration.ofMinutes(6);
 
   @Test
@@ -62,7 +57,6 @@ class GuestCloneVolumeIT {
     assertThat(demoJar).as("the package phase builds the demo jar the guest node runs").exists();
 
     Path guestWork = Files.createDirectories(dir.resolve("guest"));
-    Files.copy(demoJar, guestWork.resolve("node.jar"), StandardCopyOption.REPLACE_EXISTING);
     Path source = guestWork.resolve("source.img");
     Path destination = guestWork.resolve("destination.img");
     Path files = Files.createDirectories(dir.resolve("files/etc"));
@@ -72,31 +66,9 @@ class GuestCloneVolumeIT {
     Map<String, Object> values = GuestNode.clusterValues(dir.resolve("cluster/devices"));
     try (LocalCluster cluster = LocalCluster.start(dir.resolve("cluster"), values)) {
       KubernetesClient client = cluster.client();
-      int apiPort = URI.create(cluster.controlPlane().url()).getPort();
-      Files.copy(cluster.kubeconfig(), guestWork.resolve("node.kubeconfig"));
-      Guest guest =
-          Guest.in(guestWork)
-              .network()
-              // One emulated CPU: the other core is the control plane's, on this machine.
-              .cpus(1)
-              .memoryMiB(2560)
-              .timeout(LIMIT.plusMinutes(2))
-              .disk(source, 0)
-              .disk(destination, 16 * MiB)
-              .disk(guestWork.resolve("metadata.img"), MiB);
-      // On a thread of its own: the common pool (one thread on two cores) is the client's.
-      CompletableFuture<Guest.Result> run = new CompletableFuture<>();
-      Thread.ofPlatform()
-          .name("guest")
-          .daemon()
-          .start(
-              () -> {
-                try {
-                  run.complete(guest.run(GuestNode.script(NODE, apiPort, "/work/node.jar")));
-                } catch (Throwable e) {
-                  run.completeExceptionally(e);
-                }
-              });
+      CompletableFuture<Guest.Result> run =
+          GuestNode.boot(
+              guestWork, cluster, NODE, demoJar, source, destination, LIMIT.plusMinutes(2));
       try {
         await(
             "node " + NODE + " registered from the guest",
@@ -135,12 +107,16 @@ class GuestCloneVolumeIT {
         assertThat(copying.getStatus().getVolume().getDevicePath()).isEqualTo(mapper);
 
         Path log = guestWork.resolve("node-logs/default_writer.log");
-        await("the workload's writes while the clone copies", () -> wrote(log), n -> n >= 5, run);
+        await(
+            "the workload's writes while the clone copies",
+            () -> DeviceConsumer.writesReported(log),
+            n -> n >= 5,
+            run);
         assertThat(Files.readString(log))
             .as("the workload read the source's file through the clone")
             .contains("consumer: read ")
             .contains(MOTD);
-        long beforeCopy = wrote(log);
+        long beforeCopy = DeviceConsumer.writesReported(log);
 
         client
             .resources(VolumeClone.class)
@@ -155,10 +131,14 @@ class GuestCloneVolumeIT {
             () -> clone(client),
             c -> c.getStatus() != null && c.getStatus().getPhase() == Phase.Completed,
             run);
-        long atCutover = wrote(log);
+        long atCutover = DeviceConsumer.writesReported(log);
         assertThat(atCutover).as("writes went on while the copy ran").isGreaterThan(beforeCopy);
         long after =
-            await("writes after the cutover", () -> wrote(log), n -> n >= atCutover + 5, run);
+            await(
+                "writes after the cutover",
+                () -> DeviceConsumer.writesReported(log),
+                n -> n >= atCutover + 5,
+                run);
         assertThat(Files.readString(log)).doesNotContain("failed");
 
         client.pods().inNamespace("default").withName("writer").delete();
@@ -167,7 +147,7 @@ class GuestCloneVolumeIT {
             () -> client.pods().inNamespace("default").withName("writer").get() == null,
             gone -> gone,
             run);
-        long reported = wrote(log);
+        long reported = DeviceConsumer.writesReported(log);
         assertThat(reported).isGreaterThanOrEqualTo(after);
         client.resources(VolumeClone.class).inNamespace("default").withName("db").delete();
         await("the VolumeClone gone", () -> clone(client) == null, gone -> gone, run);
@@ -264,22 +244,6 @@ class GuestCloneVolumeIT {
 
   private static VolumeClone clone(KubernetesClient client) {
     return client.resources(VolumeClone.class).inNamespace("default").withName("db").get();
-  }
-
-  private static long wrote(Path log) {
-    try {
-      if (!Files.exists(log)) {
-        return 0;
-      }
-      Matcher m = WROTE.matcher(Files.readString(log));
-      long last = 0;
-      while (m.find()) {
-        last = Long.parseLong(m.group(1));
-      }
-      return last;
-    } catch (java.io.IOException e) {
-      return 0;
-    }
   }
 
   /** Polls until {@code done}; fails at once, with the guest's console, if the guest ended. */

@@ -526,35 +526,27 @@ class AgentTest {
   void theNodeCutoverFlushesAndReleasesTheDestinationWhileSuspendedBeforeLoadingIt()
       throws Exception {
     AgentFixture f = new AgentFixture(dir, "flushed", 4 * MiB);
-    Path dev = Files.createDirectories(dir.resolve("dev"));
-    Files.createFile(dev.resolve("nbd0"));
-    Files.createDirectories(dir.resolve("sys-block"));
-    VolumeClone resource = f.resource("64Ki", null);
-    resource.getSpec().setAccess(Access.Immediate);
-    VolumeClone created = api.create(resource);
+    Path dev = dir.resolve("dev");
+    VolumeClone created = createImmediate(f);
     TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
     Agent agent =
-        new Agent(
-            f.settings(INTERVAL),
-            api.client,
-            new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
-            new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
-            java.time.Clock.systemUTC(),
-            Agent.DeviceWrappers.destination(
-                d ->
-                    new TestingForwardingBlockDevice(d) {
-                      @Override
-                      public void flush() throws java.io.IOException {
-                        super.flush();
-                        runner.note("flush destination");
-                      }
+        agentWithKernelAttach(
+            f,
+            runner,
+            d ->
+                new TestingForwardingBlockDevice(d) {
+                  @Override
+                  public void flush() throws java.io.IOException {
+                    super.flush();
+                    runner.note("flush destination");
+                  }
 
-                      @Override
-                      public void close() throws java.io.IOException {
-                        super.close();
-                        runner.note("close destination");
-                      }
-                    }));
+                  @Override
+                  public void close() throws java.io.IOException {
+                    super.close();
+                    runner.note("close destination");
+                  }
+                });
 
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     String mapper = "volume-clone-" + created.getMetadata().getUid();
@@ -591,38 +583,30 @@ class AgentTest {
   void afterANodeCutoverTheAgentHoldsTheDeviceWithoutIoUntilStoppedThenRemovesIt()
       throws Exception {
     AgentFixture f = new AgentFixture(dir, "holder", 4 * MiB);
-    Path dev = Files.createDirectories(dir.resolve("dev"));
-    Files.createFile(dev.resolve("nbd0"));
-    Files.createDirectories(dir.resolve("sys-block"));
-    VolumeClone resource = f.resource("64Ki", null);
-    resource.getSpec().setAccess(Access.Immediate);
-    VolumeClone created = api.create(resource);
+    Path dev = dir.resolve("dev");
+    VolumeClone created = createImmediate(f);
     TestingCommandRunner runner = new TestingCommandRunner("nbd-client", "dmsetup");
     java.util.concurrent.atomic.AtomicLong destinationIo =
         new java.util.concurrent.atomic.AtomicLong();
     Agent agent =
-        new Agent(
-            f.settings(INTERVAL),
-            api.client,
-            new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
-            new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
-            java.time.Clock.systemUTC(),
-            Agent.DeviceWrappers.destination(
-                d ->
-                    new TestingForwardingBlockDevice(d) {
-                      @Override
-                      public void write(long offset, java.nio.ByteBuffer src)
-                          throws java.io.IOException {
-                        destinationIo.incrementAndGet();
-                        super.write(offset, src);
-                      }
+        agentWithKernelAttach(
+            f,
+            runner,
+            d ->
+                new TestingForwardingBlockDevice(d) {
+                  @Override
+                  public void write(long offset, java.nio.ByteBuffer src)
+                      throws java.io.IOException {
+                    destinationIo.incrementAndGet();
+                    super.write(offset, src);
+                  }
 
-                      @Override
-                      public void flush() throws java.io.IOException {
-                        destinationIo.incrementAndGet();
-                        super.flush();
-                      }
-                    }));
+                  @Override
+                  public void flush() throws java.io.IOException {
+                    destinationIo.incrementAndGet();
+                    super.flush();
+                  }
+                });
     CompletableFuture<Integer> exit = AgentFixture.start(agent);
     String mapper = "volume-clone-" + created.getMetadata().getUid();
     await(
@@ -651,5 +635,32 @@ class AgentTest {
     assertThat(runner.commands().subList(commandsAtCutover, runner.commands().size()))
         .containsExactly("dmsetup remove " + mapper, "dmsetup mknodes");
     f.assertDestinationEqualsSource();
+  }
+
+  private VolumeClone createImmediate(AgentFixture f) {
+    VolumeClone resource = f.resource("64Ki", null);
+    resource.getSpec().setAccess(Access.Immediate);
+    return api.create(resource);
+  }
+
+  /**
+   * The agent of {@code f} on a node whose {@code /dev} (with an nbd0) and {@code /sys/block} are
+   * under the test's directory and whose nbd-client and dmsetup are {@code runner}'s.
+   */
+  private Agent agentWithKernelAttach(
+      AgentFixture f,
+      TestingCommandRunner runner,
+      java.util.function.UnaryOperator<io.volumeclone.engine.BlockDevice> destination)
+      throws java.io.IOException {
+    Path dev = Files.createDirectories(dir.resolve("dev"));
+    Files.createFile(dev.resolve("nbd0"));
+    Files.createDirectories(dir.resolve("sys-block"));
+    return new Agent(
+        f.settings(INTERVAL),
+        api.client,
+        new AgentLog(NAMESPACE + "/" + f.name, AgentLog.Format.JSON, logStream),
+        new Agent.NodeEnvironment(runner, dev, dir.resolve("sys-block")),
+        java.time.Clock.systemUTC(),
+        Agent.DeviceWrappers.destination(destination));
   }
 }

@@ -85,6 +85,26 @@ public final class DeviceConsumer {
     }
   }
 
+  private static final java.util.regex.Pattern WROTE =
+      java.util.regex.Pattern.compile("consumer: wrote (\\d+)");
+
+  /** The last write a {@link #writeThrough} workload reported in its log; 0 before the first. */
+  public static long writesReported(Path log) {
+    try {
+      if (!Files.exists(log)) {
+        return 0;
+      }
+      java.util.regex.Matcher m = WROTE.matcher(Files.readString(log));
+      long last = 0;
+      while (m.find()) {
+        last = Long.parseLong(m.group(1));
+      }
+      return last;
+    } catch (IOException e) {
+      return 0;
+    }
+  }
+
   private static String digest(FileChannel channel, Path device) throws IOException {
     MessageDigest sha;
     try {

@@ -3,17 +3,22 @@ package io.volumeclone.e2e.cluster;
 import io.fabric8.kubernetes.client.Config;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientBuilder;
+import io.volumeclone.testing.Guest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
 
 /**
  * A node inside the Linux guest ({@code io.volumeclone.testing.Guest} with a network): this JVM
@@ -118,6 +123,52 @@ public final class GuestNode {
         "allowedDevicePrefixes",
         java.util.List.of(deviceDirectory.toAbsolutePath() + "/", "/dev/"));
     return values;
+  }
+
+  /**
+   * Boots the guest that runs node {@code node} of {@code cluster}, with the source, the
+   * destination and a 1 MiB metadata disk as {@code /dev/vda}, {@code vdb}, {@code vdc}, on a
+   * thread of its own (the common pool, one thread on two cores, is the API clients'). The guest
+   * gets qemu's user network and one emulated CPU: the other core is the control plane's. It runs
+   * until the file {@code stop} appears in its work directory.
+   */
+  public static CompletableFuture<Guest.Result> boot(
+      Path guestWork,
+      LocalCluster cluster,
+      String node,
+      Path jar,
+      Path source,
+      Path destination,
+      Duration timeout)
+      throws IOException {
+    Files.copy(jar, guestWork.resolve("node.jar"), StandardCopyOption.REPLACE_EXISTING);
+    Files.copy(
+        cluster.kubeconfig(),
+        guestWork.resolve("node.kubeconfig"),
+        StandardCopyOption.REPLACE_EXISTING);
+    int apiPort = URI.create(cluster.controlPlane().url()).getPort();
+    Guest guest =
+        Guest.in(guestWork)
+            .network()
+            .cpus(1)
+            .memoryMiB(2560)
+            .timeout(timeout)
+            .disk(source, 0)
+            .disk(destination, Files.size(source))
+            .disk(guestWork.resolve("metadata.img"), 1 << 20);
+    CompletableFuture<Guest.Result> run = new CompletableFuture<>();
+    Thread.ofPlatform()
+        .name("guest")
+        .daemon()
+        .start(
+            () -> {
+              try {
+                run.complete(guest.run(script(node, apiPort, "/work/node.jar")));
+              } catch (Throwable e) {
+                run.completeExceptionally(e);
+              }
+            });
+    return run;
   }
 
   /** Forwards every connection to 127.0.0.1:{@code localPort} to {@code host}:{@code port}. */

@@ -7,15 +7,14 @@ import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.volumeclone.api.v1alpha1.VolumeClone;
 import io.volumeclone.api.v1alpha1.status.Phase;
 import io.volumeclone.e2e.cluster.ControlPlane;
+import io.volumeclone.e2e.cluster.DeviceConsumer;
 import io.volumeclone.e2e.cluster.GuestNode;
 import io.volumeclone.e2e.cluster.LocalCluster;
 import io.volumeclone.testing.Guest;
 import java.io.IOException;
 import java.io.PrintStream;
-import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
@@ -23,8 +22,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * {@code ./demo --guest}: the demo's flow with the clone's node inside the Linux guest under qemu,
@@ -42,7 +39,6 @@ final class GuestDemo {
   private static final long SIZE = 32L << 20;
   private static final String SLOW = "64Ki";
   private static final String FAST = "4Mi";
-  private static final Pattern WROTE = Pattern.compile("consumer: wrote (\\d+)");
   private static final Duration LIMIT = Duration.ofMinutes(8);
   private static final String MOTD =
       "Hello from volume-clone: read in the guest through the clone's mapper device.";
@@ -65,7 +61,6 @@ final class GuestDemo {
     }
     step("Building the guest image (Debian's kernel and modules; cached after the first run)");
     Path jar = Path.of(GuestDemo.class.getProtectionDomain().getCodeSource().getLocation().toURI());
-    Files.copy(jar, guestWork.resolve("node.jar"), StandardCopyOption.REPLACE_EXISTING);
     Path source = guestWork.resolve("source.img");
     Path destination = guestWork.resolve("destination.img");
     Path files = Files.createDirectories(work.resolve("demo-files/etc"));
@@ -86,8 +81,6 @@ final class GuestDemo {
       out.println("mkfs.ext4 failed: " + mkfs.output());
       return 1;
     }
-    Demo.sparse(destination, SIZE);
-    Demo.sparse(guestWork.resolve("metadata.img"), 1 << 20);
 
     step(
         "Starting Kubernetes "
@@ -98,36 +91,12 @@ final class GuestDemo {
             work.resolve("cluster"),
             GuestNode.clusterValues(work.resolve("cluster").resolve("devices")))) {
       KubernetesClient client = cluster.client();
-      int apiPort = URI.create(cluster.controlPlane().url()).getPort();
-      Files.copy(
-          cluster.kubeconfig(),
-          guestWork.resolve("node.kubeconfig"),
-          StandardCopyOption.REPLACE_EXISTING);
-      Guest guest =
-          Guest.in(guestWork)
-              .network()
-              .cpus(1)
-              .memoryMiB(2560)
-              .timeout(LIMIT.plusMinutes(2))
-              .disk(source, 0)
-              .disk(destination, SIZE)
-              .disk(guestWork.resolve("metadata.img"), 1 << 20);
       step(
           "Booting the Linux guest (qemu, emulated: slow) with node "
               + NODE
               + ": source /dev/vda (ext4), destination /dev/vdb, metadata /dev/vdc");
-      CompletableFuture<Guest.Result> run = new CompletableFuture<>();
-      Thread.ofPlatform()
-          .name("guest")
-          .daemon()
-          .start(
-              () -> {
-                try {
-                  run.complete(guest.run(GuestNode.script(NODE, apiPort, "/work/node.jar")));
-                } catch (Throwable e) {
-                  run.completeExceptionally(e);
-                }
-              });
+      CompletableFuture<Guest.Result> run =
+          GuestNode.boot(guestWork, cluster, NODE, jar, source, destination, LIMIT.plusMinutes(2));
       try {
         return flow(client, guestWork, destination, run, began);
       } finally {
@@ -195,7 +164,11 @@ final class GuestDemo {
             + running.getSpec().getNodeName()
             + " (placed by kube-scheduler), "
             + Demo.progressLine(clone));
-    await("the workload's first writes", () -> wrote(log), n -> n >= 3, guest);
+    await(
+        "the workload's first writes",
+        () -> DeviceConsumer.writesReported(log),
+        n -> n >= 3,
+        guest);
     String readLine =
         Files.readString(log)
             .lines()
@@ -204,7 +177,10 @@ final class GuestDemo {
             .orElse("");
     out.println("  | " + readLine);
     out.println(
-        "  | ... consumer: wrote " + wrote(log) + "   at " + Demo.progressLine(clone(client)));
+        "  | ... consumer: wrote "
+            + DeviceConsumer.writesReported(log)
+            + "   at "
+            + Demo.progressLine(clone(client)));
 
     step(
         "Raising the copy to "
@@ -222,7 +198,11 @@ final class GuestDemo {
     Instant deadline = Instant.now().plus(LIMIT);
     while (Instant.now().isBefore(deadline)) {
       VolumeClone c = clone(client);
-      String line = Demo.progressLine(c) + ", the workload has written " + wrote(log) + " lines";
+      String line =
+          Demo.progressLine(c)
+              + ", the workload has written "
+              + DeviceConsumer.writesReported(log)
+              + " lines";
       if (!line.equals(last)) {
         out.println("  " + line);
         last = line;
@@ -232,9 +212,13 @@ final class GuestDemo {
       }
       Thread.sleep(1000);
     }
-    long atCutover = wrote(log);
+    long atCutover = DeviceConsumer.writesReported(log);
     long after =
-        await("writes after the cutover", () -> wrote(log), n -> n >= atCutover + 5, guest);
+        await(
+            "writes after the cutover",
+            () -> DeviceConsumer.writesReported(log),
+            n -> n >= atCutover + 5,
+            guest);
     out.println(
         "  cut over with the workload writing: "
             + atCutover
@@ -249,7 +233,7 @@ final class GuestDemo {
         () -> client.pods().inNamespace("default").withName("writer").get() == null,
         g -> g,
         guest);
-    long reported = wrote(log);
+    long reported = DeviceConsumer.writesReported(log);
     client.resources(VolumeClone.class).inNamespace("default").withName("demo").delete();
     await("the VolumeClone to go", () -> clone(client) == null, g -> g, guest);
     out.println(
@@ -349,22 +333,6 @@ final class GuestDemo {
 
   private static VolumeClone clone(KubernetesClient client) {
     return client.resources(VolumeClone.class).inNamespace("default").withName("demo").get();
-  }
-
-  static long wrote(Path log) {
-    try {
-      if (!Files.exists(log)) {
-        return 0;
-      }
-      Matcher m = WROTE.matcher(Files.readString(log));
-      long last = 0;
-      while (m.find()) {
-        last = Long.parseLong(m.group(1));
-      }
-      return last;
-    } catch (IOException e) {
-      return 0;
-    }
   }
 
   private <T> T await(
