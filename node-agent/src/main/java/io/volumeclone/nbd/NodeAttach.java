@@ -221,10 +221,7 @@ public final class NodeAttach {
   /** Removes the mapper device and detaches NBD (agent stopped before cutover). */
   public void detach() throws IOException {
     if (mapped && !cutOver) {
-      run("remove " + mapperDevice(), "dmsetup", "remove", mapperName);
-      mapped = false;
-      // without udev the node outlives the device; mknodes without a name drops stale nodes
-      run("remove the node of " + mapperDevice(), "dmsetup", "mknodes");
+      removeMapper("remove " + mapperDevice());
     }
     detachNbd();
   }
@@ -237,14 +234,15 @@ public final class NodeAttach {
    */
   public void removeAfterCutover() throws IOException {
     if (mapped && cutOver) {
-      run(
-          "remove " + mapperDevice() + " (it maps the destination directly)",
-          "dmsetup",
-          "remove",
-          mapperName);
-      mapped = false;
-      run("remove the node of " + mapperDevice(), "dmsetup", "mknodes");
+      removeMapper("remove " + mapperDevice() + " (it maps the destination directly)");
     }
+  }
+
+  private void removeMapper(String what) throws IOException {
+    run(what, "dmsetup", "remove", mapperName);
+    mapped = false;
+    // without udev the node outlives the device; mknodes without a name drops stale nodes
+    run("remove the node of " + mapperDevice(), "dmsetup", "mknodes");
   }
 
   private void detachNbd() throws IOException {

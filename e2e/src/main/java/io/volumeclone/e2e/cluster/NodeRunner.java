@@ -21,6 +21,8 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.KubernetesClientException;
 import io.fabric8.kubernetes.client.informers.ResourceEventHandler;
 import io.fabric8.kubernetes.client.informers.SharedIndexInformer;
+import io.volumeclone.nbd.CommandRunner;
+import io.volumeclone.nbd.ProcessCommandRunner;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Files;
@@ -110,6 +112,10 @@ public final class NodeRunner implements AutoCloseable {
   static final String CONSUMER_COMMAND = "volume-clone-consumer";
 
   private static final String CONSUMER_MAIN = DeviceConsumer.class.getName();
+
+  /** mount and umount, with a deadline: a hung mount must not hang the node. */
+  private static final CommandRunner COMMANDS = new ProcessCommandRunner();
+
   private static final String SERVICE_ACCOUNT_MOUNT =
       "/var/run/secrets/kubernetes.io/serviceaccount";
   private static final Duration TOKEN_REFRESH = Duration.ofMinutes(20);
@@ -978,34 +984,26 @@ public final class NodeRunner implements AutoCloseable {
         return dir;
       }
       PersistentVolume pv = claimVolume(volume);
-      Path device = claimTarget(volume);
+      Path device = deviceOf(pv);
       String fsType =
           pv.getSpec().getLocal() == null || pv.getSpec().getLocal().getFsType() == null
               ? "ext4"
               : pv.getSpec().getLocal().getFsType();
       Files.createDirectories(dir);
-      Process mount =
-          new ProcessBuilder("mount", "-t", fsType, device.toString(), dir.toString())
-              .redirectErrorStream(true)
-              .start();
-      String output = new String(mount.getInputStream().readAllBytes()).strip();
-      try {
-        if (mount.waitFor() != 0) {
-          throw new IOException(
-              "mounting "
-                  + device
-                  + " ("
-                  + fsType
-                  + ", PersistentVolume "
-                  + pv.getMetadata().getName()
-                  + ") at "
-                  + dir
-                  + " failed: "
-                  + output);
-        }
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted mounting " + device, e);
+      CommandRunner.Result mount =
+          COMMANDS.run(List.of("mount", "-t", fsType, device.toString(), dir.toString()));
+      if (!mount.ok()) {
+        throw new IOException(
+            "mounting "
+                + device
+                + " ("
+                + fsType
+                + ", PersistentVolume "
+                + pv.getMetadata().getName()
+                + ") at "
+                + dir
+                + " failed: "
+                + mount.output());
       }
       mounted.add(dir);
       return dir;
@@ -1015,10 +1013,8 @@ public final class NodeRunner implements AutoCloseable {
     void unmountClaims() {
       for (Path dir : mounted) {
         try {
-          Process umount =
-              new ProcessBuilder("umount", dir.toString()).redirectErrorStream(true).start();
-          String output = new String(umount.getInputStream().readAllBytes()).strip();
-          if (umount.waitFor() != 0) {
+          CommandRunner.Result umount = COMMANDS.run(List.of("umount", dir.toString()));
+          if (!umount.ok()) {
             System.err.println(
                 "volume-clone node runner: cannot unmount "
                     + dir
@@ -1027,15 +1023,12 @@ public final class NodeRunner implements AutoCloseable {
                     + "/"
                     + name
                     + ": "
-                    + output);
+                    + umount.output());
             continue;
           }
           mounted.remove(dir);
         } catch (IOException e) {
           System.err.println("volume-clone node runner: cannot unmount " + dir + ": " + e);
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          return;
         }
       }
     }
@@ -1063,7 +1056,11 @@ public final class NodeRunner implements AutoCloseable {
         throw new IllegalArgumentException(
             "a volumeDevice must name a persistentVolumeClaim volume");
       }
-      PersistentVolume pv = claimVolume(volume);
+      return deviceOf(claimVolume(volume));
+    }
+
+    /** The file or device a local or hostPath PersistentVolume names. */
+    private Path deviceOf(PersistentVolume pv) {
       String pvName = pv.getMetadata().getName();
       if (pv.getSpec().getLocal() != null) {
         return Path.of(pv.getSpec().getLocal().getPath());
